@@ -1,0 +1,71 @@
+"""Shared fixtures: one real PostgreSQL cluster per test session, in its own state folder.
+
+The cluster is started through the same code as `spw up` and always stopped at the end, so tests
+never leave a server running. If SPW_DATABASE_URL is set, that server is used instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# Venvs stay where `make` installed them; everything else of the tests lives in its own state folder.
+os.environ.setdefault("SPW_VENVS", str(Path(os.environ.get("SPW_HOME") or REPO / ".spw") / "venvs"))
+# SPW_TEST_HOME lets parallel test runs (several developers on one machine) keep apart.
+TEST_HOME = Path(os.environ.get("SPW_TEST_HOME") or REPO / ".spw" / "test-home")
+os.environ["SPW_HOME"] = str(TEST_HOME)
+os.environ.setdefault("SPW_PSEUDO_KEY", "test-only-pseudonymisation-key")
+os.environ.setdefault("AIRFLOW_HOME", str(TEST_HOME / "airflow"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+OUTPUT = REPO / "test-output"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[str]:
+    """Admin URL of database `postgres` on a running server, with project databases and roles."""
+    from spw import db, pg
+
+    if not os.environ.get("SPW_DATABASE_URL"):
+        pg.stop()
+        shutil.rmtree(TEST_HOME / "postgres", ignore_errors=True)
+    url = pg.start()
+    db.bootstrap()
+    try:
+        yield url
+    finally:
+        pg.stop()
+
+
+@pytest.fixture()
+def fresh_warehouse(pg_server: str) -> Iterator[str]:
+    """Drop and recreate the warehouse database for tests that need an empty one; yields its name."""
+    from psycopg import sql
+
+    from spw import db
+
+    with db.connect("postgres", autocommit=True) as conn:
+        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = 'warehouse' "
+                     "and pid <> pg_backend_pid()")
+        conn.execute(sql.SQL("drop database if exists warehouse"))
+        conn.execute(sql.SQL("create database warehouse"))
+    db.bootstrap()
+    yield "warehouse"
+
+
+@pytest.fixture()
+def output_dir(request: pytest.FixtureRequest) -> Path:
+    d = OUTPUT / request.node.name
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
