@@ -6,6 +6,7 @@ port chosen once and remembered. As root the server runs as the `postgres` user 
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import glob
 import hashlib
@@ -232,10 +233,8 @@ def stop(timeout: float = 20.0) -> bool:
     while is_running(c) and time.monotonic() < deadline:
         time.sleep(0.1)
     if is_running(c):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(os.getpgid(pid), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
     return True
 
 

@@ -22,6 +22,8 @@ $$;
 revoke create on schema public from public;
 revoke all on database warehouse from public;
 grant connect on database warehouse to spw_loader, spw_transformer, spw_bi_reader, spw_analyst;
+-- The loader stages each delivery in a temporary table inside the file's transaction.
+grant temporary on database warehouse to spw_loader;
 -- dbt may create its own schemas if a new layer is added.
 grant create on database warehouse to spw_transformer;
 

@@ -1,0 +1,25 @@
+"""Transformation DAG (airflow dag): dbt layers through Cosmos after the ingestion DAG updates raw.
+
+Thin on purpose: the layer list and operator settings live in spw.transform.
+"""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, Asset
+
+from spw.assets import RAW_ASSET_NAME, RAW_ASSET_URI
+from spw.transform import layer_tasks
+
+with DAG(
+    dag_id="spw_transform",
+    description="Build staging, intermediate, marts and the disclosure-controlled published layer.",
+    # Data-driven: runs when an ingestion task has loaded new rows (Airflow 3 asset scheduling).
+    schedule=[Asset(name=RAW_ASSET_NAME, uri=RAW_ASSET_URI)],
+    start_date=pendulum.datetime(2024, 4, 1, tz="Europe/London"),
+    catchup=False,
+    max_active_runs=1,
+    default_args={"retries": 0, "owner": "spw"},
+    tags=["spw", "dbt"],
+):
+    layer_tasks()

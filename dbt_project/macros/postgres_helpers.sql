@@ -1,0 +1,46 @@
+{#- Postgres-specific SQL kept behind macros so a port to another warehouse touches only this file. -#}
+
+{#- Continuous median (interpolated), as an aggregate: percentile_cont is an ordered-set aggregate. -#}
+{% macro median_cont(expr) -%}
+    {{ return(adapter.dispatch('median_cont', 'spw')(expr)) }}
+{%- endmacro %}
+
+{% macro default__median_cont(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+
+{#- One row per element of a ';'-separated text list, as a lateral set-returning call:
+    `from t cross join lateral {{ split_list('t.col', 'item') }}` gives column `item`, trimmed;
+    empty elements (e.g. a trailing ';') are dropped by the caller's `where item <> ''`. -#}
+{% macro split_list(col, alias='item', sep=';') -%}
+    {{ return(adapter.dispatch('split_list', 'spw')(col, alias, sep)) }}
+{%- endmacro %}
+
+{% macro default__split_list(col, alias, sep) -%}
+    (select btrim(x) as {{ alias }} from unnest(string_to_array({{ col }}, '{{ sep }}')) as u (x)) as {{ alias }}_list
+{%- endmacro %}
+
+
+{#- Sample standard deviation aggregate (NULL for fewer than two values). -#}
+{% macro sample_stddev(expr) -%}
+    stddev_samp({{ expr }})
+{%- endmacro %}
+
+
+{#- First days of every month from the month of start_date to the month of end_date, as a subquery
+    with one column `month` (Postgres generate_series). -#}
+{% macro month_series(start_date, end_date, alias='month') -%}
+    {{ return(adapter.dispatch('month_series', 'spw')(start_date, end_date, alias)) }}
+{%- endmacro %}
+
+{% macro default__month_series(start_date, end_date, alias) -%}
+    (
+        select cast(m as date) as {{ alias }}
+        from generate_series(
+            cast({{ dbt.date_trunc('month', start_date) }} as date),
+            cast({{ dbt.date_trunc('month', end_date) }} as date),
+            interval '1 month'
+        ) as s (m)
+    )
+{%- endmacro %}

@@ -1,0 +1,210 @@
+"""`spw`: the one command for the warehouse. Every sub-command has --help.
+
+Expected failures (port taken, binaries missing, bad URL, failed task) print one sentence and exit
+non-zero; unexpected ones keep their traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from spw.errors import SpwError
+
+_T0 = time.monotonic()
+
+
+@contextmanager
+def step(title: str) -> Iterator[None]:
+    """One progress line per long step, with elapsed time since the command started."""
+    started = time.monotonic()
+    print(f"[{started - _T0:6.1f}s] {title} ...", flush=True)
+    yield
+    print(f"[{time.monotonic() - _T0:6.1f}s] {title}: done in {time.monotonic() - started:.1f}s", flush=True)
+
+
+# ---------------------------------------------------------------- services
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from spw import db, pg
+
+    with step("PostgreSQL"):
+        pg.start()
+        db.bootstrap()
+    with step("warehouse raw and audit tables"):
+        _ensure_raw_schema()
+    print(f"PostgreSQL ready: {_redact(db.url('warehouse'))}")
+    return 0
+
+
+def _ensure_raw_schema() -> None:
+    from spw import db
+    from spw.ingest.schema import ensure_schema
+
+    with db.connect("warehouse", "spw_loader") as conn:
+        ensure_schema(conn)
+        conn.commit()
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    from spw import pg, services
+
+    for name in services.known():
+        if services.stop(name):
+            print(f"stopped {name}")
+    if pg.stop():
+        print("stopped PostgreSQL")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from spw import pg, services
+
+    rows: list[tuple[str, str, str, str]] = []
+    if pg.external_url():
+        rows.append(("postgres", "external", "-", _redact(pg.external_url() or "")))
+    else:
+        c = pg.cluster()
+        pid = pg.is_running(c)
+        rows.append(("postgres", "running" if pid else "stopped", str(pid or "-"), str(c.port() or "-")))
+    for name in services.known():
+        svc = services.get(name)
+        rows.append((name, "running" if svc else "stopped", str(svc.pid if svc else "-"),
+                     str(svc.port if svc and svc.port else "-")))
+    print(f"{'service':<22}{'state':<10}{'pid':<10}port")
+    for r in rows:
+        print(f"{r[0]:<22}{r[1]:<10}{r[2]:<10}{r[3]}")
+    return 0
+
+
+def cmd_db_url(args: argparse.Namespace) -> int:
+    from spw import db
+
+    print(db.url(args.database, None if args.role == "admin" else args.role))
+    return 0
+
+
+# ---------------------------------------------------------------- data
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from spw.synth import generate
+
+    with step(f"synthetic extracts: {args.patients:,} patients, seed {args.seed}"):
+        summary = generate(Path(args.out), patients=args.patients, seed=args.seed)
+    print(json.dumps(summary, indent=2, default=str)[:2000])
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from spw.pipeline import run_pipeline
+
+    landing = Path(args.landing).resolve()
+    if not landing.is_dir():
+        raise SpwError(f"landing folder {landing} does not exist.")
+    cmd_up(args)
+    failed = run_pipeline(landing, progress=step)
+    if failed:
+        raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
+    print("pipeline finished: every task succeeded")
+    return 0
+
+
+def cmd_dbt(args: argparse.Namespace) -> int:
+    from spw.dbtrun import run_dbt
+
+    return run_dbt(args.dbt_args, check=False).returncode
+
+
+# ---------------------------------------------------------------- UI
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from spw.pipeline import start_airflow_ui
+    from spw.superset import server
+
+    with step("Superset"):
+        superset_url = server.start()
+    with step("Airflow UI"):
+        airflow_url = start_airflow_ui()
+    print(f"Superset:   {superset_url}\nAirflow UI: {airflow_url}")
+    return 0
+
+
+def cmd_dashboards_import(args: argparse.Namespace) -> int:
+    from spw.superset.bundle import import_all
+
+    with step("Superset dashboards, roles and row-level security"):
+        import_all()
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from spw.demo import run_demo
+
+    return run_demo(patients=args.patients, seed=args.seed, progress=step)
+
+
+# ---------------------------------------------------------------- plumbing
+
+
+def _redact(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return url.replace(f":{parts.password}@", ":***@") if parts.password else url
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="spw", description="Social prescribing commissioning warehouse.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, fn: Callable[[argparse.Namespace], int], help_: str) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help_, description=help_)
+        sp.set_defaults(fn=fn)
+        return sp
+
+    add("up", cmd_up, "Start PostgreSQL (unless SPW_DATABASE_URL is set) and create databases, roles, tables.")
+    add("down", cmd_down, "Stop every process spw started: Superset, Airflow, the local PostgreSQL.")
+    add("status", cmd_status, "Show services with their pids and ports.")
+    sp = add("db-url", cmd_db_url, "Print a connection URL that psql and psycopg accept.")
+    sp.add_argument("--role", default="admin",
+                    choices=["admin", "spw_loader", "spw_transformer", "spw_bi_reader", "spw_analyst",
+                             "spw_airflow", "spw_superset"])
+    sp.add_argument("--database", default="warehouse", choices=["warehouse", "airflow", "superset", "postgres"])
+    sp = add("synth", cmd_synth, "Write a deterministic synthetic landing folder (data contract v1).")
+    sp.add_argument("--out", required=True, help="landing folder to write")
+    sp.add_argument("--patients", type=int, default=5000)
+    sp.add_argument("--seed", type=int, default=1)
+    sp = add("run", cmd_run, "Run ingestion and transformation DAGs through Airflow on a landing folder.")
+    sp.add_argument("--landing", required=True, help="landing folder (one sub-folder per source)")
+    sp = add("dbt", cmd_dbt, "Run dbt (its own venv) against the warehouse as spw_transformer.")
+    sp.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    add("serve", cmd_serve, "Start Superset and the Airflow UI on 127.0.0.1 and print their URLs.")
+    add("dashboards-import", cmd_dashboards_import, "Import dashboards, roles, RLS and demo users into Superset.")
+    sp = add("demo", cmd_demo, "Everything: database, synthetic data, pipeline, dashboards; prints where to look.")
+    sp.add_argument("--patients", type=int, default=20000)
+    sp.add_argument("--seed", type=int, default=1)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except SpwError as exc:
+        print(f"spw {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

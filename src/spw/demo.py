@@ -1,0 +1,85 @@
+"""`make demo`: database, synthetic extracts, pipeline, docs, dashboards; then where to look."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from pathlib import Path
+
+from spw import db, pg
+from spw.config import landing_dir, spw_home
+from spw.errors import SpwError
+
+Progress = Callable[[str], AbstractContextManager[None]]
+
+HEADLINE_SQL = """
+select measure, n_patients, pct_change, did_pct, did_pct_ci_low, did_pct_ci_high
+from marts.mart_demand_reduction
+where design = 'gloucestershire' and geography_level = 'england' and cohort_fy = 'all'
+  and population = 'engaged' and subgroup = 'all' and window_months = 12
+order by measure
+"""
+
+
+def _synth_if_needed(out: Path, patients: int, seed: int, progress: Progress) -> None:
+    """Generate once; a second demo re-uses the folder (same seed and size -> same files)."""
+    from spw.synth import generate
+
+    marker = out / ".spw-demo.json"
+    wanted = {"patients": patients, "seed": seed}
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return
+    with progress(f"synthetic extracts ({patients:,} patients) -> {out}"):
+        generate(out, patients=patients, seed=seed)
+    marker.write_text(json.dumps(wanted))
+
+
+def _pct(v: object) -> str:
+    return "n/a" if v is None else f"{float(v):+.1f}%"  # type: ignore[arg-type]
+
+
+def headline_figures() -> list[str]:
+    with db.connect("warehouse", "spw_analyst") as conn:
+        rows = conn.execute(HEADLINE_SQL).fetchall()
+    lines = ["Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):"]
+    for measure, n, pct, did, lo, hi in rows:
+        lines.append(f"  {measure:<22} n={n:<6} before/after {_pct(pct):>8}   matched DiD {_pct(did):>8} "
+                     f"[{_pct(lo)}, {_pct(hi)}]")
+    return lines
+
+
+def run_demo(patients: int, seed: int, progress: Progress) -> int:
+    from spw.cli import cmd_up
+    from spw.dbtrun import run_dbt
+    from spw.pipeline import run_pipeline, start_airflow_ui
+    from spw.superset import server
+    from spw.superset.bundle import import_all
+
+    cmd_up(None)  # type: ignore[arg-type]
+    landing = landing_dir()
+    _synth_if_needed(landing, patients, seed, progress)
+    failed = run_pipeline(landing, progress=progress)
+    if failed:
+        raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
+    with progress("dbt docs generate"):
+        run_dbt(["docs", "generate"], capture=True)
+    with progress("Superset: start"):
+        superset_url = server.start()
+    with progress("Superset: dashboards, roles, row-level security, demo users"):
+        users_file = import_all()
+    with progress("Airflow UI: start"):
+        airflow_url = start_airflow_ui()
+    print()
+    print(f"Superset dashboards: {superset_url}   (admin login in {spw_home() / 'secrets'})")
+    print(f"Airflow UI:          {airflow_url}   (login admin, password in {spw_home() / 'secrets'})")
+    print(f"dbt docs:            {Path('dbt_project/target/index.html').resolve()}")
+    print(f"Warehouse (psql):    spw db-url --role spw_analyst   ({'external' if pg.external_url() else 'local'})")
+    print(f"Demo users:          {users_file}")
+    for name, password in json.loads(Path(users_file).read_text()).items():
+        print(f"  {name:<12} {password}")
+    print()
+    for line in headline_figures():
+        print(line)
+    print("\nStop everything with: .spw/venvs/airflow/bin/spw down   (or `make down`)")
+    return 0

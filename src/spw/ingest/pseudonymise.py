@@ -1,0 +1,94 @@
+"""Identity handling: NHS number validation, keyed pseudonymisation and masking.
+
+patient_key = hex HMAC-SHA256(key, value) where value is the NHS number, or `pseudo:` + the upstream
+pseudonym. The key comes from spw.secrets (environment or the git-ignored secrets folder), never from
+the database. `mask_nhs` is applied to every string the loader writes to the ledger or a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+
+from spw.secrets import pseudonymisation_key
+
+PSEUDO_PREFIX = "pseudo:"
+_WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
+# Ten digits, optionally grouped 3-3-4 by spaces or hyphens, not part of a longer digit run.
+_NHS_LIKE = re.compile(r"(?<![0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9])")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def nhs_check_digit(first_nine: str) -> int | None:
+    """Modulus-11 check digit of the first nine digits; None when no valid check digit exists (10)."""
+    total = sum(int(d) * w for d, w in zip(first_nine, _WEIGHTS, strict=True))
+    check = 11 - total % 11
+    if check == 11:
+        return 0
+    return None if check == 10 else check
+
+
+def nhs_number_error(value: str) -> str | None:
+    """None for a valid NHS number, else the name of the rule it breaks."""
+    if len(value) != 10 or not value.isascii() or not value.isdigit():
+        return "nhs_number_format"
+    if value == value[0] * 10:
+        return "nhs_number_all_one_digit"
+    if nhs_check_digit(value[:9]) != int(value[9]):
+        return "nhs_number_check_digit"
+    return None
+
+
+def is_valid_nhs_number(value: str) -> bool:
+    return nhs_number_error(value) is None
+
+
+def mask_nhs(text: str | None) -> str | None:
+    """Replace every digit of anything that looks like an NHS number (10 digits) with `*`."""
+    if not text:
+        return text
+    return _NHS_LIKE.sub(lambda m: _DIGIT.sub("*", m.group(0)), text)
+
+
+def mask_identity_value(value: str | None) -> str | None:
+    """A rejected value from an nhs_number column: keep only its shape (every digit masked)."""
+    if value is None:
+        return None
+    return _DIGIT.sub("*", value)
+
+
+class Pseudonymiser:
+    """HMAC-SHA256 under the deployment key, with a bounded per-file cache (identities repeat)."""
+
+    def __init__(self, key: bytes | None = None, cache_size: int = 200_000) -> None:
+        self._key = key if key is not None else pseudonymisation_key()
+        self._cache: dict[str, str] = {}
+        self._cache_size = cache_size
+
+    def _digest(self, message: str) -> str:
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
+
+    def nhs_number(self, value: str) -> str:
+        key = self._cache.get(value)
+        if key is None:
+            key = self._remember(value, self._digest(value))
+        return key
+
+    def pseudonym(self, value: str) -> str:
+        cached = self._cache.get(PSEUDO_PREFIX + value)
+        if cached is None:
+            cached = self._remember(PSEUDO_PREFIX + value, self._digest(PSEUDO_PREFIX + value))
+        return cached
+
+    def _remember(self, value: str, key: str) -> str:
+        if len(self._cache) >= self._cache_size:
+            self._cache.clear()  # memory stays bounded whatever the file size
+        self._cache[value] = key
+        return key
+
+
+def patient_key(value: str, pseudonymous: bool = False, key: bytes | None = None) -> str:
+    """patient_key of one identity value (NHS number, or upstream pseudonym when pseudonymous)."""
+    p = Pseudonymiser(key)
+    return p.pseudonym(value) if pseudonymous else p.nhs_number(value)

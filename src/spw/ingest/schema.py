@@ -1,0 +1,80 @@
+"""Idempotent DDL for raw.<source> and the audit ledger, derived from the contract."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg import sql
+
+from spw.ingest import contract as c
+
+LOCK_ID = 0x5350_5753  # advisory lock: concurrent ensure_schema calls (parallel DAG tasks) queue here
+
+FILE_LOADS_DDL = """
+create table if not exists audit.file_loads (
+    id bigint generated always as identity primary key,
+    source text not null,
+    file_name text not null,
+    sha256 text not null,
+    bytes bigint not null,
+    rows_read bigint not null default 0,
+    rows_loaded bigint not null default 0,
+    rows_rejected bigint not null default 0,
+    status text not null check (status in ('loaded', 'rejected', 'duplicate')),
+    reason text,
+    warnings text,
+    started_at timestamptz not null,
+    finished_at timestamptz not null,
+    run_id text
+)
+"""
+
+REJECTED_ROWS_DDL = """
+create table if not exists audit.rejected_rows (
+    id bigint generated always as identity primary key,
+    source text not null,
+    file_name text not null,
+    sha256 text not null,
+    line_number bigint,
+    column_name text,
+    rule text not null,
+    value text
+)
+"""
+
+AUDIT_INDEXES = (
+    "create index if not exists file_loads_sha256_idx on audit.file_loads (sha256, status)",
+    "create index if not exists rejected_rows_file_idx on audit.rejected_rows (sha256, line_number)",
+)
+
+
+def raw_table(source: c.Source) -> sql.Composed:
+    return sql.SQL("raw.{}").format(sql.Identifier(source.name))
+
+
+def raw_table_ddl(source: c.Source) -> sql.Composed:
+    cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
+    cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
+             sql.SQL("loaded_at timestamptz not null")]
+    # NULLS NOT DISTINCT: practices.effective_from is part of the key and may be empty.
+    cols.append(sql.SQL("constraint {} unique nulls not distinct ({})").format(
+        sql.Identifier(f"{source.name}_record_key"), sql.SQL(", ").join(map(sql.Identifier, source.key))))
+    return sql.SQL("create table if not exists {} ({})").format(raw_table(source), sql.SQL(", ").join(cols))
+
+
+def ensure_schema(conn: psycopg.Connection) -> None:
+    """Create the raw and audit tables if missing. Safe to call concurrently and repeatedly.
+
+    Schemas raw and audit come from roles.sql (spw.db.bootstrap). Call it as spw_loader (the owner of raw and audit) so that default privileges give the
+    transformer read access; an admin connection switches to that role for the DDL.
+    """
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_ID,))
+        user = conn.execute("select current_user").fetchone()[0]
+        if user != "spw_loader":
+            conn.execute("set local role spw_loader")
+        conn.execute(FILE_LOADS_DDL)
+        conn.execute(REJECTED_ROWS_DDL)
+        for stmt in AUDIT_INDEXES:
+            conn.execute(stmt)
+        for source in c.SOURCES.values():
+            conn.execute(raw_table_ddl(source))

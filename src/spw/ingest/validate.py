@@ -1,0 +1,261 @@
+"""Streaming validation of one delivery against the contract: header plan, then row by row.
+
+Everything here is per-file set-up (compiled regexes, code sets, a set of every valid date string
+up to the load date) so that the per-row work is a few set look-ups and no allocations beyond the
+output row. A row's errors come back as (column, rule, masked value) tuples.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from functools import lru_cache
+
+from spw.ingest import contract as c
+from spw.ingest.pseudonymise import Pseudonymiser, mask_identity_value, mask_nhs, nhs_number_error
+
+RowError = tuple[str | None, str, str | None]  # column, rule, masked value
+Check = Callable[[str], str | None]  # value -> rule broken, or None
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INT = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_PSEUDO = re.compile(c.PSEUDO_PATTERN)
+# Ranges of at most this many integers are checked by set look-up of their canonical strings.
+_SMALL_RANGE = 10_000
+
+
+class StructuralError(Exception):
+    """A fault that rejects the whole file; the message is the reason shown to the user."""
+
+
+def normalise_header(name: str) -> str:
+    return name.strip().lower()
+
+
+@dataclass
+class HeaderPlan:
+    """Where each contract column sits in the file's rows."""
+
+    source: c.Source
+    n_fields: int
+    positions: dict[str, int]  # contract column -> field index (absent optional columns missing)
+    identity: str | None  # nhs_number | pseudo_nhs_number | None (not person-level)
+    identity_index: int | None
+    warnings: list[str] = field(default_factory=list)
+
+
+def plan_header(source: c.Source, header: Sequence[str]) -> HeaderPlan:
+    """Match the header to the contract; raise StructuralError for a fault that rejects the file."""
+    names = [normalise_header(h) for h in header]
+    accepted = source.accepted_columns
+    if not any(n in accepted for n in names):
+        raise StructuralError(
+            f"no header row: line 1 names none of the columns of {source.name} "
+            f"(expected e.g. {', '.join(source.column_names[:3])})"
+        )
+    seen: dict[str, int] = {}
+    extras: list[str] = []
+    for i, n in enumerate(names):
+        if n in accepted:
+            if n in seen:
+                raise StructuralError(f"column {n} appears twice in the header (fields {seen[n] + 1} and {i + 1})")
+            seen[n] = i
+        else:
+            extras.append(n if n else f"<unnamed field {i + 1}>")
+    missing = [col.name for col in source.columns if col.required and col.name not in seen]
+    if missing:
+        raise StructuralError(f"missing required column(s): {', '.join(missing)} (header is line 1)")
+    identity, identity_index = None, None
+    if source.person_level:
+        present = [n for n in c.IDENTITY_COLUMNS if n in seen]
+        if len(present) != 1:
+            what = "both" if present else "neither"
+            raise StructuralError(
+                f"the header has {what} of the identity columns nhs_number and pseudo_nhs_number: "
+                f"a {source.name} file must carry exactly one"
+            )
+        identity, identity_index = present[0], seen[present[0]]
+    warnings = [f"ignored unknown column(s): {', '.join(extras)}"] if extras else []
+    positions = {n: i for n, i in seen.items() if n not in c.IDENTITY_COLUMNS}
+    return HeaderPlan(source, len(names), positions, identity, identity_index, warnings)
+
+
+@lru_cache(maxsize=4)
+def valid_dates(today: date) -> frozenset[str]:
+    """Every ISO date string from MIN_DATE to the load date: format, calendar and range in one look-up."""
+    d, out = date.fromisoformat(c.MIN_DATE), []
+    step = timedelta(days=1)
+    while d <= today:
+        out.append(d.isoformat())
+        d += step
+    return frozenset(out)
+
+
+def _date_check(today: date, first_of_month: bool) -> Check:
+    ok = valid_dates(today)
+
+    def check(v: str) -> str | None:
+        if v in ok:
+            return c.RULE_FIRST_OF_MONTH if first_of_month and v[8:] != "01" else None
+        if not _ISO_DATE.fullmatch(v):
+            return c.RULE_DATE_FORMAT
+        try:
+            date.fromisoformat(v)
+        except ValueError:
+            return c.RULE_DATE_FORMAT
+        return c.RULE_DATE_RANGE
+
+    return check
+
+
+def _bounds(col: c.Column, today: date, default_max: float | None) -> tuple[float | None, float | None]:
+    hi = today.year if col.max == c.LOAD_YEAR else col.max
+    if hi is None:
+        hi = default_max
+    return col.min, hi  # type: ignore[return-value]
+
+
+def _int_check(col: c.Column, today: date) -> Check:
+    lo, hi = _bounds(col, today, c.INT4_MAX)
+    low = -c.INT4_MAX - 1 if lo is None else int(lo)
+    high = int(hi)  # type: ignore[arg-type]
+    fast = frozenset(str(i) for i in range(low, high + 1)) if high - low <= _SMALL_RANGE else frozenset()
+
+    def check(v: str) -> str | None:
+        if v in fast:
+            return None
+        if not _INT.fullmatch(v):
+            return c.RULE_INT_FORMAT
+        return None if low <= int(v) <= high else c.RULE_RANGE
+
+    return check
+
+
+def _decimal_check(col: c.Column, today: date) -> Check:
+    lo, hi = _bounds(col, today, None)
+
+    def check(v: str) -> str | None:
+        if not _DECIMAL.fullmatch(v):
+            return c.RULE_DECIMAL_FORMAT
+        x = float(v)
+        if (lo is not None and x < lo) or (hi is not None and x > hi):
+            return c.RULE_RANGE
+        return None
+
+    return check
+
+
+def _text_check(col: c.Column) -> Check | None:
+    if col.codes is not None:
+        codes = col.codes
+        return lambda v: None if v in codes else c.RULE_CODE_SET
+    if col.list_codes is not None:
+        items = col.list_codes
+        return lambda v: None if all(x in items for x in v.split(";")) else c.RULE_CODE_SET
+    if col.pattern is not None:
+        rx = re.compile(col.pattern)
+        return lambda v: None if rx.fullmatch(v) else c.RULE_PATTERN
+    return None
+
+
+def column_check(col: c.Column, today: date) -> Check | None:
+    if col.type == "date":
+        return _date_check(today, col.first_of_month)
+    if col.type == "int":
+        return _int_check(col, today)
+    if col.type == "decimal":
+        return _decimal_check(col, today)
+    return _text_check(col)
+
+
+class RowValidator:
+    """Turns a parsed CSV record into a raw row (identity pseudonymised) or a list of row errors."""
+
+    def __init__(self, plan: HeaderPlan, today: date, pseudonymiser: Pseudonymiser) -> None:
+        src = plan.source
+        self.plan = plan
+        self.n_fields = plan.n_fields
+        names = [n for n, _ in src.raw_columns]
+        self.out_names = names
+        self.offset = 1 if src.person_level else 0
+        # (output position, field index or None when absent, name, required, check, default)
+        self.checks = [
+            (self.offset + k, plan.positions.get(col.name), col.name, col.required, column_check(col, today),
+             col.default)
+            for k, col in enumerate(src.columns)
+        ]
+        self.order = [(names.index(r.later), names.index(r.earlier), r.later, r.earlier) for r in src.order_rules]
+        self.dependent_codes = [
+            (names.index(r.column), names.index(r.on), r.column, r.on, r.codes) for r in src.dependent_codes
+        ]
+        self.dependent_ranges = [
+            (names.index(r.column), names.index(r.on), r.column, r.on, r.ranges) for r in src.dependent_ranges
+        ]
+        self.identity_index = plan.identity_index
+        self.identity = plan.identity
+        self.hmac = (pseudonymiser.nhs_number if plan.identity == c.NHS_NUMBER else pseudonymiser.pseudonym)
+
+    def validate(self, rec: list[str]) -> tuple[list[str | None] | None, list[RowError] | None]:
+        """(row for raw, None) when valid, else (None, errors)."""
+        if len(rec) != self.n_fields:
+            return None, [(None, c.RULE_FIELD_COUNT, f"{len(rec)} fields, header has {self.n_fields}")]
+        errors: list[RowError] | None = None
+        out: list[str | None] = [None] * (len(self.out_names))
+        if self.identity_index is not None:
+            ident = rec[self.identity_index]
+            rule = self._identity_error(ident)
+            if rule is None:
+                out[0] = self.hmac(ident)
+            else:
+                errors = [(self.identity, rule, mask_identity_value(ident) or None)]
+        for pos, idx, name, required, check, default in self.checks:
+            v = rec[idx] if idx is not None else ""
+            if not v:
+                if default is not None:
+                    out[pos] = default
+                elif required:
+                    errors = errors or []
+                    errors.append((name, c.RULE_REQUIRED, None))
+                continue
+            if check is not None:
+                rule = check(v)
+                if rule is not None:
+                    errors = errors or []
+                    errors.append((name, rule, mask_nhs(v)))
+                    continue
+            out[pos] = v
+        if self.order or self.dependent_codes or self.dependent_ranges:
+            errors = self._row_rules(out, errors)
+        return (None, errors) if errors else (out, None)
+
+    def _identity_error(self, v: str) -> str | None:
+        if not v:
+            return c.RULE_REQUIRED
+        if self.identity == c.NHS_NUMBER:
+            return nhs_number_error(v)
+        return None if _PSEUDO.fullmatch(v) else c.RULE_PSEUDO_FORMAT
+
+    def _row_rules(self, out: list[str | None], errors: list[RowError] | None) -> list[RowError] | None:
+        bad = {e[0] for e in errors} if errors else set()
+        for later_pos, earlier_pos, later, earlier in self.order:
+            lv, ev = out[later_pos], out[earlier_pos]
+            # ISO dates compare correctly as strings; only check two individually valid dates.
+            if lv is not None and ev is not None and later not in bad and earlier not in bad and lv < ev:
+                errors = errors or []
+                errors.append((later, c.RULE_ORDER, f"{later} {lv} is before {earlier} {ev}"))
+        for pos, on_pos, name, on, codes in self.dependent_codes:
+            v, on_v = out[pos], out[on_pos]
+            if v is not None and on_v in codes and name not in bad and v not in codes[on_v]:
+                errors = errors or []
+                errors.append((name, c.RULE_DEPENDENT_CODE, f"{mask_nhs(v)} (not an item of {on} {on_v})"))
+        for pos, on_pos, name, on, ranges in self.dependent_ranges:
+            v, on_v = out[pos], out[on_pos]
+            if v is not None and on_v in ranges and name not in bad:
+                lo, hi = ranges[on_v]
+                if not lo <= float(v) <= hi:
+                    errors = errors or []
+                    errors.append((name, c.RULE_DEPENDENT_RANGE, f"{v} (outside {lo:g} to {hi:g} for {on} {on_v})"))
+        return errors

@@ -1,0 +1,92 @@
+"""Run the DAGs through real Airflow (`airflow dags test`) and report failed tasks by name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+from spw import db
+from spw.config import dbt_project_dir
+
+INGEST_DAG = "spw_ingest"
+TRANSFORM_DAG = "spw_transform"
+
+Progress = Callable[[str], AbstractContextManager[None]]
+
+
+def _no_progress(title: str) -> AbstractContextManager[None]:
+    return nullcontext()
+
+
+def failed_tasks(dag_id: str) -> list[str]:
+    """Failed task ids of the latest run of dag_id, read from the Airflow metadata database."""
+    with db.connect("airflow", "spw_airflow") as conn:
+        row = conn.execute(
+            "select run_id from dag_run where dag_id = %s order by id desc limit 1", (dag_id,)
+        ).fetchone()
+        if not row:
+            return [f"{dag_id} (no run recorded)"]
+        rows = conn.execute(
+            "select task_id, state from task_instance where dag_id = %s and run_id = %s "
+            "and state in ('failed', 'upstream_failed') order by task_id",
+            (dag_id, row[0]),
+        ).fetchall()
+    return [f"{dag_id}.{task_id} ({state})" for task_id, state in rows]
+
+
+def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
+    """Ingest the landing folder, then transform; return the failed tasks (empty when all succeeded).
+
+    The transformation runs even when one source's task failed: the other sources' valid files have
+    loaded and the marts should reflect them; the failure is still reported and makes `spw run` fail.
+    """
+    from spw.airflow_env import run_dag
+
+    failed: list[str] = []
+    with progress("Airflow: ingestion DAG (validate, pseudonymise, load)"):
+        proc = run_dag(INGEST_DAG, {"landing_dir": str(landing)})
+        if proc.returncode != 0:
+            failed += failed_tasks(INGEST_DAG) or [f"{INGEST_DAG} (exit code {proc.returncode})"]
+    with progress("Airflow: transformation DAG (dbt through Cosmos)"):
+        proc = run_dag(TRANSFORM_DAG, {})
+        if proc.returncode != 0:
+            failed += failed_tasks(TRANSFORM_DAG) or [f"{TRANSFORM_DAG} (exit code {proc.returncode})"]
+    return failed
+
+
+def dbt_manifest() -> Path:
+    return dbt_project_dir() / "target" / "manifest.json"
+
+
+def conf_json(conf: dict) -> str:
+    return json.dumps(conf, sort_keys=True)
+
+
+AIRFLOW_UI_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
+
+
+def start_airflow_ui() -> str:
+    """Airflow api-server (UI), scheduler and dag-processor as separate process groups (not standalone)."""
+    from spw import services
+    from spw.airflow_env import airflow_env, migrate
+    from spw.config import venv_bin
+    from spw.dbtrun import dbt_env
+
+    env = dbt_env(airflow_env())
+    migrate(env)
+    existing = services.get("airflow-api-server")
+    port = existing.port if existing and existing.port else services.free_port()
+    env["AIRFLOW__API__PORT"] = str(port)
+    env["AIRFLOW__API__BASE_URL"] = f"http://127.0.0.1:{port}"
+    airflow = str(venv_bin("airflow", "airflow"))
+    api = services.start("airflow-api-server", [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+                         env, port=port)
+    services.start("airflow-scheduler", [airflow, "scheduler"], env)
+    services.start("airflow-dag-processor", [airflow, "dag-processor"], env)
+    if not services.wait_for_port(port, timeout=180, pid=api.pid):
+        from spw.errors import SpwError
+
+        raise SpwError(f"the Airflow api-server did not open port {port}: see {api.log}")
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,1 @@
+"""Superset: settings, server lifecycle, dashboards-as-code bundle, roles and row-level security."""

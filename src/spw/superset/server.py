@@ -1,0 +1,238 @@
+"""Run Superset from its own venv: metadata init, gunicorn start/stop, an environment for its CLI.
+
+Superset 6.1 needs SQLAlchemy 1.4, so it never runs inside this (Airflow) interpreter: every call is a
+subprocess of `$SPW_VENVS/superset/bin/...` with SUPERSET_CONFIG_PATH pointing at superset_config.py.
+State lives in $SPW_HOME/superset (pid, port, init marker); logs in $SPW_HOME/logs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import requests
+
+from spw import db, services
+from spw.config import spw_home, venv_bin
+from spw.errors import SpwError
+from spw.secrets import get_secret, superset_secret_key
+
+CONFIG_FILE = Path(__file__).with_name("superset_config.py")
+ADMIN_USER = "admin"
+DEFAULT_PORT = 8088
+# Environment the caller may have that would leak the Airflow venv into Superset's interpreter.
+_SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "SQLALCHEMY_WARN_20")
+
+
+def state_dir() -> Path:
+    d = spw_home() / "superset"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def admin_password() -> str:
+    return get_secret("SPW_SUPERSET_ADMIN_PASSWORD", "superset_admin_password")
+
+
+def metadata_url() -> str:
+    """SQLAlchemy URL of the metadata database (psycopg2 driver: the one in the Superset venv)."""
+    return db.url("superset", "spw_superset").replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
+def superset_env() -> dict[str, str]:
+    """Environment for any Superset subprocess (CLI or gunicorn)."""
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUB}
+    home = state_dir() / "home"
+    home.mkdir(exist_ok=True)
+    env.update({
+        "SUPERSET_CONFIG_PATH": str(CONFIG_FILE),
+        "SUPERSET_SECRET_KEY": superset_secret_key(),
+        "SPW_SUPERSET_DATABASE_URI": metadata_url(),
+        "SUPERSET_HOME": str(home),
+        "FLASK_APP": "superset.app:create_app()",
+        "PATH": f"{venv_bin('superset', 'python').parent}:{env.get('PATH', '/usr/bin:/bin')}",
+        "SUPERSET_LOG_LEVEL": "warning",
+    })
+    return env
+
+
+def run_cli(*args: str, timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
+    """`superset <args>` in the Superset venv; raises SpwError with the output tail on failure."""
+    cmd = [str(venv_bin("superset", "superset")), *args]
+    proc = subprocess.run(cmd, env=superset_env(), capture_output=True, text=True, timeout=timeout,
+                          cwd=state_dir())
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise SpwError(f"`superset {' '.join(args[:1])}` failed (exit {proc.returncode}):\n{tail}")
+    return proc
+
+
+# ---------------------------------------------------------------- init
+
+
+def _schema_fingerprint() -> str | None:
+    """alembic head of the metadata DB plus whether the admin exists; None when not initialised."""
+    try:
+        with db.connect("superset", "spw_superset") as conn:
+            head = conn.execute("select version_num from alembic_version").fetchone()
+            admin = conn.execute("select 1 from ab_user where username = %s", (ADMIN_USER,)).fetchone()
+            perms = conn.execute("select count(*) from ab_permission_view").fetchone()
+    except Exception:  # noqa: BLE001 - any failure means "not initialised yet"
+        return None
+    if not head or not admin or not perms or perms[0] == 0:
+        return None
+    return head[0]
+
+
+def _marker_key() -> str:
+    # Re-initialise when the Superset venv or our settings change.
+    version = (venv_bin("superset", "python").parent.parent / "pyvenv.cfg").read_text()
+    return hashlib.sha256((version + CONFIG_FILE.read_text()).encode()).hexdigest()[:16]
+
+
+def init(force: bool = False) -> bool:
+    """db upgrade + admin + init, skipped when the metadata DB is already at the recorded state.
+
+    Returns True when work was done. Idempotent: a re-run costs one query.
+    """
+    marker = state_dir() / "init.json"
+    head = _schema_fingerprint()
+    if not force and head and marker.exists():
+        recorded = json.loads(marker.read_text())
+        if recorded.get("alembic_head") == head and recorded.get("key") == _marker_key():
+            return False
+    run_cli("db", "upgrade")
+    _ensure_admin()
+    run_cli("init")
+    marker.write_text(json.dumps({"alembic_head": _schema_fingerprint(), "key": _marker_key()}))
+    return True
+
+
+def _ensure_admin() -> None:
+    """Create the admin once; on re-runs reset its password to the current secret."""
+    with db.connect("superset", "spw_superset") as conn:
+        exists = conn.execute("select 1 from ab_user where username = %s", (ADMIN_USER,)).fetchone()
+    if exists:
+        run_cli("fab", "reset-password", "--username", ADMIN_USER, "--password", admin_password())
+        return
+    run_cli("fab", "create-admin", "--username", ADMIN_USER, "--firstname", "Warehouse",
+            "--lastname", "Admin", "--email", "admin@spw.invalid", "--password", admin_password())
+
+
+# ---------------------------------------------------------------- gunicorn
+
+
+def _pid_file() -> Path:
+    return state_dir() / "superset.pid"
+
+
+def _port_file() -> Path:
+    return state_dir() / "port"
+
+
+def running_pid() -> int | None:
+    path = _pid_file()
+    if not path.exists():
+        return None
+    pid = int(path.read_text().strip())
+    return pid if services.alive(pid) else None
+
+
+def port() -> int | None:
+    return int(_port_file().read_text()) if _port_file().exists() else None
+
+
+def base_url() -> str:
+    p = port()
+    if p is None:
+        raise SpwError("Superset is not running: start it with `spw serve`.")
+    return f"http://127.0.0.1:{p}"
+
+
+def start(port: int | None = None, workers: int = 2, threads: int = 4, timeout: float = 180.0) -> int:
+    """Start gunicorn on 127.0.0.1 in its own process group and wait for /health; return its pid.
+
+    Re-uses a running server. `port=None` means $SPW_SUPERSET_PORT, else 8088 when free, else any.
+    """
+    pid = running_pid()
+    if pid:
+        return pid
+    init()
+    chosen = port or _choose_port()
+    log = services.logs_dir() / "superset.log"
+    cmd = [str(venv_bin("superset", "gunicorn")), "--bind", f"127.0.0.1:{chosen}", "--workers", str(workers),
+           "--worker-class", "gthread", "--threads", str(threads), "--timeout", "120",
+           "--graceful-timeout", "10", "superset.app:create_app()"]
+    with open(log, "ab") as fh:
+        proc = subprocess.Popen(cmd, env=superset_env(), cwd=state_dir(), stdout=fh, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    _pid_file().write_text(str(proc.pid))
+    _port_file().write_text(str(chosen))
+    if not _wait_healthy(chosen, proc.pid, timeout):
+        stop()
+        raise SpwError(f"Superset did not become healthy on port {chosen}; see {log}")
+    return proc.pid
+
+
+def serve(port: int | None = None) -> str:
+    """Start (or re-use) Superset and return its URL: what `spw serve` prints."""
+    start(port)
+    return base_url()
+
+
+def _choose_port() -> int:
+    wanted = int(os.environ.get("SPW_SUPERSET_PORT") or DEFAULT_PORT)
+    return wanted if not services.wait_for_port(wanted, timeout=0.1) else services.free_port()
+
+
+def _wait_healthy(port: int, pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not services.alive(pid):
+            return False
+        try:
+            if requests.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
+                return True
+        except requests.RequestException:
+            pass
+        time.sleep(0.5)
+    return False
+
+
+def stop(timeout: float = 15.0) -> bool:
+    """SIGTERM the gunicorn process group, escalate to SIGKILL. True if a server was stopped."""
+    path = _pid_file()
+    if not path.exists():
+        return False
+    pid = int(path.read_text().strip())
+    was_alive = services.alive(pid)
+    if was_alive:
+        _killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while services.alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+    _killpg(pid, signal.SIGKILL)  # also reaps stray workers of a dead master
+    _reap(pid)
+    path.unlink(missing_ok=True)
+    _port_file().unlink(missing_ok=True)
+    return was_alive
+
+
+def _killpg(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _reap(pid: int) -> None:
+    """Collect the exit status when we are the parent, so no zombie is left behind."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass

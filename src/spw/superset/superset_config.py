@@ -1,0 +1,116 @@
+"""Superset settings for the warehouse, loaded by Superset through SUPERSET_CONFIG_PATH.
+
+This file runs inside the Superset venv (SQLAlchemy 1.4), so it imports nothing from `spw`: everything
+it needs arrives in environment variables set by `spw.superset.server.superset_env()`.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+_DEFAULT_KEYS = {"", "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "thisISaSECRET_1234"}
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise RuntimeError(f"{name} must be set (spw.superset.server sets it); refusing to start")
+    return value
+
+
+# Metadata database: the `superset` database on the warehouse server, as role spw_superset.
+SQLALCHEMY_DATABASE_URI = _required("SPW_SUPERSET_DATABASE_URI")
+SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+# Signing key for sessions and CSRF tokens: from the environment only, never Superset's default.
+SECRET_KEY = _required("SUPERSET_SECRET_KEY")
+if SECRET_KEY in _DEFAULT_KEYS or len(SECRET_KEY) < 32:
+    raise RuntimeError("SUPERSET_SECRET_KEY is a default or too short (32+ characters needed)")
+
+DATA_DIR = os.environ.get("SUPERSET_HOME") or os.path.join(os.getcwd(), "superset_home")
+
+# No demo content: the only dashboards are the project's bundle.
+SUPERSET_LOAD_EXAMPLES = False
+
+# CSRF on for forms and the API (the bundle import and RLS calls send the token).
+WTF_CSRF_ENABLED = True
+WTF_CSRF_TIME_LIMIT = int(timedelta(hours=8).total_seconds())
+
+# Sessions end after a working day; cookies are HttpOnly and SameSite=Lax. Secure cookies need
+# HTTPS, which a reverse proxy provides in production (SPW_SUPERSET_HTTPS=1).
+_HTTPS = os.environ.get("SPW_SUPERSET_HTTPS", "0") == "1"
+PERMANENT_SESSION_LIFETIME = timedelta(hours=8)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_SECURE = _HTTPS
+REMEMBER_COOKIE_DURATION = timedelta(hours=8)
+
+# Talisman (security headers + CSP) set explicitly: same-origin only, no third-party tiles or
+# trackers, nonce-based scripts.
+TALISMAN_ENABLED = True
+TALISMAN_CONFIG = {
+    "content_security_policy": {
+        "base-uri": ["'self'"],
+        "default-src": ["'self'"],
+        "img-src": ["'self'", "blob:", "data:"],
+        "worker-src": ["'self'", "blob:"],
+        "connect-src": ["'self'"],
+        "object-src": "'none'",
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "font-src": ["'self'", "data:"],
+        "script-src": ["'self'", "'strict-dynamic'"],
+    },
+    "content_security_policy_nonce_in": ["script-src"],
+    "force_https": _HTTPS,
+    "session_cookie_secure": _HTTPS,
+    "frame_options": "SAMEORIGIN",
+}
+TALISMAN_DEV_CONFIG = TALISMAN_CONFIG
+CONTENT_SECURITY_POLICY_WARNING = False
+
+# Caches: Redis when a URL is given (docker), otherwise per-process memory for objects and query
+# results. Result cache keys include the user's RLS clauses, so cached rows never cross regions.
+_REDIS = os.environ.get("SPW_SUPERSET_REDIS_URL", "")
+
+
+def _cache(prefix: str, timeout: int) -> dict:
+    if _REDIS:
+        return {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": _REDIS, "CACHE_KEY_PREFIX": prefix,
+                "CACHE_DEFAULT_TIMEOUT": timeout}
+    return {"CACHE_TYPE": "SimpleCache", "CACHE_KEY_PREFIX": prefix, "CACHE_DEFAULT_TIMEOUT": timeout,
+            "CACHE_THRESHOLD": 2000}
+
+
+CACHE_CONFIG = _cache("spw_obj_", 600)
+DATA_CACHE_CONFIG = _cache("spw_data_", 300)
+if _REDIS:
+    FILTER_STATE_CACHE_CONFIG = _cache("spw_filter_", 86400)
+    EXPLORE_FORM_DATA_CACHE_CONFIG = _cache("spw_explore_", 86400)
+    RATELIMIT_STORAGE_URI = _REDIS
+
+# Login throttling on (Superset enables it only when SUPERSET_ENV=production).
+RATELIMIT_ENABLED = True
+AUTH_RATE_LIMITED = True
+AUTH_RATE_LIMIT = os.environ.get("SPW_SUPERSET_AUTH_RATE_LIMIT", "10 per second")
+
+# No self-registration, no public role: every login is a named account with a data role.
+AUTH_USER_REGISTRATION = False
+PUBLIC_ROLE_LIKE = None
+
+# Databases added through the UI may not point at SQLite files.
+PREVENT_UNSAFE_DB_CONNECTIONS = True
+
+FEATURE_FLAGS = {
+    "DASHBOARD_RBAC": False,
+    "ENABLE_TEMPLATE_PROCESSING": False,
+    "ALERT_REPORTS": False,
+    "THUMBNAILS": False,
+}
+
+# Keep query rows bounded for interactive dashboards.
+ROW_LIMIT = 50000
+SQL_MAX_ROW = 100000
+SUPERSET_WEBSERVER_TIMEOUT = 60
+
+LOG_LEVEL = os.environ.get("SPW_SUPERSET_LOG_LEVEL", "WARNING")

@@ -1,0 +1,159 @@
+"""Platform: the `spw` CLI, the local PostgreSQL life cycle, roles, secrets and process clean-up."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SPW = str(Path(sys.executable).parent / "spw")
+COMMANDS = ["up", "down", "status", "db-url", "synth", "run", "dbt", "serve", "dashboards-import", "demo"]
+
+
+def _spw(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([SPW, *args], env=env or os.environ.copy(), capture_output=True, text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture()
+def own_home(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A separate state folder (its own cluster) so the life-cycle test cannot disturb the session one."""
+    home = REPO / ".spw" / f"test-platform-{os.getpid()}"
+    shutil.rmtree(home, ignore_errors=True)
+    env = os.environ.copy()
+    env.pop("SPW_DATABASE_URL", None)
+    env["SPW_HOME"] = str(home)
+    yield env
+    subprocess.run([SPW, "down"], env=env, capture_output=True, timeout=60)
+    shutil.rmtree(home, ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command: str) -> None:
+    proc = _spw(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert "usage: spw " + command in proc.stdout
+
+
+def _our_postgres_pids(marker: str) -> list[int]:
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if marker in line and "postgres" in line]
+
+
+@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
+def test_up_status_down_leaves_nothing_running(own_home: dict[str, str]) -> None:
+    up = _spw("up", env=own_home)
+    assert up.returncode == 0, up.stderr
+    status = _spw("status", env=own_home)
+    assert "postgres" in status.stdout and "running" in status.stdout
+    datadir = (Path(own_home["SPW_HOME"]) / "postgres" / "datadir").read_text().strip()
+    assert _our_postgres_pids(datadir), "postmaster should be running after spw up"
+    # a second `up` re-uses the running cluster
+    assert _spw("up", env=own_home).returncode == 0
+    # a service of ours that ignores SIGTERM must still be gone after `spw down`
+    from spw import services
+
+    os.environ_backup = dict(os.environ)  # type: ignore[attr-defined]
+    try:
+        os.environ["SPW_HOME"] = own_home["SPW_HOME"]
+        svc = services.start("stubborn", [sys.executable, "-c",
+                                          "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                          "time.sleep(300)"], env=own_home)
+    finally:
+        os.environ["SPW_HOME"] = os.environ_backup["SPW_HOME"]  # type: ignore[attr-defined]
+    time.sleep(0.5)
+    down = _spw("down", env=own_home, timeout=90)
+    assert down.returncode == 0, down.stderr
+    assert "stopped PostgreSQL" in down.stdout
+    assert not services.alive(svc.pid)
+    deadline = time.monotonic() + 10
+    while _our_postgres_pids(datadir) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _our_postgres_pids(datadir), "no postgres process of ours may survive spw down"
+
+
+def test_db_url_connects_as_each_role(pg_server: str) -> None:
+    for role in ("spw_loader", "spw_transformer", "spw_bi_reader", "spw_analyst"):
+        proc = _spw("db-url", "--role", role)
+        assert proc.returncode == 0, proc.stderr
+        with psycopg.connect(proc.stdout.strip()) as conn:
+            assert conn.execute("select current_user").fetchone()[0] == role
+
+
+def test_no_login_role_is_superuser_or_bypassrls_except_admin(pg_server: str) -> None:
+    from spw import db
+
+    with db.connect("warehouse") as conn:
+        rows = conn.execute(
+            "select rolname from pg_roles where rolcanlogin and (rolsuper or rolbypassrls) order by 1"
+        ).fetchall()
+    allowed = {"spw_admin", "postgres"}  # the bootstrap admin (and the machine's own superuser if external)
+    assert {r[0] for r in rows} <= allowed, rows
+
+
+def test_roles_sql_is_idempotent(pg_server: str) -> None:
+    from spw import db
+
+    db.bootstrap()
+    db.bootstrap()
+    with db.connect("warehouse") as conn:
+        schemas = {r[0] for r in conn.execute("select nspname from pg_namespace")}
+    assert {"raw", "audit", "staging", "intermediate", "marts", "published", "reference"} <= schemas
+
+
+def test_bad_database_url_is_one_clear_sentence() -> None:
+    env = os.environ.copy()
+    env["SPW_DATABASE_URL"] = "mysql://nope"
+    proc = _spw("up", env=env)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "SPW_DATABASE_URL must look like postgresql://" in proc.stderr
+
+
+@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
+def test_port_taken_is_one_clear_sentence(own_home: dict[str, str]) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        env = dict(own_home, SPW_PG_PORT=str(s.getsockname()[1]))
+        proc = _spw("up", env=env)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "already taken" in proc.stderr
+
+
+def test_missing_binaries_is_one_clear_sentence(own_home: dict[str, str]) -> None:
+    env = dict(own_home, SPW_PG_BINDIR="/nonexistent")
+    env["SPW_HOME"] = own_home["SPW_HOME"]
+    # Hide the machine's binaries from the search by pointing the glob nowhere: use a fresh cluster dir.
+    code = (
+        "import glob, spw.pg as p; glob.glob = lambda *_a, **_k: []; "
+        "import shutil; shutil.which = lambda *_a, **_k: None; "
+        "from spw.cli import main; raise SystemExit(main(['up']))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2, proc.stderr
+    assert "PostgreSQL server binaries" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_services_stop_escalates_to_sigkill(tmp_path: Path) -> None:
+    from spw import services
+
+    svc = services.start("test-stubborn", [sys.executable, "-c",
+                                            "import signal,time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                            "time.sleep(300)"], env=os.environ.copy())
+    time.sleep(0.5)
+    assert services.alive(svc.pid)
+    started = time.monotonic()
+    assert services.stop("test-stubborn", timeout=1.0)
+    assert not services.alive(svc.pid)
+    assert time.monotonic() - started < 10
+    assert services.get("test-stubborn") is None
