@@ -53,7 +53,8 @@ def bootstrap() -> None:
     with connect("postgres", autocommit=True) as conn:
         for name, owner in DB_OWNERS.items():
             if owner:
-                conn.execute(sql.SQL("alter database {} owner to {}").format(sql.Identifier(name), sql.Identifier(owner)))
+                stmt = sql.SQL("alter database {} owner to {}")
+                conn.execute(stmt.format(sql.Identifier(name), sql.Identifier(owner)))
     for name, owner in DB_OWNERS.items():
         if owner:
             with connect(name, autocommit=True) as conn:
