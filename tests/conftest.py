@@ -69,3 +69,30 @@ def output_dir(request: pytest.FixtureRequest) -> Path:
 
 def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+# Size of the synthetic ICB the end-to-end tests share (one pipeline run per test session).
+PIPELINE_PATIENTS = int(os.environ.get("SPW_TEST_PATIENTS", "4000"))
+PIPELINE_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def synthetic_landing(pg_server: str) -> Path:
+    """A synthetic landing folder, generated once per session (deterministic)."""
+    from spw.synth import generate
+
+    out = TEST_HOME / "landing"
+    shutil.rmtree(out, ignore_errors=True)
+    generate(out, patients=PIPELINE_PATIENTS, seed=PIPELINE_SEED)
+    return out
+
+
+@pytest.fixture(scope="session")
+def built_warehouse(pg_server: str, synthetic_landing: Path) -> Path:
+    """The warehouse after the real pipeline (Airflow ingestion DAG + dbt through Cosmos) on the synthetic
+    folder. Shared by every test that needs marts or published tables; returns the landing folder."""
+    from spw.pipeline import run_pipeline
+
+    failed = run_pipeline(synthetic_landing)
+    assert not failed, f"pipeline tasks failed: {failed}"
+    return synthetic_landing
