@@ -91,8 +91,13 @@ def synthetic_landing(pg_server: str) -> Path:
 def built_warehouse(pg_server: str, synthetic_landing: Path) -> Path:
     """The warehouse after the real pipeline (Airflow ingestion DAG + dbt through Cosmos) on the synthetic
     folder. Shared by every test that needs marts or published tables; returns the landing folder."""
-    from spw.pipeline import run_pipeline
+    import subprocess
+    import sys
 
-    failed = run_pipeline(synthetic_landing)
-    assert not failed, f"pipeline tasks failed: {failed}"
+    # Through the CLI a user runs, so `spw run --landing DIR` itself is what the suite exercises.
+    spw = str(Path(sys.executable).parent / "spw")
+    proc = subprocess.run([spw, "run", "--landing", str(synthetic_landing)], capture_output=True, text=True,
+                          timeout=1800)
+    (TEST_HOME / "spw-run.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"spw run failed: {proc.stderr[-2000:]} (full log {TEST_HOME / 'spw-run.log'})"
     return synthetic_landing

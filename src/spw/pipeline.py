@@ -30,7 +30,7 @@ def failed_tasks(dag_id: str) -> list[str]:
             return [f"{dag_id} (no run recorded)"]
         rows = conn.execute(
             "select task_id, state from task_instance where dag_id = %s and run_id = %s "
-            "and state in ('failed', 'upstream_failed') order by task_id",
+            "and state in ('failed', 'upstream_failed') order by state, task_id",
             (dag_id, row[0]),
         ).fetchall()
     return [f"{dag_id}.{task_id} ({state})" for task_id, state in rows]
