@@ -11,6 +11,7 @@ import csv
 import hashlib
 import hmac
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 SOURCES = (
@@ -67,14 +68,11 @@ IDENTITY = ("nhs_number", "pseudo_nhs_number")
 def patient_key(identity_column: str, value: str) -> str:
     """Same pseudonym as the loader would give, so tests can link CSV rows to warehouse rows."""
     try:
-        from spw.ingest import pseudonymise  # type: ignore[attr-defined]
-
-        for name in ("patient_key", "pseudonymise", "pseudonymise_identity"):
-            fn = getattr(pseudonymise, name, None)
-            if callable(fn):
-                return fn(identity_column, value)  # pragma: no cover - depends on the loader's API
+        from spw.ingest.pseudonymise import patient_key as loader_patient_key
     except ImportError:
         pass
+    else:
+        return loader_patient_key(value, pseudonymous=identity_column == "pseudo_nhs_number")
     key = os.environ["SPW_PSEUDO_KEY"].encode()
     msg = ("pseudo:" + value) if identity_column == "pseudo_nhs_number" else value
     return hmac.new(key, msg.encode(), hashlib.sha256).hexdigest()
@@ -106,8 +104,9 @@ def _fallback_load(landing: Path) -> None:
     """Minimal loader for tests while spw.ingest is not there: latest file (lexical order) wins."""
     from spw import db
 
+    ensure_schema()
+    loaded_at = datetime.now(UTC)
     with db.connect("warehouse", "spw_loader", autocommit=False) as conn:
-        _ensure_raw_tables(conn)
         for source in SOURCES:
             cols = [c for c, _ in RAW_COLUMNS[source]]
             conn.execute(f"truncate raw.{source}")
@@ -123,13 +122,12 @@ def _fallback_load(landing: Path) -> None:
                         if source == "link_worker_workforce" and not rec.get("funding"):
                             rec["funding"] = "ARRS"
                         values = [rec.get(c) or None for c in cols]
-                        rows[_record_key(source, rec)] = [*values, path.name, sha]
+                        rows[_record_key(source, rec)] = [*values, path.name, sha, loaded_at]
             with conn.cursor().copy(
-                f"copy raw.{source} ({', '.join(cols)}, file_name, file_sha256) from stdin"
+                f"copy raw.{source} ({', '.join(cols)}, file_name, file_sha256, loaded_at) from stdin"
             ) as copy:
                 for values in rows.values():
                     copy.write_row(values)
-            conn.execute(f"update raw.{source} set loaded_at = now()")
         conn.commit()
 
 

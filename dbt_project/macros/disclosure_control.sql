@@ -56,9 +56,10 @@
     denominator gives NULL, a zero denominator gives NULL. At England level the raw counts are used,
     which are the published ones there. -#}
 {% macro suppressed_pct(numerator, denominator, geography_level="geography_level", scale=100) -%}
-    (
+    cast(
         {{ scale }} * cast({{ suppress_count(numerator, geography_level) }} as numeric)
         / nullif({{ suppress_count(denominator, geography_level) }}, 0)
+        as {{ dbt.type_float() }}
     )
 {%- endmacro %}
 
@@ -68,8 +69,9 @@
 {% macro suppressed_rate(count, denominator, multiplier=1, geography_level="geography_level",
                          round_denominator=true) -%}
     {%- set den = suppress_count(denominator, geography_level) if round_denominator else denominator -%}
-    (
+    cast(
         {{ multiplier }} * cast({{ suppress_count(count, geography_level) }} as numeric)
         / nullif({{ den }}, 0)
+        as {{ dbt.type_float() }}
     )
 {%- endmacro %}

@@ -44,3 +44,18 @@
         ) as s (m)
     )
 {%- endmacro %}
+
+
+{#- Delivery month of a landed file: the period its name starts with (YYYY-MM, the contract's usual
+    naming, e.g. 2024-05.csv or 2024-05-gp.csv), else the month it was loaded. -#}
+{% macro delivery_month(file_name, loaded_at) -%}
+    {{ return(adapter.dispatch('delivery_month', 'spw')(file_name, loaded_at)) }}
+{%- endmacro %}
+
+{% macro default__delivery_month(file_name, loaded_at) -%}
+    case
+        when {{ file_name }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])([^0-9]|$)'
+            then to_date(substr({{ file_name }}, 1, 7) || '-01', 'YYYY-MM-DD')
+        else cast(date_trunc('month', {{ loaded_at }}) as date)
+    end
+{%- endmacro %}

@@ -54,7 +54,10 @@ def _ensure_raw_schema() -> None:
 
 def cmd_down(args: argparse.Namespace) -> int:
     from spw import pg, services
+    from spw.superset import server
 
+    if server.stop():
+        print("stopped superset")
     for name in services.known():
         if services.stop(name):
             print(f"stopped {name}")
@@ -77,6 +80,10 @@ def cmd_status(args: argparse.Namespace) -> int:
         svc = services.get(name)
         rows.append((name, "running" if svc else "stopped", str(svc.pid if svc else "-"),
                      str(svc.port if svc and svc.port else "-")))
+    from spw.superset import server
+
+    pid = server.running_pid()
+    rows.append(("superset", "running" if pid else "stopped", str(pid or "-"), str(server.port() or "-")))
     print(f"{'service':<22}{'state':<10}{'pid':<10}port")
     for r in rows:
         print(f"{r[0]:<22}{r[1]:<10}{r[2]:<10}{r[3]}")
@@ -130,7 +137,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from spw.superset import server
 
     with step("Superset"):
-        superset_url = server.start()
+        superset_url = server.serve()
     with step("Airflow UI"):
         airflow_url = start_airflow_ui()
     print(f"Superset:   {superset_url}\nAirflow UI: {airflow_url}")

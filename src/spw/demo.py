@@ -65,7 +65,7 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     with progress("dbt docs generate"):
         run_dbt(["docs", "generate"], capture=True)
     with progress("Superset: start"):
-        superset_url = server.start()
+        superset_url = server.serve()
     with progress("Superset: dashboards, roles, row-level security, demo users"):
         users_file = import_all()
     with progress("Airflow UI: start"):

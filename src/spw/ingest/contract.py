@@ -42,6 +42,7 @@ RULE_PSEUDO_FORMAT = "pseudo_nhs_number_format"
 RULE_ORDER = "order"
 RULE_DEPENDENT_CODE = "code_set_for"
 RULE_DEPENDENT_RANGE = "range_for"
+RULE_CLEAR_NHS = "clear_nhs_number"
 
 PRACTICE_CODE = r"^[A-Z][0-9]{5}$"
 PCN_CODE = r"^U[0-9]{5}$"
@@ -61,6 +62,7 @@ class Column:
     max: float | str | None = None  # a number, or LOAD_YEAR
     first_of_month: bool = False
     default: str | None = None  # stored when the field is empty or the column absent
+    free_text: bool = False  # descriptive text: a clear NHS number in it is a row error
     description: str = ""
 
     @property
@@ -200,15 +202,15 @@ _add(Source(
     key=("practice_code", "effective_from"),
     columns=(
         Column("practice_code", required=True, pattern=PRACTICE_CODE),
-        Column("practice_name"),
+        Column("practice_name", free_text=True),
         Column("pcn_code", required=True, pattern=PCN_CODE),
-        Column("pcn_name"),
+        Column("pcn_name", free_text=True),
         Column("sub_icb_code", required=True, pattern=r"^[0-9A-Z]{3}$"),
-        Column("sub_icb_name"),
+        Column("sub_icb_name", free_text=True),
         Column("icb_code", required=True, pattern=r"^Q[A-Z0-9]{2}$"),
-        Column("icb_name"),
+        Column("icb_name", free_text=True),
         Column("region_code", required=True, codes=frozenset(REGIONS)),
-        Column("region_name"),
+        Column("region_name", free_text=True),
         Column("list_size", "int", required=True, min=0),
         Column("effective_from", "date"),
         Column("effective_to", "date"),
@@ -303,7 +305,7 @@ _add(Source(
         Column("appt_status", required=True, codes=APPT_STATUS),
         Column("hcp_type", required=True, codes=HCP_TYPES),
         Column("appt_mode", required=True, codes=APPT_MODES),
-        Column("national_category"),
+        Column("national_category", free_text=True),
         Column("time_between_book_and_appt", codes=BOOK_TO_APPT),
     ),
 ))

@@ -18,6 +18,7 @@ _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 # Ten digits, optionally grouped 3-3-4 by spaces or hyphens, not part of a longer digit run.
 _NHS_LIKE = re.compile(r"(?<![0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9])")
 _DIGIT = re.compile(r"[0-9]")
+_NON_DIGIT = re.compile(r"[^0-9]")
 
 
 def nhs_check_digit(first_nine: str) -> int | None:
@@ -40,6 +41,17 @@ def nhs_number_error(value: str) -> str | None:
     return None
 
 
+def nhs_number_from(n: int) -> str | None:
+    """The valid NHS number whose first nine digits are n (zero-padded), or None if none exists.
+
+    For synthetic data and tests only; real numbers come from providers.
+    """
+    first = f"{n:09d}"
+    check = nhs_check_digit(first)
+    value = None if check is None else first + str(check)
+    return value if value is not None and nhs_number_error(value) is None else None
+
+
 def is_valid_nhs_number(value: str) -> bool:
     return nhs_number_error(value) is None
 
@@ -51,6 +63,11 @@ def mask_nhs(text: str | None) -> str | None:
     return _NHS_LIKE.sub(lambda m: _DIGIT.sub("*", m.group(0)), text)
 
 
+def contains_nhs_number(text: str) -> bool:
+    """True when the text holds a valid NHS number (10 digits, optionally grouped 3-3-4)."""
+    return any(nhs_number_error(_NON_DIGIT.sub("", m.group(0))) is None for m in _NHS_LIKE.finditer(text))
+
+
 def mask_identity_value(value: str | None) -> str | None:
     """A rejected value from an nhs_number column: keep only its shape (every digit masked)."""
     if value is None:
@@ -59,32 +76,39 @@ def mask_identity_value(value: str | None) -> str | None:
 
 
 class Pseudonymiser:
-    """HMAC-SHA256 under the deployment key, with a bounded per-file cache (identities repeat)."""
+    """HMAC-SHA256 under the deployment key, with bounded caches (identities repeat within a file).
+
+    The caches hold only values that passed validation, so the loader also uses them as the set of
+    identities already known to be valid.
+    """
 
     def __init__(self, key: bytes | None = None, cache_size: int = 200_000) -> None:
         self._key = key if key is not None else pseudonymisation_key()
-        self._cache: dict[str, str] = {}
+        self.nhs_cache: dict[str, str] = {}
+        self.pseudo_cache: dict[str, str] = {}
         self._cache_size = cache_size
 
     def _digest(self, message: str) -> str:
         return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
     def nhs_number(self, value: str) -> str:
-        key = self._cache.get(value)
+        """patient_key of a (validated) NHS number."""
+        key = self.nhs_cache.get(value)
         if key is None:
-            key = self._remember(value, self._digest(value))
+            key = self._remember(self.nhs_cache, value, self._digest(value))
         return key
 
     def pseudonym(self, value: str) -> str:
-        cached = self._cache.get(PSEUDO_PREFIX + value)
-        if cached is None:
-            cached = self._remember(PSEUDO_PREFIX + value, self._digest(PSEUDO_PREFIX + value))
-        return cached
+        """patient_key of an upstream pseudonym: HMAC of `pseudo:` + value."""
+        key = self.pseudo_cache.get(value)
+        if key is None:
+            key = self._remember(self.pseudo_cache, value, self._digest(PSEUDO_PREFIX + value))
+        return key
 
-    def _remember(self, value: str, key: str) -> str:
-        if len(self._cache) >= self._cache_size:
-            self._cache.clear()  # memory stays bounded whatever the file size
-        self._cache[value] = key
+    def _remember(self, cache: dict[str, str], value: str, key: str) -> str:
+        if len(cache) >= self._cache_size:
+            cache.clear()  # memory stays bounded whatever the file size
+        cache[value] = key
         return key
 
 

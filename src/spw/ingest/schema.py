@@ -64,8 +64,9 @@ def raw_table_ddl(source: c.Source) -> sql.Composed:
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create the raw and audit tables if missing. Safe to call concurrently and repeatedly.
 
-    Schemas raw and audit come from roles.sql (spw.db.bootstrap). Call it as spw_loader (the owner of raw and audit) so that default privileges give the
-    transformer read access; an admin connection switches to that role for the DDL.
+    Schemas raw and audit come from roles.sql (spw.db.bootstrap). Call it as spw_loader (their
+    owner) so that default privileges give the transformer read access; an admin connection
+    switches to that role for the DDL.
     """
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(%s)", (LOCK_ID,))

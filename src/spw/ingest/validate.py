@@ -12,9 +12,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
+from operator import contains, itemgetter
 
 from spw.ingest import contract as c
-from spw.ingest.pseudonymise import Pseudonymiser, mask_identity_value, mask_nhs, nhs_number_error
+from spw.ingest.pseudonymise import (
+    Pseudonymiser,
+    contains_nhs_number,
+    mask_identity_value,
+    mask_nhs,
+    nhs_number_error,
+)
 
 RowError = tuple[str | None, str, str | None]  # column, rule, masked value
 Check = Callable[[str], str | None]  # value -> rule broken, or None
@@ -158,6 +165,8 @@ def _text_check(col: c.Column) -> Check | None:
     if col.pattern is not None:
         rx = re.compile(col.pattern)
         return lambda v: None if rx.fullmatch(v) else c.RULE_PATTERN
+    if col.free_text:
+        return lambda v: c.RULE_CLEAR_NHS if contains_nhs_number(v) else None
     return None
 
 
@@ -172,64 +181,113 @@ def column_check(col: c.Column, today: date) -> Check | None:
 
 
 class RowValidator:
-    """Turns a parsed CSV record into a raw row (identity pseudonymised) or a list of row errors."""
+    """Turns a parsed CSV record into a stage row (identity pseudonymised) or a list of row errors.
+
+    Fast path: every checked field is looked up in a per-column set of values already known to be
+    valid (static sets for codes, dates and small integer ranges; values remembered from earlier
+    rows for patterns, lists and numbers; the HMAC cache for identities), all in C via map/all.
+    A miss falls back to the full per-column check, which also names the rule a bad value breaks.
+    """
 
     def __init__(self, plan: HeaderPlan, today: date, pseudonymiser: Pseudonymiser) -> None:
         src = plan.source
         self.plan = plan
         self.n_fields = plan.n_fields
-        names = [n for n, _ in src.raw_columns]
-        self.out_names = names
-        self.offset = 1 if src.person_level else 0
-        # (output position, field index or None when absent, name, required, check, default)
-        self.checks = [
-            (self.offset + k, plan.positions.get(col.name), col.name, col.required, column_check(col, today),
-             col.default)
-            for k, col in enumerate(src.columns)
-        ]
-        self.order = [(names.index(r.later), names.index(r.earlier), r.later, r.earlier) for r in src.order_rules]
-        self.dependent_codes = [
-            (names.index(r.column), names.index(r.on), r.column, r.on, r.codes) for r in src.dependent_codes
-        ]
-        self.dependent_ranges = [
-            (names.index(r.column), names.index(r.on), r.column, r.on, r.ranges) for r in src.dependent_ranges
-        ]
+        present = [col for col in src.columns if col.name in plan.positions]
+        # Stage/COPY column order: patient_key (person-level), then the file's contract columns.
+        self.stage_columns = ([c.PATIENT_KEY] if src.person_level else []) + [col.name for col in present]
         self.identity_index = plan.identity_index
         self.identity = plan.identity
-        self.hmac = (pseudonymiser.nhs_number if plan.identity == c.NHS_NUMBER else pseudonymiser.pseudonym)
+        if plan.identity == c.NHS_NUMBER:
+            self.hmac, self._key_cache = pseudonymiser.nhs_number, pseudonymiser.nhs_cache
+        else:
+            self.hmac, self._key_cache = pseudonymiser.pseudonym, pseudonymiser.pseudo_cache
+        # Slow path: (field index, name, required, check, default) of every present column.
+        self.checks = [(plan.positions[col.name], col.name, col.required, column_check(col, today), col.default)
+                       for col in present]
+        self._build_fast_path(present, today)
+        pos = plan.positions
+        self.order = [(pos[r.later], pos[r.earlier], r.later, r.earlier)
+                      for r in src.order_rules if r.later in pos and r.earlier in pos]
+        self.dependent_codes = [(pos[r.column], pos[r.on], r.column, r.on, r.codes)
+                                for r in src.dependent_codes if r.column in pos and r.on in pos]
+        self.dependent_ranges = [(pos[r.column], pos[r.on], r.column, r.on, r.ranges)
+                                 for r in src.dependent_ranges if r.column in pos and r.on in pos]
+        self.has_row_rules = bool(self.order or self.dependent_codes or self.dependent_ranges)
+
+    def _build_fast_path(self, present: list[c.Column], today: date) -> None:
+        memo_idx: list[int] = []
+        memos: list[set[str] | frozenset[str] | dict[str, str]] = []
+        self._growable: list[tuple[int, set[str]]] = []
+        required_plain: list[int] = []
+        for col in present:
+            idx = self.plan.positions[col.name]
+            memo = _static_memo(col, today)
+            if memo is None and (col.pattern or col.list_codes or col.free_text or col.type in ("int", "decimal")):
+                memo = set() if col.required or col.default is not None else {""}
+                self._growable.append((idx, memo))
+            if memo is None:
+                if col.required:
+                    required_plain.append(idx)
+                continue
+            memo_idx.append(idx)
+            memos.append(memo)
+        if self.identity_index is not None:
+            memo_idx.insert(0, self.identity_index)
+            memos.insert(0, self._key_cache)
+        self._memos = memos
+        self._memo_get = _getter(memo_idx)
+        self._required_get = _getter(required_plain) if required_plain else None
+        self._data_get = _getter([i for i, *_ in self.checks])
 
     def validate(self, rec: list[str]) -> tuple[list[str | None] | None, list[RowError] | None]:
-        """(row for raw, None) when valid, else (None, errors)."""
+        """(stage row without line number, None) when valid, else (None, errors)."""
+        if len(rec) == self.n_fields and all(map(contains, self._memos, self._memo_get(rec))) and (
+                self._required_get is None or all(self._required_get(rec))):
+            errors = self._row_rules(rec, None, ()) if self.has_row_rules else None
+            if errors is None:
+                if self.identity_index is None:
+                    return [*self._data_get(rec)], None
+                return [self._key_cache[rec[self.identity_index]], *self._data_get(rec)], None
+            return None, errors
+        return self._validate_slow(rec)
+
+    def _validate_slow(self, rec: list[str]) -> tuple[list[str | None] | None, list[RowError] | None]:
         if len(rec) != self.n_fields:
             return None, [(None, c.RULE_FIELD_COUNT, f"{len(rec)} fields, header has {self.n_fields}")]
-        errors: list[RowError] | None = None
-        out: list[str | None] = [None] * (len(self.out_names))
+        errors: list[RowError] = []
+        out: list[str | None] = []
         if self.identity_index is not None:
             ident = rec[self.identity_index]
             rule = self._identity_error(ident)
             if rule is None:
-                out[0] = self.hmac(ident)
+                out.append(self.hmac(ident))
             else:
-                errors = [(self.identity, rule, mask_identity_value(ident) or None)]
-        for pos, idx, name, required, check, default in self.checks:
-            v = rec[idx] if idx is not None else ""
+                shown = mask_identity_value(ident) if self.identity == c.NHS_NUMBER else mask_nhs(ident)
+                errors.append((self.identity, rule, shown or None))  # type: ignore[arg-type]
+        for idx, name, required, check, default in self.checks:
+            v = rec[idx]
             if not v:
-                if default is not None:
-                    out[pos] = default
-                elif required:
-                    errors = errors or []
+                if default is None and required:
                     errors.append((name, c.RULE_REQUIRED, None))
+                out.append(default)
                 continue
             if check is not None:
                 rule = check(v)
                 if rule is not None:
-                    errors = errors or []
                     errors.append((name, rule, mask_nhs(v)))
-                    continue
-            out[pos] = v
-        if self.order or self.dependent_codes or self.dependent_ranges:
-            errors = self._row_rules(out, errors)
-        return (None, errors) if errors else (out, None)
+            out.append(v)
+        if self.has_row_rules:
+            bad = {e[0] for e in errors}
+            more = self._row_rules(rec, None, bad)
+            if more:
+                errors.extend(more)
+        if errors:
+            return None, errors
+        for idx, memo in self._growable:
+            if len(memo) < _MEMO_MAX:
+                memo.add(rec[idx])
+        return out, None
 
     def _identity_error(self, v: str) -> str | None:
         if not v:
@@ -238,24 +296,56 @@ class RowValidator:
             return nhs_number_error(v)
         return None if _PSEUDO.fullmatch(v) else c.RULE_PSEUDO_FORMAT
 
-    def _row_rules(self, out: list[str | None], errors: list[RowError] | None) -> list[RowError] | None:
-        bad = {e[0] for e in errors} if errors else set()
-        for later_pos, earlier_pos, later, earlier in self.order:
-            lv, ev = out[later_pos], out[earlier_pos]
-            # ISO dates compare correctly as strings; only check two individually valid dates.
-            if lv is not None and ev is not None and later not in bad and earlier not in bad and lv < ev:
+    def _row_rules(self, rec: list[str], errors: list[RowError] | None,
+                   bad: set[str | None] | tuple[()]) -> list[RowError] | None:
+        """Rules across columns, on values that are individually valid (names in `bad` are skipped)."""
+        for later_i, earlier_i, later, earlier in self.order:
+            lv, ev = rec[later_i], rec[earlier_i]
+            # ISO dates compare correctly as strings.
+            if lv and ev and later not in bad and earlier not in bad and lv < ev:
                 errors = errors or []
                 errors.append((later, c.RULE_ORDER, f"{later} {lv} is before {earlier} {ev}"))
-        for pos, on_pos, name, on, codes in self.dependent_codes:
-            v, on_v = out[pos], out[on_pos]
-            if v is not None and on_v in codes and name not in bad and v not in codes[on_v]:
+        for i, on_i, name, on, codes in self.dependent_codes:
+            v, on_v = rec[i], rec[on_i]
+            if v and on_v in codes and name not in bad and v not in codes[on_v]:
                 errors = errors or []
                 errors.append((name, c.RULE_DEPENDENT_CODE, f"{mask_nhs(v)} (not an item of {on} {on_v})"))
-        for pos, on_pos, name, on, ranges in self.dependent_ranges:
-            v, on_v = out[pos], out[on_pos]
-            if v is not None and on_v in ranges and name not in bad:
+        for i, on_i, name, on, ranges in self.dependent_ranges:
+            v, on_v = rec[i], rec[on_i]
+            if v and on_v in ranges and name not in bad:
                 lo, hi = ranges[on_v]
                 if not lo <= float(v) <= hi:
                     errors = errors or []
                     errors.append((name, c.RULE_DEPENDENT_RANGE, f"{v} (outside {lo:g} to {hi:g} for {on} {on_v})"))
         return errors
+
+
+_MEMO_MAX = 50_000  # remembered valid values per column (bounded memory)
+
+
+def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
+    """itemgetter that always returns a tuple (itemgetter of one index returns the bare item)."""
+    if len(indexes) == 1:
+        i = indexes[0]
+        return lambda rec: (rec[i],)
+    if not indexes:
+        return lambda rec: ()
+    return itemgetter(*indexes)
+
+
+def _static_memo(col: c.Column, today: date) -> frozenset[str] | None:
+    """Every valid value of a column whose valid values are a small known set (else None)."""
+    optional = "" if not col.required and col.default is None else None
+    extra = frozenset({optional}) if optional is not None else frozenset()
+    if col.type == "date":
+        dates = valid_dates(today)
+        if col.first_of_month:
+            dates = frozenset(d for d in dates if d.endswith("-01"))
+        return dates | extra
+    if col.type == "text" and col.codes is not None:
+        return col.codes | extra
+    if col.type == "int":
+        lo, hi = _bounds(col, today, c.INT4_MAX)
+        if lo is not None and hi is not None and hi - lo <= _SMALL_RANGE:
+            return frozenset(str(i) for i in range(int(lo), int(hi) + 1)) | extra
+    return None

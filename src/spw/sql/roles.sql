@@ -26,6 +26,8 @@ grant connect on database warehouse to spw_loader, spw_transformer, spw_bi_reade
 grant temporary on database warehouse to spw_loader;
 -- dbt may create its own schemas if a new layer is added.
 grant create on database warehouse to spw_transformer;
+-- dbt unit tests (and incremental models) stage their inputs in temporary tables.
+grant temporary on database warehouse to spw_transformer;
 
 -- Landing side: written only by the loader.
 create schema if not exists raw authorization spw_loader;

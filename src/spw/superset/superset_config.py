@@ -87,7 +87,6 @@ DATA_CACHE_CONFIG = _cache("spw_data_", 300)
 if _REDIS:
     FILTER_STATE_CACHE_CONFIG = _cache("spw_filter_", 86400)
     EXPLORE_FORM_DATA_CACHE_CONFIG = _cache("spw_explore_", 86400)
-    RATELIMIT_STORAGE_URI = _REDIS
 
 # Login throttling on (Superset enables it only when SUPERSET_ENV=production).
 RATELIMIT_ENABLED = True
@@ -114,3 +113,18 @@ SQL_MAX_ROW = 100000
 SUPERSET_WEBSERVER_TIMEOUT = 60
 
 LOG_LEVEL = os.environ.get("SPW_SUPERSET_LOG_LEVEL", "WARNING")
+
+# NHS identity colours that keep at least 3:1 contrast against the white background (WCAG 2.2
+# SC 1.4.11, non-text contrast) and 4.5:1 where they are used for text; the pale NHS tints fail and
+# are left out. Set as the default scheme, and named by the bundle's dashboards.
+EXTRA_CATEGORICAL_COLOR_SCHEMES = [
+    {
+        "id": "nhsAccessible",
+        "description": "NHS colours with WCAG 2.2 AA contrast on white",
+        "label": "NHS accessible",
+        "isDefault": True,
+        "colors": ["#005EB8", "#8A1538", "#006747", "#330072", "#AE2573", "#425563", "#003087",
+                   "#7C2855", "#00573F", "#231F20"],
+    }
+]
+RATELIMIT_STORAGE_URI = _REDIS or "memory://"

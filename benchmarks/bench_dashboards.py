@@ -1,0 +1,212 @@
+"""Dashboard chart-query latency with 1, 10 and 50 concurrent users, on loopback only.
+
+Every simulated user logs in as one of the demo accounts (regional steering groups, NHS England,
+analyst: so row-level security is part of every query) and fires the bundle's chart queries
+(`/api/v1/chart/data`, the request a dashboard makes per chart) in dashboard order. Requests are
+bounded per level. Results (p50/p95/max, throughput) are printed and written to the "Dashboards"
+section of docs/benchmarks.md; nothing else in that file is touched.
+
+    SPW_HOME=... python benchmarks/bench_dashboards.py [--requests 300] [--no-write]
+
+Needs a built warehouse in $SPW_HOME (`make demo`). Uses the running Superset, or starts one (and
+imports the bundle, roles and RLS) and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DOC = REPO / "docs" / "benchmarks.md"
+SECTION = "## Dashboards"
+LEVELS = (1, 10, 50)
+USERS = ("region_y60", "region_y62", "region_y56", "nhse", "analyst", "region_y58", "region_y59",
+         "region_y61", "region_y63")
+
+
+@dataclass
+class LevelResult:
+    users: int
+    cached: bool
+    requests: int
+    errors: int
+    p50_ms: float
+    p95_ms: float
+    max_ms: float
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1))))
+    return ordered[k]
+
+
+def _bodies(admin, bundle_dir: Path, force: bool) -> list[dict]:
+    """One chart-data body per chart, in dashboard order (what opening every dashboard requests)."""
+    from spw.superset import queries
+
+    ds = {d["uuid"]: d["id"] for d in admin.list_all("dataset", ["id", "uuid"])}
+    charts = {c.uuid: c for c in queries.bundle_charts(bundle_dir)}
+    ordered = []
+    for dash in queries.bundle_dashboards(bundle_dir):
+        for node in dash["position"].values():
+            if isinstance(node, dict) and node.get("type") == "CHART":
+                c = charts[node["meta"]["uuid"]]
+                ordered.append(queries.chart_data_body(c.params, ds[c.dataset_uuid], force=force))
+    return ordered
+
+
+def run_level(clients: list, bodies: list[dict], users: int, total: int, cached: bool) -> LevelResult:
+    latencies: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+    per_user = max(1, total // users)
+
+    def one_user(i: int) -> None:
+        nonlocal errors
+        api = clients[i % len(clients)]
+        for k in range(per_user):
+            body = bodies[(i * 7 + k) % len(bodies)]  # users start at different charts
+            t0 = time.perf_counter()
+            resp = api.session.post(f"{api.base_url}/api/v1/chart/data", json=body, timeout=120)
+            dt = (time.perf_counter() - t0) * 1000
+            with lock:
+                latencies.append(dt)
+                errors += resp.status_code != 200
+
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=users) as pool:
+        list(pool.map(one_user, range(users)))
+    seconds = time.perf_counter() - began
+    return LevelResult(users, cached, len(latencies), errors, statistics.median(latencies),
+                       _percentile(latencies, 95), max(latencies), seconds)
+
+
+def published_sizes() -> dict[str, int]:
+    from spw import db
+
+    with db.connect("warehouse", "spw_bi_reader") as conn:
+        tables = [r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'published' order by 1")]
+        return {t: conn.execute(f'select count(*) from published."{t}"').fetchone()[0] for t in tables}
+
+
+def patients_in_warehouse() -> int | None:
+    from spw import db
+
+    try:
+        with db.connect("warehouse") as conn:
+            return conn.execute("select count(*) from raw.patients").fetchone()[0]
+    except Exception:  # noqa: BLE001 - informative only
+        return None
+
+
+def render(results: list[LevelResult], sizes: dict[str, int], patients: int | None, n_bodies: int,
+           workers: str) -> str:
+    lines = [
+        SECTION, "",
+        f"`benchmarks/bench_dashboards.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
+        f"{os.cpu_count()} cores shared with other work; Superset {workers}, Postgres on the same machine, "
+        "loopback only.",
+        "",
+        f"Each simulated user is logged in as a demo account (regional steering groups, NHS England, analyst), "
+        f"so row-level security is applied to every query, and posts the {n_bodies} chart queries of the "
+        "four dashboards (`/api/v1/chart/data`) in dashboard order. *Uncached* forces every query to the "
+        "warehouse (`force: true`); *cached* lets Superset's result cache answer repeats.",
+        "",
+        f"Warehouse: {patients if patients is not None else 'unknown'} synthetic patients; the dashboards read "
+        "only the published tables: " + ", ".join(f"`{t}` {n:,}" for t, n in sizes.items()) + " rows.",
+        "",
+        "| users | cache | requests | errors | p50 ms | p95 ms | max ms | requests/s |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        lines.append(f"| {r.users} | {'cached' if r.cached else 'uncached'} | {r.requests} | {r.errors} | "
+                     f"{r.p50_ms:.0f} | {r.p95_ms:.0f} | {r.max_ms:.0f} | {r.per_second:.1f} |")
+    ten = next((r for r in results if r.users == 10 and not r.cached), None)
+    if ten:
+        verdict = "met" if ten.p95_ms < 1000 and ten.errors == 0 else "NOT met"
+        lines += ["", f"Target p95 < 1 s at 10 concurrent users (uncached): **{verdict}** "
+                  f"(p95 {ten.p95_ms:.0f} ms)."]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(text: str, doc: Path = DOC) -> None:
+    """Replace only the "## Dashboards" section (up to the next level-2 heading)."""
+    existing = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    lines = existing.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    if start is None:
+        out = existing.rstrip("\n") + "\n\n" + text
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+        out = "".join(lines[:start]) + text + ("\n" + "".join(lines[end:]) if end < len(lines) else "")
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=300, help="requests per level (bounded)")
+    parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS))
+    parser.add_argument("--no-write", action="store_true", help="print only, leave docs/benchmarks.md alone")
+    args = parser.parse_args(argv)
+
+    from spw.superset import bundle, security, server
+    from spw.superset.api import SupersetClient
+
+    started = server.running_pid() is None
+    if started:
+        bundle.import_all()
+        server.start()
+    try:
+        url = server.base_url()
+        if not url.startswith("http://127.0.0.1:"):
+            raise SystemExit("refusing to benchmark anything but loopback")
+        passwords = json.loads(security.users_file().read_text())
+        admin = SupersetClient(url, "admin", passwords["admin"])
+        clients = []
+        for i in range(max(args.levels)):
+            clients.append(SupersetClient(url, USERS[i % len(USERS)], passwords[USERS[i % len(USERS)]]))
+            time.sleep(0.15)  # stay under the login rate limit
+        results = []
+        for cached in (False, True):
+            bodies = _bodies(admin, bundle.bundle_dir(), force=not cached)
+            if cached:  # warm the cache once per user and chart
+                run_level(clients, bodies, min(len(clients), 10), len(bodies) * 10, cached=True)
+            for users in args.levels:
+                r = run_level(clients, bodies, users, args.requests, cached)
+                results.append(r)
+                print(f"{users:>3} users {'cached' if cached else 'uncached':>8}: p50 {r.p50_ms:.0f} ms, "
+                      f"p95 {r.p95_ms:.0f} ms, max {r.max_ms:.0f} ms, {r.errors} errors, "
+                      f"{r.per_second:.1f} req/s", flush=True)
+        text = render(results, published_sizes(), patients_in_warehouse(), len(bodies), "gunicorn 2 workers x 4 threads")
+        print(text)
+        if not args.no_write:
+            write_section(text)
+        return 0 if all(r.errors == 0 for r in results) else 1
+    finally:
+        if started:
+            server.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,128 @@
+"""Ingestion benchmark (not a test): our validated, pseudonymised load vs plain COPY of the same file.
+
+    SPW_HOME=... python benchmarks/bench_load.py --rows 500000 [--files 2] [--repeat 2]
+
+Starts (or re-uses) the cluster of $SPW_HOME, generates GP-appointment deliveries in a temporary
+folder, then in the same run: (a) plain `COPY ... FROM STDIN (format csv, header)` of the files into an
+empty table with the same typed columns, no index; (b) `spw.ingest.loader.load_file` into an emptied
+raw.gp_appointments. Reports rows/s, the ratio and peak memory (max RSS; Python heap by tracemalloc on
+a separate run so it does not slow the timed one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import resource
+import tempfile
+import time
+import tracemalloc
+from datetime import date
+from pathlib import Path
+
+from spw import db, pg
+from spw.ingest import contract as c
+from spw.ingest.loader import load_file
+from spw.ingest.pseudonymise import nhs_number_from
+from spw.ingest.schema import ensure_schema
+
+HEADER = ["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type",
+          "appt_mode", "national_category", "time_between_book_and_appt"]
+STATUS = ["Attended"] * 8 + ["DNA", "Unknown"]
+HCP = ["GP", "GP", "Other Practice staff", "Unknown"]
+MODE = ["Face-to-Face", "Face-to-Face", "Telephone", "Home Visit", "Video Conference/Online", "Unknown"]
+CATEGORY = ["General Consultation Routine", "Social Prescribing Service", "Planned Clinics", ""]
+WAIT = sorted(c.BOOK_TO_APPT)
+
+
+def generate(path: Path, rows: int, start: int, patients: int = 50_000) -> None:
+    nhs = [x for x in (nhs_number_from(400_000_000 + i) for i in range(patients * 2)) if x][:patients]
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i in range(start, start + rows):
+            d = date.fromordinal(date(2022, 1, 1).toordinal() + i % 1000)
+            w.writerow([f"APT{i:010d}", nhs[(i * 7919) % patients], f"A8{i % 97:04d}", d.isoformat(),
+                        STATUS[i % 10], HCP[i % 4], MODE[i % 6], CATEGORY[i % 4], WAIT[i % 8]])
+
+
+def plain_copy(files: list[Path]) -> float:
+    cols = ", ".join(f"{n} {'date' if n == 'appointment_date' else 'text'}" for n in HEADER)
+    with db.connect("warehouse") as conn:
+        conn.execute("drop table if exists public.bench_plain_copy")
+        conn.execute(f"create table public.bench_plain_copy ({cols})")
+        conn.commit()
+        t0 = time.perf_counter()
+        with conn.transaction():
+            for p in files:
+                with conn.cursor().copy("copy public.bench_plain_copy from stdin (format csv, header)") as cp, \
+                        open(p, "rb") as f:
+                    while block := f.read(1 << 20):
+                        cp.write(block)
+        elapsed = time.perf_counter() - t0
+        conn.execute("drop table public.bench_plain_copy")
+        conn.commit()
+    return elapsed
+
+
+def reset_raw() -> None:
+    with db.connect("warehouse", "spw_loader") as conn:
+        ensure_schema(conn)
+        conn.execute("truncate raw.gp_appointments")
+        conn.execute("delete from audit.file_loads where source = 'gp_appointments'")
+        conn.execute("delete from audit.rejected_rows where source = 'gp_appointments'")
+        conn.commit()
+
+
+def our_load(files: list[Path]) -> float:
+    reset_raw()
+    with db.connect("warehouse", "spw_loader") as conn:
+        t0 = time.perf_counter()
+        for p in files:
+            r = load_file(conn, "gp_appointments", p, run_id="bench")
+            assert r.status == "loaded", r.summary()
+        return time.perf_counter() - t0
+
+
+def max_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=500_000, help="rows per file")
+    ap.add_argument("--files", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args()
+    pg.start()
+    db.bootstrap()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [Path(tmp) / f"2024-{k + 1:02d}.csv" for k in range(args.files)]
+        for k, p in enumerate(files):
+            generate(p, args.rows, k * args.rows)
+        total = args.rows * args.files
+        size_mb = sum(p.stat().st_size for p in files) / 1e6
+        rss0 = max_rss_mib()
+        copy_s = min(plain_copy(files) for _ in range(args.repeat))
+        rss_copy = max_rss_mib()
+        ours_s = min(our_load(files) for _ in range(args.repeat))
+        rss_ours = max_rss_mib()
+        reset_raw()
+        tracemalloc.start()
+        our_load(files)
+        heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        reset_raw()
+    print(f"machine: {platform.machine()}, {platform.processor() or '?'}, python {platform.python_version()}, "
+          f"{Path('/proc/cpuinfo').read_text().count('processor')} cpu(s)")
+    print(f"data: {args.files} file(s) x {args.rows} rows = {total} rows, {size_mb:.1f} MB")
+    print(f"plain COPY:  {copy_s:7.2f} s  {total / copy_s:10.0f} rows/s")
+    print(f"spw loader:  {ours_s:7.2f} s  {total / ours_s:10.0f} rows/s")
+    print(f"ratio (spw / plain COPY): {copy_s / ours_s:.2f}")
+    print(f"max RSS: start {rss0:.0f} MiB, after COPY {rss_copy:.0f} MiB, after spw loads {rss_ours:.0f} MiB; "
+          f"Python heap peak during one spw load {heap_peak:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,507 @@
+"""What the dashboards show: datasets (published tables only), charts, dashboards and native filters.
+
+`build_bundle.py` turns this into the Superset YAML bundle. Suppressed cells (methods section 9) are
+NULL in the published tables; tables show them through `*_shown` calculated columns that print
+"suppressed", and bar/line charts leave a gap, so a suppressed value never reads as zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+DATABASE_NAME = "Warehouse (published)"
+COLOR_SCHEME = "nhsAccessible"  # defined in superset_config.py, WCAG 2.2 AA contrast on white
+SUPPRESSED = "suppressed"
+
+
+def shown(col: str, fmt: str = "FM999,999,990") -> tuple[str, str]:
+    """Calculated column printing a number, or 'suppressed' when the published value is NULL."""
+    return (f"coalesce(to_char({col}, '{fmt}'), '{SUPPRESSED}')", "TEXT")
+
+
+def shown_ci(est: str, low: str, high: str, unit: str = "") -> tuple[str, str]:
+    """'-8.1% (-12.0 to -4.2)': estimate with its 95% confidence interval, or 'suppressed'."""
+    f = "FM999,990.0"
+    expr = (f"coalesce(to_char({est}, '{f}') || '{unit} (' || coalesce(to_char({low}, '{f}'), '?') || ' to ' "
+            f"|| coalesce(to_char({high}, '{f}'), '?') || ')', '{SUPPRESSED}')")
+    return (expr, "TEXT")
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    sql: str
+    label: str
+    d3format: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    table: str
+    description: str
+    metrics: tuple[Metric, ...] = ()
+    calculated: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chart:
+    key: str
+    title: str
+    dataset: str
+    viz: str  # table | big_number_total | echarts_timeseries_bar | echarts_timeseries_line
+    description: str
+    columns: tuple[str, ...] = ()  # table: columns shown, in order
+    metrics: tuple[str, ...] = ()  # saved metric names of the dataset
+    groupby: tuple[str, ...] = ()  # bar/line: one series per value
+    x: str | None = None  # bar/line: x axis column
+    where: tuple[str, ...] = ()  # fixed SQL filters (design, geography level, ...)
+    order_by: tuple[tuple[str, bool], ...] = ()
+    time_grain: str | None = None
+    number_format: str = "SMART_NUMBER"
+    subtitle: str | None = None
+    x_title: str = ""
+    y_title: str = ""
+    row_limit: int = 10000
+    height: int = 50
+
+
+@dataclass(frozen=True)
+class Markdown:
+    key: str
+    text: str
+    width: int = 12
+    height: int = 20
+
+
+@dataclass(frozen=True)
+class Filter:
+    name: str
+    column: str
+    dataset: str  # where the filter's values come from
+    description: str = ""
+    multi: bool = True
+    parents: tuple[str, ...] = ()  # cascading: parent filter columns
+    default: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    key: str
+    slug: str
+    title: str
+    description: str
+    rows: tuple[tuple[tuple[str, int] | Markdown, ...], ...]
+    filters: tuple[Filter, ...] = ()
+
+
+# ---------------------------------------------------------------- labels in NHS terms
+
+LABELS = {
+    "region_code": "NHS England region",
+    "icb_code": "ICB",
+    "sub_icb_code": "Sub-ICB location",
+    "pcn_code": "PCN",
+    "pcn_name": "PCN name",
+    "month": "Month",
+    "financial_year": "Financial year",
+    "cohort_fy": "Cohort financial year",
+    "registered_population": "Registered population",
+    "arrs_entitlement_wte": "ARRS entitlement (WTE)",
+    "link_worker_wte": "Link workers in post (WTE)",
+    "referrals": "Referrals",
+    "referrals_per_1000_annualised": "Referrals per 1,000 registered (annualised)",
+    "caseload_per_wte_annualised": "Caseload per WTE (annualised)",
+    "median_contacts": "Median contacts per person",
+    "declined_pct": "Declined (%)",
+    "median_days_to_first_contact": "Median days to first contact",
+    "design": "Evaluation design",
+    "geography_level": "Geography level",
+    "geography_code": "Area code",
+    "geography_name": "Area",
+    "population": "Population (referred/engaged)",
+    "subgroup": "Subgroup",
+    "window_months": "Window (months)",
+    "measure": "Measure",
+    "n_patients": "Patients",
+    "is_suppressed": "Suppressed",
+    "n_patients_shown": "Patients",
+    "pre_mean_shown": "Mean before",
+    "post_mean_shown": "Mean after",
+    "pct_change_shown": "Change before/after, % (95% CI)",
+    "did_pct_shown": "Difference-in-differences, % (95% CI)",
+    "did_mean_shown": "Difference-in-differences per person (95% CI)",
+    "n_matched_shown": "Matched",
+    "cost_gbp_shown": "Cost before (£)",
+    "cost_change_gbp_shown": "Cost change (£)",
+}
+DESCRIPTIONS = {
+    "region_code": "NHS England region code (Y56 to Y63); ENG marks England-level rows.",
+    "is_suppressed": "True where counts of 1 to 7 were suppressed (methods section 9).",
+}
+
+# ---------------------------------------------------------------- datasets
+
+PCN_MONTH = "mart_rollout_pcn_month"
+DEMAND = "mart_demand_reduction"
+PROGRESS = "mart_rollout_progress"
+ATTRITION = "mart_cohort_attrition"
+WELLBEING = "mart_wellbeing_outcomes"
+PATHWAY = "mart_referral_pathway"
+EQUITY = "mart_equity"
+QUALITY = "mart_data_quality"
+
+DATASETS = (
+    Dataset(
+        PCN_MONTH,
+        "Rollout by PCN and month: workforce against ARRS entitlement, referrals and caseload.",
+        metrics=(
+            Metric("wte_in_post", "sum(link_worker_wte)", "Link workers in post (WTE)", ",.1f"),
+            Metric("wte_entitlement", "sum(arrs_entitlement_wte)", "ARRS entitlement (WTE)", ",.1f"),
+            Metric("mean_wte_in_post", "avg(link_worker_wte)", "Link workers in post (WTE, monthly mean)", ",.1f"),
+            Metric("mean_wte_entitlement", "avg(arrs_entitlement_wte)", "ARRS entitlement (WTE, monthly mean)",
+                   ",.1f"),
+            Metric("wte_pct_of_entitlement", "100.0 * sum(link_worker_wte) / nullif(sum(arrs_entitlement_wte), 0)",
+                   "WTE in post as % of entitlement", ",.1f"),
+            Metric("referrals", "sum(referrals)", "Referrals", ",d"),
+            Metric("referrals_per_1000",
+                   "12000.0 * sum(referrals) / nullif(sum(case when referrals is not null "
+                   "then registered_population end), 0)",
+                   "Referrals per 1,000 registered (annualised)", ",.1f",
+                   "Published PCN referrals per 1,000 registered, annualised; suppressed PCN-months are left "
+                   "out of numerator and denominator."),
+            Metric("caseload_per_wte",
+                   "12.0 * sum(referrals) / nullif(sum(case when referrals is not null then link_worker_wte end), 0)",
+                   "Caseload per WTE (annualised)", ",.0f",
+                   "Referrals per WTE in post, annualised; suppressed PCN-months left out."),
+        ),
+        calculated={
+            "referrals_shown": shown("referrals"),
+            "registered_population_shown": shown("registered_population"),
+            "referrals_per_1000_shown": shown("referrals_per_1000_annualised", "FM999,990.0"),
+            "caseload_per_wte_shown": shown("caseload_per_wte_annualised", "FM999,990"),
+            "declined_pct_shown": shown("declined_pct", "FM990.0"),
+            "median_days_shown": shown("median_days_to_first_contact", "FM9,990"),
+        },
+    ),
+    Dataset(
+        DEMAND,
+        "Demand reduction: before/after and matched difference-in-differences (methods sections 3-5).",
+        metrics=(
+            Metric("did_pct", "avg(did_pct)", "Difference-in-differences (%)", ",.1f"),
+            Metric("pct_change", "avg(pct_change)", "Change before/after (%)", ",.1f"),
+            Metric("patients", "sum(n_patients)", "Patients", ",d"),
+        ),
+        calculated={
+            "financial_year": ("cohort_fy", "TEXT"),
+            "n_patients_shown": shown("n_patients"),
+            "n_matched_shown": shown("n_matched"),
+            "pre_mean_shown": shown("pre_mean", "FM999,990.00"),
+            "post_mean_shown": shown("post_mean", "FM999,990.00"),
+            "pct_change_shown": shown_ci("pct_change", "pct_change_ci_low", "pct_change_ci_high", "%"),
+            "did_pct_shown": shown_ci("did_pct", "did_pct_ci_low", "did_pct_ci_high", "%"),
+            "did_mean_shown": shown_ci("did_mean", "did_ci_low", "did_ci_high"),
+            "cost_gbp_shown": shown("cost_gbp", "FM999,999,990.00"),
+            "cost_change_gbp_shown": shown("cost_change_gbp", "FM999,999,990"),
+        },
+    ),
+    Dataset(
+        PROGRESS,
+        "Progress against the pro-rata share of the 900,000 referral ambition; WTE against entitlement.",
+        metrics=(
+            Metric("cumulative_referrals", "sum(cumulative_referrals)", "Cumulative referrals", ",d"),
+            Metric("pro_rata_ambition", "sum(pro_rata_ambition)", "Pro-rata share of 900,000 ambition", ",.0f"),
+            Metric("pct_of_ambition", "100.0 * sum(cumulative_referrals) / nullif(sum(pro_rata_ambition), 0)",
+                   "Progress against ambition (%)", ",.1f"),
+            Metric("wte_in_post", "sum(link_worker_wte)", "Link workers in post (WTE)", ",.1f"),
+            Metric("wte_entitlement", "sum(arrs_entitlement_wte)", "ARRS entitlement (WTE)", ",.1f"),
+        ),
+        calculated={
+            "cumulative_referrals_shown": shown("cumulative_referrals"),
+            "pro_rata_ambition_shown": shown("pro_rata_ambition", "FM999,999,990"),
+            "pct_of_ambition_shown": shown("pct_of_ambition", "FM990.0"),
+            "wte_pct_shown": shown("wte_pct_of_entitlement", "FM990.0"),
+        },
+    ),
+    Dataset(
+        ATTRITION,
+        "Cohort attrition: index patients referred, excluded by each rule, eligible and engaged.",
+        metrics=(Metric("eligible", "sum(eligible)", "Eligible", ",d"),),
+        calculated={
+            "financial_year": ("cohort_fy", "TEXT"),
+            **{f"{c}_shown": shown(c) for c in ("referred", "excluded_incomplete_follow_up",
+                                                "excluded_not_registered_throughout", "excluded_died",
+                                                "eligible", "engaged")},
+        },
+    ),
+    Dataset(
+        WELLBEING,
+        "Wellbeing change between baseline and follow-up, by instrument and item.",
+        metrics=(Metric("mean_change", "avg(mean_change)", "Mean change", ",.2f"),),
+        calculated={
+            "financial_year": ("cohort_fy", "TEXT"),
+            "n_paired_shown": shown("n_paired"),
+            "baseline_mean_shown": shown("baseline_mean", "FM990.00"),
+            "followup_mean_shown": shown("followup_mean", "FM990.00"),
+            "mean_change_shown": shown_ci("mean_change", "mean_change_ci_low", "mean_change_ci_high"),
+            "improved_pct_shown": shown("improved_pct", "FM990.0"),
+        },
+    ),
+    Dataset(
+        PATHWAY,
+        "Referral sources, reasons, social prescribing activities and outcomes, by month.",
+        metrics=(Metric("referrals", "sum(referrals)", "Referrals", ",d"),),
+    ),
+    Dataset(
+        EQUITY,
+        "Equity of access by deprivation, age, sex and ethnicity.",
+        metrics=(
+            Metric("rate_per_1000", "1000.0 * sum(referrals) / nullif(sum(case when referrals is not null "
+                   "then registered_population end), 0)", "Referrals per 1,000 registered", ",.1f"),
+        ),
+        calculated={
+            "financial_year": ("cohort_fy", "TEXT"),
+            "referrals_shown": shown("referrals"),
+            "rate_shown": shown("referrals_per_1000", "FM990.0"),
+            "engaged_pct_shown": shown("engaged_pct", "FM990.0"),
+        },
+    ),
+    Dataset(
+        QUALITY,
+        "Data quality by source and delivery month: files, rows loaded and rejected by rule, unknown codes, "
+        "linkage. England level (no patient counts below it).",
+        metrics=(
+            Metric("rows_loaded", "sum(rows_loaded)", "Rows loaded", ",d"),
+            Metric("rows_rejected", "sum(rows_rejected)", "Rows rejected", ",d"),
+            Metric("linkage_rate", "100.0 * sum(linkable_rows - unlinked_rows) / nullif(sum(linkable_rows), 0)",
+                   "Linkage rate (%)", ",.1f"),
+            Metric("unknown_codes", "sum(coalesce(unknown_practice_code_rows, 0) + "
+                   "coalesce(unknown_pcn_code_rows, 0))", "Rows with unknown practice or PCN codes", ",d"),
+            *(Metric(f"rejected_{rule}", f"sum(rows_rejected_{rule})", label, ",d") for rule, label in (
+                ("required", "Required field missing"), ("field_count", "Wrong number of fields"),
+                ("date_format", "Date format"), ("date_range", "Date out of range"),
+                ("first_of_month", "Not first of month"), ("int_format", "Integer format"),
+                ("decimal_format", "Decimal format"), ("range", "Value out of range"),
+                ("pattern", "Code pattern"), ("code_set", "Code not in code set"),
+                ("nhs_number_format", "NHS number format"), ("nhs_number_check_digit", "NHS number check digit"),
+                ("nhs_number_all_one_digit", "NHS number all one digit"),
+                ("pseudo_nhs_number_format", "Pseudonymised NHS number format"), ("order", "Dates out of order"),
+                ("code_set_for", "Code set (conditional)"), ("range_for", "Range (conditional)"),
+                ("other_rule", "Other rule"))),
+        ),
+    ),
+)
+
+REJECT_RULES = tuple(m.name for m in DATASETS[-1].metrics if m.name.startswith("rejected_"))
+
+# ---------------------------------------------------------------- charts
+
+STANDARD_REGION = ("design = 'standard'", "geography_level = 'region'", "population = 'referred'",
+                   "subgroup = 'all'", "cohort_fy = 'all'")
+
+CHARTS = (
+    # rollout
+    Chart("wte_vs_entitlement_by_pcn", "Link workers in post against ARRS entitlement, by PCN", PCN_MONTH,
+          "echarts_timeseries_bar", "Monthly mean whole-time equivalent (WTE) link workers in post, all "
+          "funding, and the ARRS entitlement of each primary care network, over the months selected.",
+          x="pcn_code", metrics=("mean_wte_in_post", "mean_wte_entitlement"), x_title="PCN", y_title="WTE"),
+    Chart("referrals_per_1000_trend", "Referrals per 1,000 registered patients (annualised)", PCN_MONTH,
+          "echarts_timeseries_line", "Monthly referrals to social prescribing link workers per 1,000 registered "
+          "patients, annualised.", x="month", metrics=("referrals_per_1000",), time_grain="P1M",
+          y_title="per 1,000", number_format=",.1f"),
+    Chart("caseload_per_wte_trend", "Caseload per link worker WTE (annualised)", PCN_MONTH,
+          "echarts_timeseries_line", "Referrals per whole-time equivalent link worker, annualised (the guide is "
+          "250 a year).", x="month", metrics=("caseload_per_wte",), time_grain="P1M", y_title="per WTE",
+          number_format=",.0f"),
+    Chart("progress_vs_ambition", "Cumulative referrals against the pro-rata 900,000 ambition",
+          PROGRESS, "table", "Cumulative referrals in each financial year compared with the area's share of "
+          "the national ambition of 900,000 people referred by 2023/24, pro rata to registered population.",
+          columns=("geography_level", "geography_name", "financial_year", "as_at_month",
+                   "cumulative_referrals_shown", "pro_rata_ambition_shown", "pct_of_ambition_shown",
+                   "link_worker_wte", "arrs_entitlement_wte", "wte_pct_shown"),
+          where=("geography_level in ('england', 'region', 'icb')",),
+          order_by=(("financial_year", False), ("geography_level", True), ("geography_name", True))),
+    Chart("progress_pct", "Progress against the 2023/24 ambition", PROGRESS, "big_number_total",
+          "Cumulative referrals in the ambition year as a percentage of this area's pro-rata share of 900,000.",
+          metrics=("pct_of_ambition",), where=("geography_level = 'region'", "is_ambition_year"),
+          number_format=",.1f", subtitle="% of pro-rata share, 2023/24"),
+    # pathway
+    *(Chart(f"pathway_{cat}", title, PATHWAY, "echarts_timeseries_bar", desc, x="value",
+            metrics=("referrals",), where=(f"category = '{cat}'", "geography_level = 'region'"), x_title=title,
+            y_title="Referrals")
+      for cat, title, desc in (
+          ("referral_source", "Referral sources", "Who referred people to social prescribing."),
+          ("referral_reason", "Referral reasons", "Recorded reasons for referral (a referral may have several)."),
+          ("activity", "Activities", "Activities people were connected to (a referral may have several)."),
+          ("outcome", "Referral outcomes", "How referrals ended."))),
+    # demand reduction
+    Chart("demand_before_after_did", "Demand reduction: before/after and matched difference-in-differences",
+          DEMAND, "table", "For each measure and window: mean use per person before and after referral, the "
+          "before/after change, and the difference-in-differences against matched controls, each with its "
+          "95% confidence interval. All referred patients, all cohort years.",
+          columns=("geography_name", "measure", "window_months", "n_patients_shown", "pre_mean_shown",
+                   "post_mean_shown", "pct_change_shown", "n_matched_shown", "did_pct_shown"),
+          where=STANDARD_REGION, order_by=(("measure", True), ("window_months", True)), height=60),
+    Chart("did_by_measure", "Difference-in-differences by measure and window (%)", DEMAND,
+          "echarts_timeseries_bar", "Change in use relative to matched controls; below zero means demand fell.",
+          x="measure", metrics=("did_pct",), groupby=("window_months",), where=STANDARD_REGION,
+          number_format=",.1f", y_title="%", height=60),
+    # wellbeing and equity
+    Chart("wellbeing_change", "Wellbeing change from baseline to follow-up", WELLBEING, "table",
+          "Paired baseline and follow-up scores by instrument; change with 95% confidence interval.",
+          columns=("geography_name", "cohort_fy", "instrument", "item", "n_paired_shown", "baseline_mean_shown",
+                   "followup_mean_shown", "mean_change_shown", "improved_pct_shown"),
+          where=("geography_level in ('england', 'region')",),
+          order_by=(("geography_level", True), ("cohort_fy", True), ("instrument", True), ("item", True))),
+    Chart("equity_table", "Equity of access by deprivation, age, sex and ethnicity", EQUITY, "table",
+          "Referrals and rate per 1,000 registered by population group; engaged share.",
+          columns=("geography_code", "cohort_fy", "dimension", "value", "referrals_shown", "rate_shown",
+                   "engaged_pct_shown"), where=("geography_level in ('england', 'region')",),
+          order_by=(("dimension", True), ("value", True))),
+    Chart("equity_deprivation", "Referrals per 1,000 by deprivation quintile", EQUITY, "echarts_timeseries_bar",
+          "Index of Multiple Deprivation quintile, 1 = most deprived.", x="value", metrics=("rate_per_1000",),
+          groupby=("geography_code",),
+          where=("dimension = 'imd_quintile'", "geography_level in ('england', 'region')")),
+    # ICB analyst
+    Chart("demand_local", "Demand reduction by ICB, sub-ICB and PCN", DEMAND, "table",
+          "Standard design at ICB, sub-ICB location and PCN level; use the filters for cohort year, "
+          "population, subgroup and window.",
+          columns=("geography_level", "geography_name", "cohort_fy", "population", "subgroup", "window_months",
+                   "measure", "n_patients_shown", "pct_change_shown", "did_pct_shown", "did_mean_shown"),
+          where=("design = 'standard'", "geography_level in ('icb', 'sub_icb', 'pcn')"), row_limit=5000,
+          height=70),
+    Chart("cohort_attrition", "Cohort attrition", ATTRITION, "table",
+          "Index patients referred, excluded by each eligibility rule, eligible and engaged.",
+          columns=("geography_level", "geography_name", "cohort_fy", "window_months", "referred_shown",
+                   "excluded_incomplete_follow_up_shown", "excluded_not_registered_throughout_shown",
+                   "excluded_died_shown", "eligible_shown", "engaged_shown"),
+          order_by=(("geography_level", True), ("cohort_fy", True), ("window_months", True))),
+    *(Chart(f"replication_{design}", f"{name} replication", DEMAND, "table",
+            f"The {name} evaluation design reproduced on this data (methods section 3).",
+            columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months", "measure",
+                     "n_patients_shown", "pre_mean_shown", "post_mean_shown", "pct_change_shown"),
+            where=(f"design = '{design}'",), order_by=(("measure", True),))
+      for design, name in (("gloucestershire", "Gloucestershire"), ("rotherham", "Rotherham"))),
+    Chart("costs", "Cost of use before and after referral", DEMAND, "table",
+          "Unit cost and the change in cost after referral, for costed measures (methods section 5).",
+          columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months", "measure",
+                   "n_patients_shown", "cost_gbp_shown", "cost_change_gbp_shown"),
+          where=("design = 'standard'", "subgroup = 'all'", "cost_gbp is not null")),
+    Chart("pcn_rollout_table", "Rollout by PCN and month", PCN_MONTH, "table",
+          "Registered population, workforce and referral activity of each PCN.",
+          columns=("month", "icb_name", "sub_icb_name", "pcn_code", "pcn_name", "registered_population_shown",
+                   "link_worker_wte", "arrs_entitlement_wte", "referrals_shown", "referrals_per_1000_shown",
+                   "caseload_per_wte_shown", "declined_pct_shown", "median_days_shown"),
+          order_by=(("month", False), ("pcn_code", True)), row_limit=5000),
+    # NHS England rollout
+    Chart("regions_wte", "Link workers in post as % of ARRS entitlement, by region", PCN_MONTH,
+          "echarts_timeseries_line", "Whole-time equivalent link workers in post as a percentage of the ARRS "
+          "entitlement, each month, by NHS England region.", x="month", metrics=("wte_pct_of_entitlement",),
+          groupby=("region_code",), time_grain="P1M", number_format=",.1f", y_title="%"),
+    Chart("regions_referral_rate", "Referrals per 1,000 registered (annualised), by region", PCN_MONTH,
+          "echarts_timeseries_line", "Monthly referral rate of each NHS England region.", x="month",
+          metrics=("referrals_per_1000",), groupby=("region_code",), time_grain="P1M", number_format=",.1f",
+          y_title="per 1,000"),
+    Chart("regions_progress", "Progress against ambition, by region and financial year (%)", PROGRESS,
+          "echarts_timeseries_bar", "Cumulative referrals as a percentage of each region's pro-rata share of "
+          "900,000.", x="geography_code", metrics=("pct_of_ambition",), groupby=("financial_year",),
+          where=("geography_level = 'region'",), number_format=",.1f", x_title="Region", y_title="%"),
+    Chart("england_referrals", "Cumulative referrals, England, 2023/24", PROGRESS, "big_number_total",
+          "People referred to social prescribing link workers in England in the ambition year.",
+          metrics=("cumulative_referrals",), where=("geography_level = 'england'", "is_ambition_year"),
+          number_format=",d"),
+    Chart("regions_side_by_side", "Regions side by side", PROGRESS, "table",
+          "Each region's referrals, ambition share and workforce by financial year.",
+          columns=("geography_name", "financial_year", "as_at_month", "cumulative_referrals_shown",
+                   "pro_rata_ambition_shown", "pct_of_ambition_shown", "link_worker_wte", "arrs_entitlement_wte",
+                   "wte_pct_shown"),
+          where=("geography_level in ('england', 'region')",),
+          order_by=(("financial_year", False), ("geography_name", True))),
+    # data quality
+    Chart("dq_deliveries", "Deliveries by source and month", QUALITY, "table",
+          "Files received and loaded, rows loaded and rejected, unknown codes and linkage per delivery month.",
+          columns=("source", "delivery_month", "files_received", "files_loaded", "files_rejected", "rows_read",
+                   "rows_loaded", "rows_rejected", "unknown_practice_code_rows", "unknown_pcn_code_rows",
+                   "unlinked_rows", "linkage_rate_pct"),
+          order_by=(("delivery_month", False), ("source", True)), height=60),
+    Chart("dq_rejected", "Rejected rows by rule and source", QUALITY, "echarts_timeseries_bar",
+          "Rows rejected by each validation rule of the data contract.", x="source", metrics=REJECT_RULES,
+          x_title="Source", y_title="Rows"),
+    Chart("dq_linkage", "Linkage rate by month (%)", QUALITY, "echarts_timeseries_line",
+          "Share of person-level records linked to a registered patient (wellbeing: to a referral).",
+          x="delivery_month", metrics=("linkage_rate",), groupby=("source",), time_grain="P1M",
+          number_format=",.1f", y_title="%"),
+    Chart("dq_unknown_codes", "Rows with unknown practice or PCN codes", QUALITY, "echarts_timeseries_bar",
+          "Records whose practice or PCN code is absent from the practice reference.", x="delivery_month",
+          metrics=("unknown_codes",), groupby=("source",), time_grain="P1M", y_title="Rows"),
+)
+
+# ---------------------------------------------------------------- dashboards
+
+SUPPRESSION_NOTE = ("Counts of 1 to 7 people are shown as *suppressed*; counts of 8 or more are rounded to "
+                    "the nearest 5 below England level. Suppressed values are never shown as zero.")
+
+REGION = Filter("NHS England region", "region_code", PCN_MONTH)
+ICB = Filter("ICB", "icb_code", PCN_MONTH, parents=("region_code",))
+SUB_ICB = Filter("Sub-ICB location", "sub_icb_code", PCN_MONTH, parents=("icb_code",))
+PCN = Filter("PCN", "pcn_code", PCN_MONTH, parents=("sub_icb_code",))
+FY = Filter("Financial year", "financial_year", PCN_MONTH)
+
+DASHBOARDS = (
+    Dashboard(
+        "regional_steering", "regional-steering-group", "Social prescribing: regional steering group",
+        "Link-worker rollout, demand reduction, wellbeing and equity for an NHS England region.",
+        rows=(
+            (Markdown("intro", "## Regional steering group\nLink-worker workforce, referrals and the "
+                      "difference social prescribing makes to demand. " + SUPPRESSION_NOTE, height=16),),
+            (("wte_vs_entitlement_by_pcn", 8), ("progress_pct", 4)),
+            (("referrals_per_1000_trend", 6), ("caseload_per_wte_trend", 6)),
+            (("progress_vs_ambition", 12),),
+            (("pathway_referral_source", 6), ("pathway_referral_reason", 6)),
+            (("pathway_activity", 6), ("pathway_outcome", 6)),
+            (("demand_before_after_did", 8), ("did_by_measure", 4)),
+            (("wellbeing_change", 12),),
+            (("equity_table", 7), ("equity_deprivation", 5)),
+        ),
+        filters=(REGION, ICB, SUB_ICB, PCN, FY),
+    ),
+    Dashboard(
+        "icb_analyst", "icb-analyst", "Social prescribing: ICB analyst",
+        "Sub-ICB and PCN detail, cohort attrition, replication of the Gloucestershire and Rotherham "
+        "evaluations, and costs.",
+        rows=(
+            (Markdown("intro", "## ICB analyst\nDetail below ICB level. Choose cohort year, population "
+                      "(referred or engaged), subgroup and window in the filter bar. " + SUPPRESSION_NOTE,
+                      height=16),),
+            (("demand_local", 12),),
+            (("cohort_attrition", 6), ("costs", 6)),
+            (("replication_gloucestershire", 6), ("replication_rotherham", 6)),
+            (("pcn_rollout_table", 12),),
+        ),
+        filters=(REGION, ICB, SUB_ICB, PCN, FY,
+                 Filter("Population", "population", DEMAND, "Referred or engaged", multi=False),
+                 Filter("Subgroup", "subgroup", DEMAND),
+                 Filter("Window (months)", "window_months", DEMAND)),
+    ),
+    Dashboard(
+        "nhse_rollout", "nhs-england-rollout", "Social prescribing: NHS England rollout",
+        "All NHS England regions side by side: workforce against entitlement, referral rates and progress "
+        "against the 900,000 ambition.",
+        rows=(
+            (("england_referrals", 4), ("regions_progress", 8)),
+            (("regions_wte", 6), ("regions_referral_rate", 6)),
+            (("regions_side_by_side", 12),),
+        ),
+        filters=(REGION, FY),
+    ),
+    Dashboard(
+        "data_quality", "data-quality", "Social prescribing: data quality",
+        "Deliveries, rejected rows, unknown codes and linkage by source and month.",
+        rows=(
+            (("dq_deliveries", 12),),
+            (("dq_rejected", 12),),
+            (("dq_linkage", 6), ("dq_unknown_codes", 6)),
+        ),
+        filters=(Filter("Source", "source", QUALITY),),
+    ),
+)

@@ -1,0 +1,30 @@
+{#- The five reporting levels of methods §1/§8 (england, region, icb, sub_icb, pcn) as one long
+    relation: one copy of each input row per level, with geography_level, geography_code,
+    geography_name and region_code ('ENG' at England level). `relation` is a CTE or relation with
+    columns pcn_code/pcn_name, sub_icb_code/_name, icb_code/_name, region_code/_name; `columns` are
+    carried through unchanged. Rows whose code at a level is unknown (NULL) appear at England level
+    only. -#}
+{% macro unpivot_geography_levels(relation, columns) -%}
+    {%- set levels = [
+        ('england', "'ENG'", "'England'", "'ENG'"),
+        ('region', 'region_code', 'region_name', 'region_code'),
+        ('icb', 'icb_code', 'icb_name', 'region_code'),
+        ('sub_icb', 'sub_icb_code', 'sub_icb_name', 'region_code'),
+        ('pcn', 'pcn_code', 'pcn_name', 'region_code'),
+    ] -%}
+    {%- for level, code, name, region in levels %}
+    select
+        '{{ level }}' as geography_level,
+        cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
+        cast({{ name }} as {{ dbt.type_string() }}) as geography_name,
+        cast({{ region }} as {{ dbt.type_string() }}) as region_code,
+        {{ columns | join(', ') }}
+    from {{ relation }}
+    {%- if level != 'england' %}
+    where {{ code }} is not null
+    {%- endif %}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

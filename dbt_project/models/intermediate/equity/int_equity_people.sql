@@ -1,0 +1,185 @@
+-- People behind the equity mart (methods §8), one row per person, cohort financial year ('all'
+-- included) and role: 'registered' rows are the registered population of the year, 'referred' rows
+-- the index patients of that cohort year (methods §1), with their engagement and outcomes.
+with patients as (
+    select * from {{ ref('stg_gp__patients') }}
+),
+
+practices as (
+    select * from {{ ref('int_practice_geography') }}
+),
+
+index_referrals as (
+    select * from {{ ref('int_index_referrals') }}
+),
+
+years as (
+    select distinct
+        cohort_fy,
+        cast(substr(cohort_fy, 1, 4) as integer) as fy_start_year,
+        cast(substr(cohort_fy, 1, 4) || '-04-01' as date) as fy_start,
+        {{ add_months("cast(substr(cohort_fy, 1, 4) || '-04-01' as date)", 12) }} as fy_end
+    from index_referrals
+    where cohort_fy is not null
+),
+
+-- Registered at any time in the year and alive at its start.
+registered_year as (
+    select
+        p.patient_key,
+        p.practice_code,
+        p.year_of_birth,
+        p.sex,
+        p.ethnic_category,
+        p.imd_decile,
+        y.cohort_fy,
+        y.fy_start,
+        y.fy_end,
+        y.fy_start_year - p.year_of_birth as age
+    from patients as p
+    inner join years as y
+        on
+            p.registration_start_date < y.fy_end
+            and (p.registration_end_date is null or p.registration_end_date >= y.fy_start)
+            and (p.date_of_death is null or p.date_of_death >= y.fy_start)
+),
+
+-- The practice's place in the hierarchy at the end of the year (latest interval overlapping it).
+registered_geo as (
+    select
+        r.*,
+        g.pcn_code,
+        g.pcn_name,
+        g.sub_icb_code,
+        g.sub_icb_name,
+        g.icb_code,
+        g.icb_name,
+        g.region_code,
+        g.region_name,
+        row_number() over (partition by r.patient_key, r.cohort_fy order by g.valid_from desc) as rn
+    from registered_year as r
+    left join practices as g
+        on
+            r.practice_code = g.practice_code
+            and g.valid_from < r.fy_end
+            and g.valid_to > r.fy_start
+),
+
+registered as (
+    select
+        patient_key,
+        cohort_fy,
+        'registered' as role,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        age,
+        sex,
+        ethnic_category,
+        imd_decile,
+        row_number() over (partition by patient_key order by cohort_fy desc) as latest_year_rank
+    from registered_geo
+    where rn = 1
+),
+
+outcomes as (
+    select
+        patient_key,
+        pre_count,
+        post_count
+    from {{ ref('int_cohort_measures') }}
+    where window_months = {{ var('equity_outcome_window_months', 12) }} and measure = 'gp_appointments'
+),
+
+swemwbs as (
+    select
+        referral_id,
+        score_change
+    from {{ ref('int_wellbeing_pairs') }}
+    where instrument = 'SWEMWBS' and item = 'total' and is_paired
+),
+
+referred as (
+    select
+        i.patient_key,
+        i.cohort_fy,
+        'referred' as role,
+        i.pcn_code,
+        i.pcn_name,
+        i.sub_icb_code,
+        i.sub_icb_name,
+        i.icb_code,
+        i.icb_name,
+        i.region_code,
+        i.region_name,
+        i.age_at_index as age,
+        i.sex,
+        p.ethnic_category,
+        i.imd_decile,
+        i.is_engaged,
+        o.patient_key is not null as has_outcome,
+        o.pre_count,
+        o.post_count,
+        s.score_change as swemwbs_change
+    from index_referrals as i
+    left join patients as p on i.patient_key = p.patient_key
+    left join outcomes as o on i.patient_key = o.patient_key
+    left join swemwbs as s on i.index_referral_id = s.referral_id
+    where i.cohort_fy is not null
+),
+
+people as (
+    select
+        patient_key, cohort_fy, role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
+        region_code, region_name, age, sex, ethnic_category, imd_decile,
+        false as is_engaged, false as has_outcome, cast(null as integer) as pre_count,
+        cast(null as integer) as post_count, cast(null as {{ dbt.type_float() }}) as swemwbs_change
+    from registered
+    union all
+    select
+        patient_key, 'all', role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
+        region_code, region_name, age, sex, ethnic_category, imd_decile,
+        false, false, null, null, null
+    from registered
+    where latest_year_rank = 1
+    union all
+    select
+        patient_key, cohort_fy, role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
+        region_code, region_name, age, sex, ethnic_category, imd_decile,
+        is_engaged, has_outcome, pre_count, post_count, swemwbs_change
+    from referred
+    union all
+    select
+        patient_key, 'all', role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
+        region_code, region_name, age, sex, ethnic_category, imd_decile,
+        is_engaged, has_outcome, pre_count, post_count, swemwbs_change
+    from referred
+)
+
+select
+    patient_key,
+    cohort_fy,
+    role,
+    pcn_code,
+    pcn_name,
+    sub_icb_code,
+    sub_icb_name,
+    icb_code,
+    icb_name,
+    region_code,
+    region_name,
+    {{ equity_imd_quintile('imd_decile') }} as imd_quintile,
+    {{ equity_age_band('age') }} as age_band,
+    {{ equity_sex('sex') }} as sex,
+    {{ equity_ethnic_group('ethnic_category') }} as ethnic_group,
+    is_engaged,
+    has_outcome,
+    pre_count,
+    post_count,
+    swemwbs_change
+from people

@@ -1,0 +1,2 @@
+-- The data cut-off of methods §1 as a one-row table, so every model uses the same date.
+select {{ data_cutoff_date() }} as cutoff_date

@@ -1,0 +1,32 @@
+-- Up to k = var controls_per_case controls per index patient and window: the matching candidates with
+-- the lowest pair hash (methods §4). A control may serve several index patients.
+with candidates as (
+    select * from {{ ref('int_match_candidates') }}
+    where is_band_match
+),
+
+chosen as (
+    select
+        index_key,
+        window_months,
+        control_key,
+        hash_rank,
+        row_number() over (partition by index_key, window_months order by hash_rank) as control_seq
+    from candidates
+)
+
+select
+    c.index_key,
+    c.window_months,
+    c.control_key,
+    c.control_seq,
+    c.hash_rank,
+    i.index_date,
+    i.pre_start,
+    i.post_end
+from chosen as c
+inner join {{ ref('int_match_index') }} as i
+    on
+        c.index_key = i.index_key
+        and c.window_months = i.window_months
+where c.control_seq <= {{ var('controls_per_case') }}

@@ -1,0 +1,127 @@
+-- Before/after statistics (methods §3), matched difference-in-differences (§4) and costs (§5) per
+-- design, geography, cohort year, population, subgroup, window and measure. Unsuppressed.
+-- Aggregates are exact numerics (same input, same digits on every run) cast to float at the end.
+{%- set z = 1.96 %}
+
+with groups as (
+    select * from {{ ref('int_patient_groups') }}
+),
+
+spec as (
+    select * from {{ ref('int_design_spec') }}
+),
+
+patient_measures as (
+    select * from {{ ref('int_did_patient') }}
+),
+
+unit_costs as (
+    select * from {{ ref('unit_costs') }}
+),
+
+expanded as (
+    select
+        s.design,
+        g.geography_level,
+        g.geography_code,
+        g.geography_name,
+        g.region_code,
+        g.cohort_fy,
+        g.population,
+        g.subgroup,
+        m.window_months,
+        m.measure,
+        cast(m.pre_count as numeric) as pre_count,
+        cast(m.post_count as numeric) as post_count,
+        m.is_matched,
+        case when m.is_matched then cast(m.pre_count as numeric) end as matched_pre_count,
+        cast(m.control_pre_mean as numeric) as control_pre_mean,
+        cast(m.control_post_mean as numeric) as control_post_mean,
+        cast(m.did_contribution as numeric) as did_contribution
+    from patient_measures as m
+    inner join groups as g
+        on
+            m.patient_key = g.patient_key
+            and m.window_months = g.window_months
+    inner join spec as s
+        on
+            m.window_months = s.window_months
+            and m.measure = s.measure
+            and g.subgroup = s.subgroup
+),
+
+aggregated as (
+    select
+        design,
+        geography_level,
+        geography_code,
+        geography_name,
+        region_code,
+        cohort_fy,
+        population,
+        subgroup,
+        window_months,
+        measure,
+        count(*) as n_patients,
+        sum(pre_count) as pre_total,
+        sum(post_count) as post_total,
+        avg(pre_count) as pre_mean,
+        avg(post_count) as post_mean,
+        avg(post_count - pre_count) as change_mean,
+        {{ sample_stddev('post_count - pre_count') }} as change_sd,
+        sum(case when is_matched then 1 else 0 end) as n_matched,
+        avg(matched_pre_count) as matched_pre_mean,
+        avg(control_pre_mean) as control_pre_mean,
+        avg(control_post_mean) as control_post_mean,
+        avg(did_contribution) as did_mean,
+        {{ sample_stddev('did_contribution') }} as did_sd
+    from expanded
+    group by
+        design, geography_level, geography_code, geography_name, region_code, cohort_fy, population,
+        subgroup, window_months, measure
+),
+
+with_intervals as (
+    select
+        *,
+        -- sample sd is NULL for one value, so the intervals are NULL when n < 2
+        change_mean - {{ z }} * change_sd / sqrt(cast(n_patients as numeric)) as change_ci_low,
+        change_mean + {{ z }} * change_sd / sqrt(cast(n_patients as numeric)) as change_ci_high,
+        did_mean - {{ z }} * did_sd / sqrt(cast(nullif(n_matched, 0) as numeric)) as did_ci_low,
+        did_mean + {{ z }} * did_sd / sqrt(cast(nullif(n_matched, 0) as numeric)) as did_ci_high
+    from aggregated
+)
+
+select
+    cast(a.design as {{ dbt.type_string() }}) as design,
+    cast(a.geography_level as {{ dbt.type_string() }}) as geography_level,
+    cast(a.geography_code as {{ dbt.type_string() }}) as geography_code,
+    cast(a.geography_name as {{ dbt.type_string() }}) as geography_name,
+    cast(a.region_code as {{ dbt.type_string() }}) as region_code,
+    cast(a.cohort_fy as {{ dbt.type_string() }}) as cohort_fy,
+    cast(a.population as {{ dbt.type_string() }}) as population,
+    cast(a.subgroup as {{ dbt.type_string() }}) as subgroup,
+    cast(a.window_months as integer) as window_months,
+    cast(a.measure as {{ dbt.type_string() }}) as measure,
+    cast(a.n_patients as {{ dbt.type_bigint() }}) as n_patients,
+    cast(a.pre_total as {{ dbt.type_bigint() }}) as pre_total,
+    cast(a.post_total as {{ dbt.type_bigint() }}) as post_total,
+    cast(a.pre_mean as {{ dbt.type_float() }}) as pre_mean,
+    cast(a.post_mean as {{ dbt.type_float() }}) as post_mean,
+    cast(100 * (a.post_total - a.pre_total) / nullif(a.pre_total, 0) as {{ dbt.type_float() }}) as pct_change,
+    cast(100 * a.change_ci_low / nullif(a.pre_mean, 0) as {{ dbt.type_float() }}) as pct_change_ci_low,
+    cast(100 * a.change_ci_high / nullif(a.pre_mean, 0) as {{ dbt.type_float() }}) as pct_change_ci_high,
+    cast(a.n_matched as {{ dbt.type_bigint() }}) as n_matched,
+    cast(a.n_patients - a.n_matched as {{ dbt.type_bigint() }}) as n_unmatched,
+    cast(a.control_pre_mean as {{ dbt.type_float() }}) as control_pre_mean,
+    cast(a.control_post_mean as {{ dbt.type_float() }}) as control_post_mean,
+    cast(a.did_mean as {{ dbt.type_float() }}) as did_mean,
+    cast(a.did_ci_low as {{ dbt.type_float() }}) as did_ci_low,
+    cast(a.did_ci_high as {{ dbt.type_float() }}) as did_ci_high,
+    cast(100 * a.did_mean / nullif(a.matched_pre_mean, 0) as {{ dbt.type_float() }}) as did_pct,
+    cast(100 * a.did_ci_low / nullif(a.matched_pre_mean, 0) as {{ dbt.type_float() }}) as did_pct_ci_low,
+    cast(100 * a.did_ci_high / nullif(a.matched_pre_mean, 0) as {{ dbt.type_float() }}) as did_pct_ci_high,
+    cast(c.cost_gbp as {{ dbt.type_numeric() }}) as cost_gbp,
+    cast((a.post_total - a.pre_total) * c.cost_gbp as {{ dbt.type_numeric() }}) as cost_change_gbp
+from with_intervals as a
+left join unit_costs as c on a.measure = c.measure

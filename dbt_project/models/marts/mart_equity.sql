@@ -1,0 +1,72 @@
+-- Equity (methods §8) per geography level, cohort financial year ('all' included), dimension (IMD
+-- quintile, age band, sex, ethnic group, and 'all') and value, unsuppressed: registered population,
+-- people referred, rate per 1,000, engaged share, and outcomes of the engaged and referred alike
+-- (GP appointments before/after over the equity outcome window; SWEMWBS change of the index referral).
+with people as (
+    select * from {{ ref('int_equity_people') }}
+),
+
+dimensioned as (
+    {%- for dim in ['all', 'imd_quintile', 'age_band', 'sex', 'ethnic_group'] %}
+    select
+        *,
+        '{{ dim }}' as dimension,
+        {{ "'all'" if dim == 'all' else dim }} as dimension_value
+    from people
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+long_form as (
+    {{ unpivot_geography_levels('dimensioned', [
+        'cohort_fy', 'role', 'dimension', 'dimension_value', 'is_engaged', 'has_outcome', 'pre_count',
+        'post_count', 'swemwbs_change'
+    ]) }}
+),
+
+summary as (
+    select
+        geography_level,
+        geography_code,
+        max(geography_name) as geography_name,
+        max(region_code) as region_code,
+        cohort_fy,
+        dimension,
+        dimension_value as value,
+        sum(case when role = 'registered' then 1 else 0 end) as registered_population,
+        sum(case when role = 'referred' then 1 else 0 end) as people_referred,
+        sum(case when role = 'referred' and is_engaged then 1 else 0 end) as people_engaged,
+        sum(case when role = 'referred' and has_outcome then 1 else 0 end) as outcome_n_patients,
+        sum(case when role = 'referred' and has_outcome then pre_count else 0 end) as gp_pre_total,
+        sum(case when role = 'referred' and has_outcome then post_count else 0 end) as gp_post_total,
+        count(case when role = 'referred' then swemwbs_change end) as swemwbs_n_paired,
+        avg(case when role = 'referred' then swemwbs_change end) as swemwbs_mean_change
+    from long_form
+    group by geography_level, geography_code, cohort_fy, dimension, dimension_value
+)
+
+select
+    geography_level,
+    geography_code,
+    geography_name,
+    region_code,
+    cohort_fy,
+    dimension,
+    value,
+    cast(registered_population as bigint) as registered_population,
+    cast(people_referred as bigint) as people_referred,
+    cast(1000.0 * people_referred / nullif(registered_population, 0) as {{ dbt.type_float() }})
+        as referrals_per_1000,
+    cast(people_engaged as bigint) as people_engaged,
+    cast(100.0 * people_engaged / nullif(people_referred, 0) as {{ dbt.type_float() }}) as engaged_pct,
+    {{ var('equity_outcome_window_months', 12) }} as outcome_window_months,
+    cast(outcome_n_patients as bigint) as outcome_n_patients,
+    cast(gp_pre_total as bigint) as gp_pre_total,
+    cast(gp_post_total as bigint) as gp_post_total,
+    cast(100.0 * (gp_post_total - gp_pre_total) / nullif(gp_pre_total, 0) as {{ dbt.type_float() }})
+        as gp_pct_change,
+    cast(swemwbs_n_paired as bigint) as swemwbs_n_paired,
+    cast(swemwbs_mean_change as {{ dbt.type_float() }}) as swemwbs_mean_change
+from summary

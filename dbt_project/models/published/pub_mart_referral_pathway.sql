@@ -1,0 +1,21 @@
+{{ config(alias='mart_referral_pathway') }}
+-- Published twin of marts.mart_referral_pathway with methods §9 below England level: counts rounded or
+-- suppressed; the percentage from the rounded count and total.
+with mart as (
+    select * from {{ ref('mart_referral_pathway') }}
+)
+
+select
+    geography_level,
+    geography_code,
+    geography_name,
+    coalesce(region_code, 'UNK') as region_code,
+    month,
+    financial_year,
+    category,
+    value,
+    {{ suppress_count('referrals') }} as referrals,
+    {{ suppress_count('referrals_total') }} as referrals_total,
+    {{ suppressed_pct('referrals', 'referrals_total') }} as pct_of_referrals,
+    {{ suppress_flag(['referrals', 'referrals_total']) }} as is_suppressed
+from mart

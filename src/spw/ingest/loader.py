@@ -1,0 +1,426 @@
+"""Load landed CSV deliveries into raw.<source>, one file = one transaction, per the data contract.
+
+Per file: (1) a byte scan computes sha256 and finds encoding/binary faults with their line number;
+(2) inside one transaction the rows are parsed, validated and pseudonymised as a stream and copied
+into a temporary stage table (COPY, no row inserts), then upserted into raw (latest delivery wins)
+together with the ledger row and the row errors. A rejected file rolls back to a savepoint, so raw
+is untouched, and only the ledger records it. A killed loader or a lost server commits nothing.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import hashlib
+import io
+import logging
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import IO
+
+import psycopg
+from psycopg import sql
+
+from spw.ingest import contract as c
+from spw.ingest.pseudonymise import Pseudonymiser, mask_nhs
+from spw.ingest.schema import ensure_schema, raw_table
+from spw.ingest.validate import RowValidator, StructuralError, plan_header
+
+log = logging.getLogger("spw.ingest")
+
+CHUNK = 1 << 20
+MAX_LINE_BYTES = 1 << 20  # longer physical lines reject the file (keeps memory bounded)
+COPY_BATCH = 2000  # rows buffered before each copy.write
+STAGE = "spw_stage"
+
+
+@dataclass
+class LoadResult:
+    source: str
+    file_name: str
+    sha256: str
+    bytes: int
+    status: str  # loaded | rejected | duplicate
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    reason: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    run_id: str | None = None
+
+    @property
+    def rejected(self) -> bool:
+        return self.status == "rejected"
+
+    def summary(self) -> str:
+        text = (f"{self.source}/{self.file_name}: {self.status}, {self.rows_read} rows read, "
+                f"{self.rows_loaded} loaded, {self.rows_rejected} rejected")
+        if self.reason:
+            text += f"; reason: {self.reason}"
+        if self.warnings:
+            text += f"; warnings: {'; '.join(self.warnings)}"
+        return mask_nhs(text) or text
+
+
+@dataclass
+class Scan:
+    sha256: str
+    size: int
+    fault: str | None  # a reason that rejects the file before parsing
+
+
+def _utf8_fault(exc: UnicodeDecodeError, lines_before: int, head: bytes) -> str:
+    data = exc.object
+    line = lines_before + bytes(data[: exc.start]).count(b"\n") + 1
+    byte = data[exc.start]
+    hint = ""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        hint = " (it looks like UTF-16)"
+    return (f"the file is not UTF-8 text{hint}: undecodable byte 0x{byte:02x} at line {line}; "
+            "save it as UTF-8 (e.g. 'CSV UTF-8') and deliver it again")
+
+
+# Leading bytes of binary formats commonly saved by mistake under a .csv name.
+_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive or Excel workbook"), (b"\xd0\xcf\x11\xe0", "an old Excel/Office file"),
+               (b"%PDF", "a PDF document"), (b"\x89PNG", "a PNG image"), (b"\x1f\x8b", "a gzip archive"),
+               (b"\xff\xd8\xff", "a JPEG image"))
+
+
+def _binary_signature(head: bytes) -> str | None:
+    for magic, kind in _SIGNATURES:
+        if head.startswith(magic):
+            return f"not a CSV text file: it looks like {kind} (line 1)"
+    return None
+
+
+def scan_file(path: Path) -> Scan:
+    """sha256 and size, plus the first fault that makes the file unreadable as a UTF-8 CSV text."""
+    h = hashlib.sha256()
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    size = lines = tail = 0  # tail: bytes of the current, unfinished line
+    fault: str | None = None
+    head = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+            if not head:
+                head = chunk[:4]
+                fault = _binary_signature(head)
+            size += len(chunk)
+            if fault is None:
+                fault = _chunk_fault(chunk, decoder, lines, tail, head)
+            lines += chunk.count(b"\n")
+            last = chunk.rfind(b"\n")
+            tail = tail + len(chunk) if last < 0 else len(chunk) - last - 1
+    if size == 0:
+        fault = "the file is empty (0 bytes): a delivery needs at least the header row"
+    elif fault is None:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as exc:
+            fault = _utf8_fault(exc, lines, head)
+    return Scan(h.hexdigest(), size, fault)
+
+
+def _chunk_fault(chunk: bytes, decoder: codecs.IncrementalDecoder, lines: int, tail: int, head: bytes) -> str | None:
+    try:
+        decoder.decode(chunk)
+    except UnicodeDecodeError as exc:
+        # exc.object may include up to 3 bytes held back from the previous chunk (never a newline).
+        return _utf8_fault(exc, lines, head)
+    nul = chunk.find(b"\x00")
+    if nul >= 0:
+        line = lines + chunk.count(b"\n", 0, nul) + 1
+        return f"not a CSV text file: binary data (a NUL byte) at line {line}"
+    first = chunk.find(b"\n")
+    # A chunk is no longer than the limit, so only a line spanning chunks can exceed it.
+    if (first < 0 and tail + len(chunk) > MAX_LINE_BYTES) or (first >= 0 and tail + first > MAX_LINE_BYTES):
+        return f"not a CSV delivery: line {lines + 1} is longer than {MAX_LINE_BYTES} bytes"
+    return None
+
+
+class _HashingReader(io.RawIOBase):
+    """Hashes the bytes as the parser reads them, to detect a file changed after the scan."""
+
+    def __init__(self, f: IO[bytes]) -> None:
+        self._f = f
+        self.hash = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b) -> int:  # type: ignore[no-untyped-def]
+        n = self._f.readinto(b)
+        if n:
+            self.hash.update(memoryview(b)[:n])
+        return n or 0
+
+
+@dataclass
+class _Parse:
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    blank_lines: int = 0
+    first_error: tuple[int, str | None, str, str | None] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Rejects:
+    """Row errors spooled to disk (memory bounded) until they are copied into audit.rejected_rows."""
+
+    def __init__(self, source: str, file_name: str, sha256: str) -> None:
+        # Closed in load_file's finally block.
+        self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
+            max_size=1 << 20, mode="w+", newline="", encoding="utf-8")
+        self.writer = csv.writer(self.spool)
+        self.prefix = (source, file_name, sha256)
+        self.count = 0
+
+    def add(self, line: int, errors: list[tuple[str | None, str, str | None]]) -> None:
+        for column, rule, value in errors:
+            self.writer.writerow((*self.prefix, line, column, rule, value))
+            self.count += 1
+
+    def copy_into_audit(self, conn: psycopg.Connection) -> None:
+        if not self.count:
+            return
+        self.spool.seek(0)
+        cols = sql.SQL(", ").join(map(sql.Identifier, c.LEDGER.rejected_rows))
+        with conn.cursor().copy(sql.SQL("copy audit.rejected_rows ({}) from stdin (format csv)").format(cols)) as cp:
+            while block := self.spool.read(1 << 16):
+                cp.write(block)
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def _stage_ddl(source: c.Source) -> sql.Composed:
+    cols = []
+    for n, t in source.raw_columns:
+        default = source.column(n).default if n != c.PATIENT_KEY else None
+        # An absent column with a default (funding) is filled by the table default.
+        cols.append(sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) if default is None else
+                    sql.SQL("{} {} default {}").format(sql.Identifier(n), sql.SQL(t), sql.Literal(default)))
+    cols.append(sql.SQL("_line bigint not null"))
+    return sql.SQL("create temporary table {} ({}) on commit drop").format(
+        sql.Identifier(STAGE), sql.SQL(", ").join(cols))
+
+
+def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], today: date,
+                 rejects: _Rejects, parse: _Parse) -> None:
+    """Parse, validate and COPY valid rows into the stage table; raise StructuralError on a file fault."""
+    reader = csv.reader(text, strict=True)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise StructuralError(f"malformed CSV in the header (line 1): {exc}") from None
+    if not header:
+        raise StructuralError("no header row: line 1 is empty")
+    plan = plan_header(source, header)
+    parse.warnings.extend(plan.warnings)
+    validator = RowValidator(plan, today, Pseudonymiser())
+    validate = validator.validate
+    copy_sql = sql.SQL("copy {} ({}) from stdin (format csv)").format(
+        sql.Identifier(STAGE), sql.SQL(", ").join(map(sql.Identifier, [*validator.stage_columns, "_line"])))
+    buf = io.StringIO()
+    writerows = csv.writer(buf).writerows
+    batch: list[list[str | None]] = []
+    last = reader.line_num
+    loaded = 0
+    with conn.cursor().copy(copy_sql) as cp:
+        try:
+            for rec in reader:
+                line, last = last + 1, reader.line_num
+                if not rec:
+                    parse.blank_lines += 1
+                    continue
+                row, errors = validate(rec)
+                if errors is None:
+                    row.append(line)  # type: ignore[union-attr]
+                    batch.append(row)  # type: ignore[arg-type]
+                    if len(batch) == COPY_BATCH:
+                        loaded += COPY_BATCH
+                        writerows(batch)
+                        batch.clear()
+                        cp.write(buf.getvalue())
+                        buf.seek(0)
+                        buf.truncate()
+                else:
+                    parse.rows_rejected += 1
+                    if parse.first_error is None:
+                        parse.first_error = (line, *errors[0])
+                    rejects.add(line, errors)
+        except csv.Error as exc:
+            raise StructuralError(f"malformed CSV at line {reader.line_num}: {exc}") from None
+        except UnicodeDecodeError:
+            raise StructuralError("the file changed while it was being loaded; deliver it again") from None
+        loaded += len(batch)
+        writerows(batch)
+        cp.write(buf.getvalue())
+    parse.rows_loaded = loaded
+    parse.rows_read = loaded + parse.rows_rejected
+
+
+def _first_error_text(first: tuple[int, str | None, str, str | None]) -> str:
+    line, column, rule, value = first
+    where = f"line {line}" + (f", column {column}" if column else "")
+    return f"{where}: {rule}" + (f" ({value})" if value is not None else "")
+
+
+def _duplicate_key_reason(conn: psycopg.Connection, source: c.Source) -> str:
+    keys = sql.SQL(", ").join(map(sql.Identifier, source.key))
+    row = conn.execute(sql.SQL(
+        "select array_agg(_line order by _line), {k} from {s} group by {k} having count(*) > 1 "
+        "order by min(_line) limit 1").format(k=keys, s=sql.Identifier(STAGE))).fetchone()
+    lines = row[0] if row else []
+    shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
+    if source.person_level and c.PATIENT_KEY in source.key:
+        what = "the same patient"
+    else:
+        what = ", ".join(f"{k}={v if v is not None else '(empty)'}" for k, v in zip(source.key, row[1:], strict=True))
+    return (f"duplicate record key ({', '.join(source.key)}): {what} appears on lines {shown}; "
+            "a delivery must carry each record once")
+
+
+def _replace_records(conn: psycopg.Connection, source: c.Source, file_name: str, sha256: str) -> None:
+    """Latest delivery wins: delete raw records whose key the file carries, then insert the file's rows.
+
+    Cheaper than INSERT ... ON CONFLICT for new records; a key twice in the file then fails the
+    unique constraint, which the caller reports as a structural fault.
+    """
+    names = [n for n, _ in source.raw_columns]
+    stage = sql.Identifier(STAGE)
+    match = sql.SQL(" and ").join(
+        sql.SQL("r.{0} = s.{0}" if _key_required(source, k) else "r.{0} is not distinct from s.{0}").format(
+            sql.Identifier(k)) for k in source.key)
+    conn.execute(sql.SQL("analyze {}").format(stage))
+    conn.execute(sql.SQL("delete from {t} as r using {s} as s where {m}").format(
+        t=raw_table(source), s=stage, m=match))
+    cols = sql.SQL(", ").join(map(sql.Identifier, [*names, "file_name", "file_sha256", "loaded_at"]))
+    data = sql.SQL(", ").join(map(sql.Identifier, names))
+    conn.execute(sql.SQL("insert into {t} ({cols}) select {data}, %s, %s, now() from {s}").format(
+        t=raw_table(source), cols=cols, data=data, s=stage), (file_name, sha256))
+
+
+def _key_required(source: c.Source, name: str) -> bool:
+    if name == c.PATIENT_KEY:
+        return True
+    col = source.column(name)
+    return col.required or col.default is not None
+
+
+def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Scan, file_name: str,
+               today: date, max_invalid_fraction: float, rejects: _Rejects, parse: _Parse) -> None:
+    """Everything that may be rolled back: stage, validate, threshold, upsert."""
+    conn.execute(_stage_ddl(source))
+    with open(path, "rb") as f:
+        hashing = _HashingReader(f)
+        text = io.TextIOWrapper(io.BufferedReader(hashing, CHUNK), encoding="utf-8-sig", newline="")
+        _stream_rows(conn, source, text, today, rejects, parse)
+    if hashing.hash.hexdigest() != scan.sha256:
+        raise StructuralError("the file changed while it was being loaded; deliver it again")
+    if parse.rows_rejected > max_invalid_fraction * parse.rows_read:
+        pct = 100.0 * parse.rows_rejected / parse.rows_read
+        raise StructuralError(
+            f"{parse.rows_rejected} of {parse.rows_read} rows ({pct:.1f}%) broke contract rules, more than the "
+            f"{max_invalid_fraction * 100:g}% allowed, so nothing from the file was loaded; first error at "
+            f"{_first_error_text(parse.first_error)}; all row errors are in audit.rejected_rows"  # type: ignore[arg-type]
+        )
+    try:
+        with conn.transaction():
+            _replace_records(conn, source, file_name, scan.sha256)
+    except psycopg.errors.UniqueViolation:
+        raise StructuralError(_duplicate_key_reason(conn, source)) from None
+    conn.execute(sql.SQL("drop table {}").format(sql.Identifier(STAGE)))
+
+
+def _already_loaded(conn: psycopg.Connection, sha256: str) -> bool:
+    row = conn.execute("select 1 from audit.file_loads where sha256 = %s and status = 'loaded' limit 1",
+                       (sha256,)).fetchone()
+    return row is not None
+
+
+def _write_ledger(conn: psycopg.Connection, r: LoadResult) -> None:
+    cols = c.LEDGER.file_loads
+    values = (r.source, r.file_name, r.sha256, r.bytes, r.rows_read, r.rows_loaded, r.rows_rejected, r.status,
+              mask_nhs(r.reason), mask_nhs("; ".join(r.warnings)) or None, r.started_at, r.finished_at, r.run_id)
+    conn.execute(sql.SQL("insert into audit.file_loads ({}) values ({})").format(
+        sql.SQL(", ").join(map(sql.Identifier, cols)), sql.SQL(", ").join(sql.Placeholder() * len(cols))), values)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, run_id: str | None = None,
+              max_invalid_fraction: float = 0.01, today: date | None = None) -> LoadResult:
+    """Load one delivery in one transaction; return its ledger entry. `today` is the load date."""
+    src = c.get_source(source)
+    path = Path(path)
+    today = today or date.today()
+    file_name = mask_nhs(path.name) or path.name
+    started = _now()
+    scan = scan_file(path)
+    result = LoadResult(src.name, file_name, scan.sha256, scan.size, "loaded", started_at=started, run_id=run_id)
+    rejects = _Rejects(src.name, file_name, scan.sha256)
+    parse = _Parse()
+    try:
+        with conn.transaction():
+            # Two loaders given the same bytes queue here, and the second one sees a duplicate.
+            conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (scan.sha256,))
+            if _already_loaded(conn, scan.sha256):
+                result.status = "duplicate"
+            elif scan.fault:
+                result.status, result.reason = "rejected", scan.fault
+            else:
+                try:
+                    with conn.transaction():  # savepoint: a rejection undoes all of the file's rows
+                        _load_rows(conn, src, path, scan, file_name, today, max_invalid_fraction, rejects, parse)
+                except StructuralError as exc:
+                    result.status, result.reason = "rejected", mask_nhs(str(exc))
+                result.rows_read, result.rows_rejected = parse.rows_read, parse.rows_rejected
+                result.rows_loaded = parse.rows_loaded if result.status == "loaded" else 0
+                result.warnings = parse.warnings + (
+                    [f"skipped {parse.blank_lines} blank line(s)"] if parse.blank_lines else [])
+                rejects.copy_into_audit(conn)
+            result.finished_at = _now()
+            _write_ledger(conn, result)
+    finally:
+        rejects.close()
+    log.info("%s", result.summary())
+    return result
+
+
+def delivery_files(folder: Path) -> list[Path]:
+    """The source folder's *.csv files (any case, not hidden), in lexical order of file name."""
+    if not folder.is_dir():
+        return []
+    files = [p for p in folder.iterdir()
+             if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: p.name)
+
+
+def loader_connection() -> psycopg.Connection:
+    from spw import db
+
+    return db.connect("warehouse", "spw_loader")
+
+
+def load_source(conn_factory: Callable[[], psycopg.Connection] | None, landing_dir: str | os.PathLike, source: str,
+                run_id: str | None = None, max_invalid_fraction: float = 0.01,
+                today: date | None = None) -> list[LoadResult]:
+    """Load every delivery of one source, in lexical order of file name, each in its own transaction."""
+    src = c.get_source(source)
+    files = delivery_files(Path(landing_dir) / src.name)
+    if not files:
+        log.info("%s: no deliveries in %s", src.name, Path(landing_dir) / src.name)
+    with (conn_factory or loader_connection)() as conn:
+        ensure_schema(conn)
+        return [load_file(conn, src.name, p, run_id, max_invalid_fraction, today) for p in files]

@@ -1,0 +1,162 @@
+"""Helpers for the Superset tests: a warehouse with published tables, chart queries, headless Chromium."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spw.superset import queries
+from spw.superset.api import SupersetClient
+
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+def build_warehouse(landing: Path, patients: int = 1500, seed: int = 7) -> None:
+    """Synthetic deliveries -> loader -> dbt build: the same pipeline `make demo` runs, kept small."""
+    from spw.dbtrun import run_dbt
+    from spw.ingest import contract
+    from spw.ingest.loader import load_source
+    from spw.synth.generator import generate
+
+    if landing.exists():
+        shutil.rmtree(landing)
+    generate(landing, patients=patients, seed=seed)
+    for source in contract.SOURCE_NAMES:
+        load_source(None, landing, source)
+    # Failing data tests elsewhere must not hide what the dashboards need; the caller checks the tables.
+    run_dbt(["build"], check=False)
+
+
+def dataset_ids(admin: SupersetClient) -> dict[str, int]:
+    """uuid -> id of every dataset Superset holds."""
+    return {d["uuid"]: d["id"] for d in admin.list_all("dataset", ["id", "uuid"])}
+
+
+def chart_data(api: SupersetClient, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    resp = api.session.post(f"{api.base_url}/api/v1/chart/data", json=body, timeout=api.timeout)
+    return resp.status_code, (resp.json() if resp.content else {})
+
+
+def rows_of(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return payload["result"][0]["data"]
+
+
+def data_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows carrying any value: an aggregate over no rows comes back as one all-NULL row."""
+    return [r for r in rows if any(v is not None for v in r.values())]
+
+
+def raw_rows(api: SupersetClient, dataset_id: int, columns: list[str], limit: int = 100000) -> list[tuple]:
+    """Every row of a dataset (chosen columns) as the user is allowed to see it."""
+    body = {"datasource": {"id": dataset_id, "type": "table"}, "force": True, "result_format": "json",
+            "result_type": "full",
+            "queries": [{"columns": columns, "metrics": None, "filters": [], "row_limit": limit,
+                         "extras": {"where": "", "having": ""}, "orderby": []}]}
+    status, payload = chart_data(api, body)
+    assert status == 200, f"{api.username}: raw query failed: {payload}"
+    return [tuple(r[c] for c in columns) for r in rows_of(payload)]
+
+
+def run_chart(api: SupersetClient, chart: queries.BundleChart, ds_ids: dict[str, int]) -> list[dict]:
+    body = queries.chart_data_body(chart.params, ds_ids[chart.dataset_uuid], force=True)
+    status, payload = chart_data(api, body)
+    assert status == 200, f"{api.username}: chart {chart.name!r} failed: HTTP {status} {payload}"
+    return rows_of(payload)
+
+
+# ---------------------------------------------------------------- browser
+
+
+@dataclass
+class DashboardCheck:
+    slug: str
+    charts_expected: int
+    charts_rendered: int
+    errors: list[str]
+    screenshot: Path
+    seconds: float
+
+
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--window-size=1600,1200", "--hide-scrollbars",
+                f"--user-data-dir={tempfile.mkdtemp(prefix='spw-chromium-')}"):
+        opts.add_argument(arg)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+
+
+def login(driver, base_url: str, username: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.get(f"{base_url}/login/")
+    WebDriverWait(driver, 60).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#username"))
+    driver.find_element(By.CSS_SELECTOR, "#username").send_keys(username)
+    driver.find_element(By.CSS_SELECTOR, "#password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "[data-test=login-button]").click()
+    WebDriverWait(driver, 60).until(lambda d: "/login" not in d.current_url)
+
+
+# Rendered content of a finished chart: a canvas/svg (ECharts), a table, a big number, or the
+# "no results" notice; an error shows as an alert instead.
+_RENDERED = "canvas, svg, table, .header-line, .superset-legacy-chart-big-number, [data-test=big-number]"
+_ERROR_SELECTORS = (".ant-alert-error", "[role=alert]", "[data-test=error-tooltip]", ".alert-danger")
+_ERROR_WORDS = ("Unexpected error", "error occurred", "Error:", "Traceback", "does not exist")
+
+
+def check_dashboard(driver, base_url: str, slug: str, charts_expected: int, out: Path,
+                    timeout: float = 120.0) -> DashboardCheck:
+    """Open a dashboard, wait until every chart has finished loading, collect errors, screenshot."""
+    from selenium.webdriver.common.by import By
+
+    began = time.monotonic()
+    driver.get(f"{base_url}/superset/dashboard/{slug}/")
+    deadline = began + timeout
+    holders: list = []
+    while time.monotonic() < deadline:
+        holders = driver.find_elements(By.CSS_SELECTOR, "[data-test=dashboard-component-chart-holder]")
+        if len(holders) >= charts_expected and all(_finished(h) for h in holders):
+            break
+        _scroll_all_into_view(driver, holders)
+        time.sleep(1.0)
+    errors = []
+    for h in holders:
+        title = h.text.splitlines()[0] if h.text else "?"
+        for sel in _ERROR_SELECTORS:
+            errors += [f"{title}: {e.text[:200]}" for e in h.find_elements(By.CSS_SELECTOR, sel) if e.is_displayed()]
+        errors += [f"{title}: {w}" for w in _ERROR_WORDS if w in h.text]
+        if not _finished(h):
+            errors.append(f"{title}: still loading after {timeout:.0f}s")
+    rendered = sum(1 for h in holders if h.find_elements(By.CSS_SELECTOR, _RENDERED) or "No results" in h.text)
+    driver.execute_script("window.scrollTo(0, 0)")
+    height = driver.execute_script("return Math.max(document.body.scrollHeight, 1200)")
+    driver.set_window_size(1600, min(int(height) + 200, 6000))
+    time.sleep(1.0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(out))
+    driver.set_window_size(1600, 1200)
+    return DashboardCheck(slug, charts_expected, rendered, sorted(set(errors)), out, time.monotonic() - began)
+
+
+def _finished(holder) -> bool:
+    from selenium.webdriver.common.by import By
+
+    if holder.find_elements(By.CSS_SELECTOR, "[data-test=loading-indicator]"):
+        return False
+    return bool(holder.find_elements(By.CSS_SELECTOR, _RENDERED)) or "No results" in holder.text or any(
+        holder.find_elements(By.CSS_SELECTOR, sel) for sel in _ERROR_SELECTORS)
+
+
+def _scroll_all_into_view(driver, holders: list) -> None:
+    """Charts below the fold render lazily: bring each into view once."""
+    for h in holders:
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", h)

@@ -1,0 +1,119 @@
+"""The real `airflow dags test spw_ingest` on a small folder with one bad file, and the GX gate."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from ingest_helpers import baseline_rows, recreate_warehouse, write_csv
+
+from spw.ingest import contract as c
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def warehouse(pg_server: str) -> str:
+    recreate_warehouse()
+    return "warehouse"
+
+
+def _task_states(dag_id: str) -> dict[str, str]:
+    from spw import db
+
+    with db.connect("airflow", "spw_airflow") as conn:
+        run = conn.execute("select run_id from dag_run where dag_id = %s order by id desc limit 1",
+                           (dag_id,)).fetchone()
+        rows = conn.execute("select task_id, state from task_instance where dag_id = %s and run_id = %s",
+                            (dag_id, run[0])).fetchall()
+    return dict(rows)
+
+
+def test_airflow_env_settings(pg_server: str) -> None:
+    from spw.airflow_env import airflow_env
+    from spw.config import dags_dir, spw_home
+
+    env = airflow_env({})
+    assert env["AIRFLOW_HOME"] == str(spw_home() / "airflow")
+    assert env["AIRFLOW__CORE__DAGS_FOLDER"] == str(dags_dir())
+    assert env["AIRFLOW__CORE__LOAD_EXAMPLES"] == "False"
+    assert env["AIRFLOW__CORE__PARALLELISM"] == "4"
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg2://spw_airflow:")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].endswith("/airflow")
+    assert Path(env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]).parent == spw_home() / "secrets"
+    assert env["AIRFLOW__COSMOS__ENABLE_TELEMETRY"] == "False" and env["GX_ANALYTICS_ENABLED"] == "false"
+    assert Path(env["TMPDIR"]).is_dir()
+
+
+def test_dag_run_fails_only_the_bad_source(warehouse: str, tmp_path: Path) -> None:
+    from spw import db
+    from spw.airflow_env import run_dag
+
+    landing = tmp_path / "landing"
+    for source in c.SOURCE_NAMES:
+        write_csv(landing / source / "2024-05.csv", baseline_rows(source, 3, prefix="DAG"))
+    bad = baseline_rows("ae_attendances", 2, prefix="BAD")
+    bad[0] = [h for h in bad[0] if h != "arrival_date"]
+    bad[1:] = [r[:3] + r[4:] for r in bad[1:]]
+    write_csv(landing / "ae_attendances" / "2024-06.csv", bad)
+
+    proc = run_dag("spw_ingest", {"landing_dir": str(landing)})
+    output = proc.stdout + proc.stderr
+
+    assert proc.returncode != 0
+    states = _task_states("spw_ingest")
+    assert states.pop("load_ae_attendances") == "failed"
+    assert states.pop("gx_ae_attendances") == "upstream_failed"
+    assert set(states.values()) == {"success"}, states
+    assert len(states) == 2 * len(c.SOURCE_NAMES) - 2
+    assert "2024-06.csv: missing required column(s): arrival_date" in output
+    with db.connect("warehouse", "spw_loader") as conn:
+        for source in c.SOURCE_NAMES:
+            assert conn.execute(f"select count(*) from raw.{source}").fetchone() == (3,), source
+        ledger = conn.execute("select file_name, status from audit.file_loads where source = 'ae_attendances' "
+                              "order by file_name").fetchall()
+    assert ledger == [("2024-05.csv", "loaded"), ("2024-06.csv", "rejected")]
+    assert os.environ.get("SPW_HOME") and "spw_ingest" in proc.args
+
+
+def test_gx_gate_fails_on_bad_raw_rows(warehouse: str) -> None:
+    from spw import db
+    from spw.ingest.gx_suites import run_gate
+    from spw.ingest.schema import ensure_schema
+
+    with db.connect("warehouse", "spw_loader") as conn:
+        ensure_schema(conn)
+        conn.execute("truncate raw.inpatient_admissions")
+        conn.execute("insert into raw.inpatient_admissions (spell_id, patient_key, provider_code, admission_date, "
+                     "discharge_date, admission_method, file_name, file_sha256, loaded_at) values "
+                     "('S1', repeat('a', 64), 'RXX', '2024-01-02', '2024-01-03', '21', 'f', 's', now())")
+        conn.commit()
+        assert run_gate("inpatient_admissions").success
+        # Rows the loader would never write: a non-hex key, a code outside its set, discharge before admission.
+        conn.execute("insert into raw.inpatient_admissions (spell_id, patient_key, provider_code, admission_date, "
+                     "discharge_date, admission_method, file_name, file_sha256, loaded_at) values "
+                     "('S2', '9434765919', 'RXX', '2024-01-02', '2024-01-01', '2E', 'f', 's', now())")
+        conn.commit()
+        result = run_gate("inpatient_admissions")
+        conn.execute("truncate raw.inpatient_admissions")
+        conn.commit()
+    assert not result.success
+    assert "expect_column_values_to_match_regex(patient_key)" in result.failed
+    assert "expect_column_values_to_be_in_set(admission_method)" in result.failed
+    assert "expect_column_pair_values_a_to_be_greater_than_b(discharge_date)" in result.failed
+
+
+def test_committed_suites_match_the_contract() -> None:
+    """expectations/gx holds what gx_suites builds from the contract (rebuild: python -m spw.ingest.gx_suites)."""
+    import json
+
+    from spw.config import expectations_dir
+    from spw.ingest.gx_suites import expectations_for
+
+    for source in c.SOURCE_NAMES:
+        saved = json.loads((expectations_dir() / "gx" / "expectations" / f"raw_{source}.json").read_text())
+        got = sorted((e["type"], json.dumps(e["kwargs"], sort_keys=True)) for e in saved["expectations"])
+        want = sorted((e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True))
+                      for e in expectations_for(c.get_source(source)))
+        assert got == want, source

@@ -1,0 +1,286 @@
+"""Loader behaviour on whole folders: idempotence, resubmission, crash safety, no clear NHS numbers."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from ingest_helpers import (
+    BASE_NHS,
+    baseline_rows,
+    raw_checksums,
+    recreate_warehouse,
+    reset_ingest_tables,
+    write_csv,
+)
+
+from spw.ingest import contract as c
+from spw.ingest.loader import load_file, load_source
+from spw.ingest.pseudonymise import nhs_number_error, nhs_number_from
+
+SYNTH_TODAY = date(2025, 10, 15)
+
+
+@pytest.fixture(scope="module")
+def warehouse(pg_server: str) -> str:
+    recreate_warehouse()
+    return "warehouse"
+
+
+@pytest.fixture()
+def conn(warehouse: str):
+    from spw import db
+
+    with db.connect("warehouse", "spw_loader") as conn:
+        reset_ingest_tables(conn)
+        yield conn
+
+
+@pytest.fixture(scope="module")
+def synth_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from spw.synth import generate
+
+    out = tmp_path_factory.mktemp("landing")
+    generate(out, patients=400, seed=7, today=SYNTH_TODAY)
+    return out
+
+
+def load_all(folder: Path, run_id: str) -> dict[str, list]:
+    return {s: load_source(None, folder, s, run_id, today=SYNTH_TODAY) for s in c.SOURCE_NAMES}
+
+
+def ledger(conn) -> list[tuple]:
+    return conn.execute("select source, file_name, sha256, status, rows_loaded from audit.file_loads "
+                        "order by id").fetchall()
+
+
+def test_same_folder_twice_changes_nothing(conn, synth_folder: Path) -> None:
+    first = load_all(synth_folder, "run-1")
+    assert all(r.status in ("loaded", "duplicate") for rs in first.values() for r in rs)
+    assert sum(r.rows_loaded for rs in first.values() for r in rs) > 1000
+    raw_before = raw_checksums(conn)
+    rejected_before = conn.execute("select count(*) from audit.rejected_rows").fetchone()
+    ledger_before = ledger(conn)
+
+    second = load_all(synth_folder, "run-2")
+
+    assert {r.status for rs in second.values() for r in rs} == {"duplicate"}
+    assert raw_checksums(conn) == raw_before
+    assert conn.execute("select count(*) from audit.rejected_rows").fetchone() == rejected_before
+    new = ledger(conn)[len(ledger_before):]
+    assert len(new) == sum(len(rs) for rs in second.values())
+    assert {(s, st, n) for s, _, _, st, n in new} == {(s, "duplicate", 0) for s in second if second[s]}
+
+
+def test_synthetic_resubmission_replaces_records(conn, synth_folder: Path) -> None:
+    load_all(synth_folder, "run")
+    resub = sorted((synth_folder / "gp_appointments").glob("*_resubmission.csv"))
+    assert resub, "the synthetic folder carries a resubmission"
+    import csv
+
+    with open(resub[0], newline="") as f:
+        ids = [row["appointment_id"] for row in csv.DictReader(f)]
+    rows = conn.execute("select file_name, count(*) from raw.gp_appointments where appointment_id = any(%s) "
+                        "group by 1", (ids,)).fetchall()
+    assert rows == [(resub[0].name, len(ids))]
+
+
+def test_resubmission_latest_delivery_wins(conn, tmp_path: Path) -> None:
+    rows = baseline_rows("gp_appointments", 3)
+    first = load_file(conn, "gp_appointments", write_csv(tmp_path / "2024-05.csv", rows), "r", today=SYNTH_TODAY)
+    corrected = [rows[0], rows[1][:4] + ["Attended", "GP", "Face-to-Face"]]
+    second = load_file(conn, "gp_appointments", write_csv(tmp_path / "2024-05_fix.csv", corrected), "r",
+                       today=SYNTH_TODAY)
+    assert (first.rows_loaded, second.rows_loaded) == (3, 1)
+    got = conn.execute("select appointment_id, appt_status, appt_mode, file_name from raw.gp_appointments "
+                       "order by 1").fetchall()
+    assert got == [("BASEA0", "Attended", "Face-to-Face", "2024-05_fix.csv"),
+                   ("BASEA1", "DNA", "Telephone", "2024-05.csv"),
+                   ("BASEA2", "DNA", "Telephone", "2024-05.csv")]
+
+
+def test_folder_order_and_non_csv_ignored(conn, tmp_path: Path) -> None:
+    folder = tmp_path / "landing" / "ae_attendances"
+    write_csv(folder / "2024-10.csv", baseline_rows("ae_attendances", 1))
+    rows = baseline_rows("ae_attendances", 1)
+    rows[1][3] = "2024-02-02"
+    write_csv(folder / "2024-02.CSV", rows)
+    write_csv(folder / "notes.txt", [["not", "a", "delivery"]])
+    write_csv(folder / ".hidden.csv", [["x"]])
+    results = load_source(None, tmp_path / "landing", "ae_attendances", "o", today=SYNTH_TODAY)
+    assert [r.file_name for r in results] == ["2024-02.CSV", "2024-10.csv"]
+    assert conn.execute("select arrival_date::text, file_name from raw.ae_attendances").fetchall() == [
+        ("2024-01-04", "2024-10.csv")]
+    assert load_source(None, tmp_path / "nowhere", "ae_attendances", "o") == []
+
+
+def _big_file(path: Path, rows: int) -> Path:
+    nhs = [x for x in (nhs_number_from(700_000_000 + i) for i in range(3000)) if x]
+    with open(path, "w") as f:
+        f.write("appointment_id,nhs_number,practice_code,appointment_date,appt_status,hcp_type,appt_mode\n")
+        for i in range(rows):
+            f.write(f"K{i},{nhs[i % len(nhs)]},A81001,2024-0{1 + i % 9}-1{i % 10},Attended,GP,Telephone\n")
+    return path
+
+
+LOADER_SCRIPT = """
+import sys
+from datetime import date
+from spw import db
+from spw.ingest.loader import load_source
+r = load_source(None, sys.argv[1], "gp_appointments", "crash", today=date(2025, 10, 15))
+print(r[0].summary())
+"""
+
+
+def _start_loader(landing: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-c", LOADER_SCRIPT, str(landing)], env=os.environ.copy(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_mid_copy(proc: subprocess.Popen, timeout: float = 60) -> int:
+    """Rows the server has received so far, once a COPY of the loader is under way."""
+    from spw import db
+
+    deadline = time.monotonic() + timeout
+    with db.connect("warehouse", autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            row = admin.execute("select tuples_processed from pg_stat_progress_copy p join pg_stat_activity a "
+                                "using (pid) where a.usename = 'spw_loader'").fetchone()
+            if row and row[0] > 0:
+                return row[0]
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+    raise AssertionError("the loader never reached its COPY")
+
+
+def _assert_untouched(conn) -> None:
+    conn.rollback()
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (2,)
+    assert conn.execute("select status from audit.file_loads where run_id = 'crash'").fetchall() == []
+
+
+def _seed_baseline(conn, tmp_path: Path) -> None:
+    load_file(conn, "gp_appointments", write_csv(tmp_path / "base.csv", baseline_rows("gp_appointments")), "b",
+              today=SYNTH_TODAY)
+
+
+def test_killed_loader_leaves_no_partial_rows(conn, tmp_path: Path) -> None:
+    _seed_baseline(conn, tmp_path)
+    landing = tmp_path / "landing"
+    (landing / "gp_appointments").mkdir(parents=True)
+    _big_file(landing / "gp_appointments" / "2024-09.csv", 400_000)
+    proc = _start_loader(landing)
+    assert _wait_mid_copy(proc) > 0
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    _wait_backend_gone(conn.info.backend_pid)
+    _assert_untouched(conn)
+
+    rerun = load_source(None, landing, "gp_appointments", "rerun", today=SYNTH_TODAY)
+    assert [(r.status, r.rows_loaded) for r in rerun] == [("loaded", 400_000)]
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (400_002,)
+
+
+def _wait_backend_gone(own_pid: int, timeout: float = 30) -> None:
+    """The killed client's server process notices the lost socket and aborts its transaction."""
+    from spw import db
+
+    deadline = time.monotonic() + timeout
+    with db.connect("warehouse", autocommit=True) as admin:
+        while time.monotonic() < deadline:
+            n = admin.execute("select count(*) from pg_stat_activity where usename = 'spw_loader' "
+                              "and pid <> %s", (own_pid,)).fetchone()[0]
+            if n == 0:
+                return
+            time.sleep(0.1)
+    raise AssertionError("the killed loader's backend is still there")
+
+
+def test_postgres_restart_mid_load_leaves_no_partial_rows(conn, tmp_path: Path) -> None:
+    from spw import db, pg
+
+    _seed_baseline(conn, tmp_path)
+    conn.close()
+    landing = tmp_path / "landing"
+    (landing / "gp_appointments").mkdir(parents=True)
+    _big_file(landing / "gp_appointments" / "2024-09.csv", 400_000)
+    proc = _start_loader(landing)
+    assert _wait_mid_copy(proc) > 0
+    pg.stop()
+    pg.start()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode != 0, out
+    with db.connect("warehouse", "spw_loader") as fresh:
+        _assert_untouched(fresh)
+        rerun = load_source(None, landing, "gp_appointments", "rerun", today=SYNTH_TODAY)
+        assert [(r.status, r.rows_loaded) for r in rerun] == [("loaded", 400_000)]
+        assert fresh.execute("select count(*) from raw.gp_appointments").fetchone() == (400_002,)
+
+
+# A token of ten digits (optionally grouped 3-3-4); hex digests can hold digit runs, so letters bound too.
+_TEN_DIGITS = re.compile(r"(?<![0-9A-Za-z])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9A-Za-z])")
+
+
+def _clear_nhs_numbers(admin, delivered: set[str]) -> list[str]:
+    """Columns of any user table of the warehouse holding a valid NHS number as a token, or any
+    delivered NHS number anywhere inside a value."""
+    known = re.compile("|".join(sorted(delivered))) if delivered else None
+    cols = admin.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_schema not in ('pg_catalog', 'information_schema') "
+        "and data_type in ('text', 'character varying', 'character')").fetchall()
+    found = []
+    for schema, table, column in cols:
+        rows = admin.execute(f'select "{column}" from "{schema}"."{table}" where "{column}" ~ \'[0-9]{{3}}\'')
+        for (value,) in rows:
+            tokens = (re.sub("[^0-9]", "", m.group(0)) for m in _TEN_DIGITS.finditer(value))
+            if any(nhs_number_error(t) is None for t in tokens) or (known and known.search(value)):
+                found.append(f"{schema}.{table}.{column}")
+                break
+    return found
+
+
+def _delivered_nhs_numbers(folder: Path) -> set[str]:
+    import csv
+
+    out: set[str] = set()
+    for path in folder.rglob("*.csv"):
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            for row in csv.DictReader(f):
+                if row.get("nhs_number"):
+                    out.add(row["nhs_number"])
+    return out
+
+
+def test_no_clear_nhs_number_anywhere_in_the_warehouse(conn, synth_folder: Path, tmp_path: Path) -> None:
+    from spw import db
+
+    load_all(synth_folder, "scan")
+    # Also a folder with row errors, so audit.rejected_rows and the ledger hold masked values.
+    bad = tmp_path / "bad" / "patients"
+    rows = baseline_rows("patients", 3)
+    rows[2][0] = rows[2][0][:9] + str((int(rows[2][0][9]) + 1) % 10)  # break the check digit
+    rows.append([BASE_NHS[5], "Z90000", "1860", "2", "2015-01-01"])
+    write_csv(bad / "with-errors.csv", rows)
+    results = load_source(None, tmp_path / "bad", "patients", "scan", today=SYNTH_TODAY)
+    assert results[0].status == "rejected" and results[0].rows_rejected == 2
+    assert conn.execute("select count(*) from raw.patients").fetchone()[0] >= 400
+    with db.connect("warehouse", autocommit=True) as admin:
+        delivered = _delivered_nhs_numbers(synth_folder) | _delivered_nhs_numbers(tmp_path / "bad")
+        assert len(delivered) >= 400
+        assert _clear_nhs_numbers(admin, delivered) == []
+        # The scan is able to find one: a clear number in a scratch table is reported.
+        admin.execute("create table public.scan_probe (note text)")
+        try:
+            admin.execute("insert into public.scan_probe values (%s)", (f"x {BASE_NHS[0]} y",))
+            assert _clear_nhs_numbers(admin, delivered) == ["public.scan_probe.note"]
+        finally:
+            admin.execute("drop table public.scan_probe")

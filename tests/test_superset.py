@@ -1,0 +1,297 @@
+"""Superset against a real warehouse: bundle import, chart queries, row-level security, a real browser.
+
+A real Superset (gunicorn, own venv) is started on a free loopback port with its metadata database in
+the test cluster, and stopped at the end. The warehouse is built by the real pipeline (synthetic
+deliveries -> loader -> dbt), or taken from the shared `built_warehouse` fixture when there is one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from superset_helpers import (
+    browser,
+    build_warehouse,
+    chart_data,
+    check_dashboard,
+    data_rows,
+    dataset_ids,
+    login,
+    raw_rows,
+    run_chart,
+)
+
+from spw import db, services
+from spw.config import venv_bin
+from spw.superset import bundle, queries, security, server
+from spw.superset.api import SupersetClient
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[1]
+BUNDLE = REPO / "dashboards" / "bundle"
+OUTPUT = REPO / "test-output" / "superset"
+ENGLAND = "ENG"
+
+
+def _bundle_tables() -> list[str]:
+    return sorted(yaml.safe_load(p.read_text())["table_name"] for p in (BUNDLE / "datasets").rglob("*.yaml"))
+
+
+@pytest.fixture(scope="module")
+def warehouse(request: pytest.FixtureRequest, pg_server: str) -> str:
+    """A warehouse whose published tables exist: the shared fixture if defined, else built here."""
+    try:
+        request.getfixturevalue("built_warehouse")
+    except pytest.FixtureLookupError:
+        build_warehouse(Path(os.environ["SPW_HOME"]) / "superset-landing")
+    with db.connect("warehouse", "spw_bi_reader") as conn:
+        present = {r[0] for r in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'published'")}
+    missing = [t for t in _bundle_tables() if t not in present]
+    assert not missing, f"published tables the dashboards read are missing: {missing}"
+    return "warehouse"
+
+
+@pytest.fixture(scope="module")
+def superset(warehouse: str) -> Iterator[str]:
+    """Superset with the bundle, roles, RLS and demo users on a free port; yields its base URL."""
+    server.stop()
+    shutil.rmtree(server.state_dir(), ignore_errors=True)  # fresh cluster: no stale init marker
+    server.start(services.free_port())
+    try:
+        bundle.import_bundle(server.base_url())
+        security.apply(server.base_url())
+        yield server.base_url()
+    finally:
+        assert server.stop(), "Superset was not running at the end of the tests"
+
+
+@pytest.fixture(scope="module")
+def passwords(superset: str) -> dict[str, str]:
+    return json.loads(security.users_file().read_text())
+
+
+@pytest.fixture(scope="module")
+def admin(superset: str, passwords: dict[str, str]) -> SupersetClient:
+    return SupersetClient(superset, "admin", passwords["admin"])
+
+
+def _client(superset: str, passwords: dict[str, str], user: str) -> SupersetClient:
+    return SupersetClient(superset, user, passwords[user])
+
+
+def _inventory(admin: SupersetClient) -> dict[str, dict[str, int]]:
+    """uuid -> id of everything the bundle defines, per kind."""
+    kinds = {"dashboard": "dashboard", "chart": "chart", "dataset": "dataset", "database": "database"}
+    return {k: {r["uuid"]: r["id"] for r in admin.list_all(res, ["id", "uuid"])} for k, res in kinds.items()}
+
+
+def _bundle_uuids() -> dict[str, set[str]]:
+    def uuids(folder: str) -> set[str]:
+        return {yaml.safe_load(p.read_text())["uuid"] for p in (BUNDLE / folder).rglob("*.yaml")}
+
+    return {"dashboard": uuids("dashboards"), "chart": uuids("charts"), "dataset": uuids("datasets"),
+            "database": uuids("databases")}
+
+
+# ---------------------------------------------------------------- configuration
+
+
+def _loaded_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Load superset_config.py the way Superset does (its venv), print the security settings."""
+    code = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "print(json.dumps({'secret': m.SECRET_KEY, 'csrf': m.WTF_CSRF_ENABLED, 'talisman': m.TALISMAN_ENABLED,\n"
+        "  'csp': m.TALISMAN_CONFIG['content_security_policy'], 'lifetime': m.PERMANENT_SESSION_LIFETIME.total_seconds(),\n"
+        "  'httponly': m.SESSION_COOKIE_HTTPONLY, 'examples': m.SUPERSET_LOAD_EXAMPLES,\n"
+        "  'uri': m.SQLALCHEMY_DATABASE_URI, 'public': m.PUBLIC_ROLE_LIKE}))\n"
+    )
+    return subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=env, capture_output=True,
+                          text=True, timeout=60)
+
+
+def test_config_has_production_settings(pg_server: str) -> None:
+    env = server.superset_env()
+    proc = _loaded_config(env)
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads(proc.stdout)
+    assert cfg["secret"] == env["SUPERSET_SECRET_KEY"] and len(cfg["secret"]) >= 32
+    assert cfg["secret"] != "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET"
+    assert cfg["csrf"] is True and cfg["talisman"] is True and cfg["httponly"] is True
+    assert cfg["csp"]["default-src"] == ["'self'"] and "'unsafe-eval'" not in cfg["csp"]["script-src"]
+    assert 0 < cfg["lifetime"] <= 12 * 3600
+    assert cfg["examples"] is False and cfg["public"] is None
+    assert cfg["uri"].startswith("postgresql+psycopg2://spw_superset:") and cfg["uri"].endswith("/superset")
+
+
+@pytest.mark.parametrize("value", ["", "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "short"])
+def test_config_refuses_default_or_missing_secret_key(pg_server: str, value: str) -> None:
+    env = server.superset_env()
+    env["SUPERSET_SECRET_KEY"] = value
+    proc = _loaded_config(env)
+    assert proc.returncode != 0 and "SUPERSET_SECRET_KEY" in proc.stderr
+
+
+def test_live_server_sends_security_headers_and_checks_csrf(superset: str) -> None:
+    resp = requests.get(f"{superset}/login/", timeout=30)
+    assert resp.status_code == 200
+    assert "default-src 'self'" in resp.headers.get("Content-Security-Policy", "")
+    assert resp.headers.get("X-Frame-Options") == "SAMEORIGIN"
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+    # A login form post without the CSRF token is refused.
+    forged = requests.post(f"{superset}/login/", data={"username": "admin", "password": "x"}, timeout=30,
+                           allow_redirects=False)
+    assert forged.status_code == 400 and "CSRF" in forged.text
+
+
+# ---------------------------------------------------------------- bundle
+
+
+def test_bundle_imports_and_reimports_idempotently(superset: str, admin: SupersetClient) -> None:
+    expected = _bundle_uuids()
+    first = _inventory(admin)
+    for kind, uuids in expected.items():
+        assert set(first[kind]) == uuids, f"{kind}: Superset holds {set(first[kind])}, bundle has {uuids}"
+    bundle.import_bundle(superset)
+    second = _inventory(admin)
+    assert second == first  # same objects (UUID -> id), nothing duplicated
+    dashboards = admin.list_all("dashboard", ["id", "uuid", "dashboard_title", "published"])
+    assert all(d["published"] for d in dashboards)
+    # Dashboards hold exactly the charts their position names, with nothing left over.
+    for dash in queries.bundle_dashboards(BUNDLE):
+        ids = {c["id"] for c in admin.get(f"/api/v1/dashboard/{first['dashboard'][dash['uuid']]}/charts")["result"]}
+        want = {first["chart"][n["meta"]["uuid"]] for n in dash["position"].values()
+                if isinstance(n, dict) and n.get("type") == "CHART"}
+        assert ids == want, dash["dashboard_title"]
+
+
+def test_warehouse_connection_is_the_bi_reader(admin: SupersetClient) -> None:
+    (database,) = admin.list_all("database", ["id", "uuid", "database_name"])
+    detail = admin.get(f"/api/v1/database/{database['id']}")["result"]
+    assert detail["sqlalchemy_uri"].startswith("postgresql+psycopg2://spw_bi_reader:")
+    assert "XXXXXXXXXX" in detail["sqlalchemy_uri"]  # Superset masks it; the real one works (next tests)
+    committed = (BUNDLE / "databases" / "warehouse.yaml").read_text()
+    assert db.url("warehouse", "spw_bi_reader").split("@")[0].split(":")[-1] not in committed
+
+
+def test_every_chart_query_succeeds(superset: str, admin: SupersetClient, passwords: dict[str, str]) -> None:
+    charts = queries.bundle_charts(BUNDLE)
+    ds = dataset_ids(admin)
+    nhse = _client(superset, passwords, "nhse")
+    with_rows = [c.name for c in charts if data_rows(run_chart(nhse, c, ds))]
+    for c in charts:
+        run_chart(admin, c, ds)
+    # The synthetic warehouse has data for the national role in (nearly) every chart.
+    assert len(with_rows) >= 0.8 * len(charts), f"charts with data: {with_rows}"
+
+
+def _regions_with_data(admin: SupersetClient, ds: dict[str, int]) -> list[str]:
+    pcn_month = next(p for p in (BUNDLE / "datasets").rglob("mart_rollout_pcn_month.yaml"))
+    ds_id = ds[yaml.safe_load(pcn_month.read_text())["uuid"]]
+    regions = sorted({r[0] for r in raw_rows(admin, ds_id, ["region_code"])})
+    return [r for r in regions if r.startswith("Y")]
+
+
+def test_regional_users_see_disjoint_rows_apart_from_england(superset: str, admin: SupersetClient,
+                                                            passwords: dict[str, str]) -> None:
+    ds = dataset_ids(admin)
+    regions = _regions_with_data(admin, ds)
+    assert len(regions) >= 2, f"the test warehouse needs two regions with data, has {regions}"
+    a, b = regions[:2]
+    users = {code: _client(superset, passwords, f"region_{code.lower()}") for code in (a, b)}
+    checked = 0
+    for path in sorted((BUNDLE / "datasets").rglob("*.yaml")):
+        spec = yaml.safe_load(path.read_text())
+        cols = [c["column_name"] for c in spec["columns"] if not c["expression"]]
+        seen = {code: raw_rows(api, ds[spec["uuid"]], cols) for code, api in users.items()}
+        everything = raw_rows(admin, ds[spec["uuid"]], cols)
+        region = cols.index("region_code")
+        for code, rows in seen.items():
+            assert {r[region] for r in rows} <= {code, ENGLAND}, f"{spec['table_name']}: {code} sees others"
+            # Nothing of its own region or England is withheld from the regional user.
+            assert sorted(rows, key=repr) == sorted(
+                [r for r in everything if r[region] in (code, ENGLAND)], key=repr), spec["table_name"]
+        shared = set(seen[a]) & set(seen[b])
+        assert all(r[region] == ENGLAND for r in shared), f"{spec['table_name']}: shared non-England rows"
+        checked += bool(seen[a]) and bool(seen[b])
+    assert checked >= 3, "too few datasets had rows for both regions to show anything"
+    # Through the charts as well: every chart runs for a regional user.
+    for chart in queries.bundle_charts(BUNDLE):
+        run_chart(users[a], chart, ds)
+
+
+def test_user_without_data_role_gets_no_rows(superset: str, admin: SupersetClient,
+                                             passwords: dict[str, str]) -> None:
+    ds = dataset_ids(admin)
+    norole = _client(superset, passwords, "norole")
+    nhse = _client(superset, passwords, "nhse")
+    for path in sorted((BUNDLE / "datasets").rglob("*.yaml")):
+        spec = yaml.safe_load(path.read_text())
+        assert raw_rows(norole, ds[spec["uuid"]], ["region_code"]) == [], spec["table_name"]
+        assert raw_rows(nhse, ds[spec["uuid"]], ["region_code"]), f"{spec['table_name']}: empty for nhse"
+    for chart in queries.bundle_charts(BUNDLE):
+        assert data_rows(run_chart(norole, chart, ds)) == [], chart.name
+
+
+def test_steering_group_roles_have_no_sql_lab(superset: str, passwords: dict[str, str]) -> None:
+    region = _client(superset, passwords, "region_y60")
+    analyst = _client(superset, passwords, "analyst")
+    me = region.get("/api/v1/me/roles/")["result"]["roles"]
+    assert "sql_lab" not in me and "Admin" not in me
+    body = {"database_id": 1, "sql": "select 1", "runAsync": False, "schema": "published"}
+    denied = region.session.post(f"{superset}/api/v1/sqllab/execute/", json=body, timeout=60)
+    assert denied.status_code in (401, 403), denied.text[:300]
+    assert "sql_lab" in analyst.get("/api/v1/me/roles/")["result"]["roles"]
+
+
+def test_suppressed_cells_are_shown_as_suppressed(admin: SupersetClient) -> None:
+    ds = dataset_ids(admin)
+    spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_demand_reduction.yaml")).read_text())
+    body = {"datasource": {"id": ds[spec["uuid"]], "type": "table"}, "force": True, "result_format": "json",
+            "result_type": "full", "queries": [{
+                "columns": ["n_patients", "n_patients_shown"], "metrics": None, "filters": [],
+                "row_limit": 100000, "extras": {"where": "", "having": ""}, "orderby": []}]}
+    status, payload = chart_data(admin, body)
+    assert status == 200, payload
+    rows = payload["result"][0]["data"]
+    assert rows
+    for r in rows:
+        if r["n_patients"] is None:
+            assert r["n_patients_shown"] == "suppressed"
+        else:
+            assert r["n_patients_shown"].replace(",", "") == str(r["n_patients"])
+
+
+# ---------------------------------------------------------------- browser
+
+
+def test_dashboards_render_for_a_regional_user_in_chromium(superset: str, admin: SupersetClient,
+                                                           passwords: dict[str, str]) -> None:
+    if not Path("/usr/bin/chromedriver").exists():
+        pytest.fail("chromium-driver is missing: run scripts/ensure-chromium.sh")
+    ds = dataset_ids(admin)
+    user = f"region_{_regions_with_data(admin, ds)[0].lower()}"
+    driver = browser()
+    results = []
+    try:
+        login(driver, superset, user, passwords[user])
+        for dash in queries.bundle_dashboards(BUNDLE):
+            n = sum(1 for node in dash["position"].values() if isinstance(node, dict) and node.get("type") == "CHART")
+            results.append(check_dashboard(driver, superset, dash["slug"], n, OUTPUT / f"{dash['slug']}.png"))
+    finally:
+        driver.quit()
+    for r in results:
+        assert r.errors == [], f"{r.slug}: {r.errors}"
+        assert r.charts_rendered == r.charts_expected, f"{r.slug}: {r.charts_rendered}/{r.charts_expected}"
+        assert r.screenshot.stat().st_size > 10_000

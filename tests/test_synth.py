@@ -1,0 +1,381 @@
+"""Synthetic landing data: contract conformance, determinism, realism and the planted truth.
+
+The contract's headers, code sets and patterns are written out here again on purpose: the tests check the
+generator against the data contract, not against the generator's own tables.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+from collections import Counter, defaultdict
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from spw.synth import generate
+
+PATIENTS = 3000
+START = date(2022, 4, 1)
+ID = "nhs_number"
+
+HEADERS = {
+    "practices": ["practice_code", "practice_name", "pcn_code", "pcn_name", "sub_icb_code", "sub_icb_name",
+                  "icb_code", "icb_name", "region_code", "region_name", "list_size", "effective_from",
+                  "effective_to"],
+    "link_worker_workforce": ["pcn_code", "month", "wte", "headcount", "funding"],
+    "patients": [ID, "practice_code", "year_of_birth", "sex", "ethnic_category", "lsoa_code", "imd_decile",
+                 "ltc_count", "registration_start_date", "registration_end_date", "date_of_death"],
+    "sp_referrals": ["referral_id", ID, "referral_date", "referral_source", "referring_practice_code",
+                     "pcn_code", "link_worker_id", "referral_reasons", "outcome", "first_contact_date",
+                     "discharge_date", "contacts_count", "activities"],
+    "sp_wellbeing": ["assessment_id", "referral_id", "assessment_date", "assessment_type", "instrument", "item",
+                     "score"],
+    "gp_appointments": ["appointment_id", ID, "practice_code", "appointment_date", "appt_status", "hcp_type",
+                        "appt_mode", "national_category", "time_between_book_and_appt"],
+    "ae_attendances": ["ec_ident", ID, "provider_code", "arrival_date", "ec_department_type",
+                       "discharge_destination_snomed"],
+    "inpatient_admissions": ["spell_id", ID, "provider_code", "admission_date", "discharge_date",
+                             "admission_method"],
+}
+KEYS = {"practices": ("practice_code", "effective_from"), "link_worker_workforce": ("pcn_code", "month", "funding"),
+        "patients": (ID,), "sp_referrals": ("referral_id",), "sp_wellbeing": ("assessment_id",),
+        "gp_appointments": ("appointment_id",), "ae_attendances": ("ec_ident",),
+        "inpatient_admissions": ("spell_id",)}
+ACTIVITY_DATES = {"gp_appointments": "appointment_date", "ae_attendances": "arrival_date",
+                  "inpatient_admissions": "admission_date"}
+PATTERNS = {"practice_code": r"[A-Z][0-9]{5}", "pcn_code": r"U[0-9]{5}", "sub_icb_code": r"[0-9A-Z]{3}",
+            "icb_code": r"Q[A-Z0-9]{2}", "lsoa_code": r"E01[0-9]{6}", "provider_code": r"[A-Z0-9]{3,5}",
+            "referring_practice_code": r"[A-Z][0-9]{5}", "discharge_destination_snomed": r"[0-9]{6,18}"}
+SETS = {
+    "region_code": {"Y56", "Y58", "Y59", "Y60", "Y61", "Y62", "Y63"},
+    "funding": {"ARRS", "other", ""},
+    "sex": {"1", "2", "9", "X"},
+    "ethnic_category": set("ABCDEFGHJKLMNPRSZ") | {"99", ""},
+    "referral_source": {"gp", "practice_staff", "pharmacy", "mdt", "hospital_discharge", "ahp", "fire_service",
+                        "police", "job_centre", "social_care", "housing", "vcse", "self", "other"},
+    "outcome": {"engaged", "ongoing", "declined", "did_not_engage", "referred_back"},
+    "assessment_type": {"baseline", "follow_up"},
+    "instrument": {"ONS4", "SWEMWBS", "WEMWBS"},
+    "appt_status": {"Attended", "DNA", "Unknown"},
+    "hcp_type": {"GP", "Other Practice staff", "Unknown"},
+    "appt_mode": {"Face-to-Face", "Telephone", "Home Visit", "Video Conference/Online", "Unknown"},
+    "time_between_book_and_appt": {"Same Day", "1 Day", "2 to 7 Days", "8  to 14 Days", "15  to 21 Days",
+                                   "22  to 28 Days", "More than 28 Days", "Unknown / Data Quality", ""},
+    "ec_department_type": {"01", "02", "03", "04", "05"},
+    "admission_method": {"11", "12", "13", "21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28", "31",
+                         "32", "81", "82", "83", "98", "99"},
+}
+LISTS = {"referral_reasons": {"loneliness_isolation", "mental_health", "long_term_condition",
+                              "physical_inactivity", "financial_debt", "housing", "employment", "carer_support",
+                              "bereavement", "other"},
+         "activities": {"arts", "nature", "physical_activity", "befriending", "advice_debt", "advice_housing",
+                        "advice_welfare", "learning", "volunteering", "peer_support", "counselling", "other"}}
+ADMITTED = {"306706006", "1066361000000104", "1066391000000105", "1066371000000106", "1066381000000108",
+            "1066401000000108"}
+DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def nhs_ok(v: str) -> bool:
+    """Modulus 11 as the NHS Data Dictionary states it, written independently of the generator."""
+    if not re.fullmatch(r"\d{10}", v) or len(set(v)) == 1:
+        return False
+    total = sum(int(v[i]) * (10 - i) for i in range(9))
+    check = 11 - total % 11
+    if check == 11:
+        check = 0
+    return check != 10 and check == int(v[9])
+
+
+def read(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        reader = csv.reader(f)
+        head = next(reader)
+        rows = [dict(zip(head, r, strict=True)) for r in reader]
+    return head, rows
+
+
+def load(root: Path, source: str) -> list[dict]:
+    """Rows of a source in delivery order with latest-wins on the record key (as the loader does)."""
+    by_key: dict[tuple, dict] = {}
+    for f in sorted((root / source).glob("*.csv")):
+        for r in read(f)[1]:
+            by_key[tuple(r[k] for k in KEYS[source])] = r
+    return list(by_key.values())
+
+
+def digest(root: Path) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    out = tmp_path_factory.mktemp("synth") / "landing"
+    summary = generate(out, patients=PATIENTS, seed=1, start=START)
+    return out, summary
+
+
+@pytest.fixture(scope="module")
+def data(landing: tuple[Path, dict]) -> dict[str, list[dict]]:
+    return {s: load(landing[0], s) for s in HEADERS}
+
+
+def d(s: str) -> date:
+    return date.fromisoformat(s)
+
+
+def test_same_seed_same_bytes_other_seed_differs(landing: tuple[Path, dict], tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    generate(again, patients=PATIENTS, seed=1, start=START)
+    first, second = digest(landing[0]), digest(again)
+    assert first == second
+    other = tmp_path / "other"
+    generate(other, patients=PATIENTS, seed=2, start=START)
+    third = digest(other)
+    assert third.keys() == first.keys()
+    changed = [k for k in first if first[k] != third[k]]
+    assert any(k.startswith("patients/") for k in changed)
+    assert any(k.startswith("gp_appointments/") for k in changed)
+
+
+def test_every_source_has_files_with_the_contract_header(landing: tuple[Path, dict]) -> None:
+    root = landing[0]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == sorted(HEADERS)
+    for source, expected in HEADERS.items():
+        files = sorted((root / source).glob("*.csv"))
+        assert files, source
+        for f in files:
+            raw = f.read_bytes()
+            raw.decode("utf-8")
+            head, rows = read(f)
+            assert head == expected, f
+            keys = [tuple(r[k] for k in KEYS[source]) for r in rows]
+            assert len(keys) == len(set(keys)), f"duplicate record key in {f}"
+    # Activity sources are monthly deliveries named by period, header-only months allowed.
+    months = sorted(p.stem for p in (root / "gp_appointments").glob("????-??.csv"))
+    assert months[0] == "2022-04" and len(months) >= 30
+    assert (root / "truth.json").is_file() and not list(root.glob("*/truth.json"))
+
+
+def test_identities_are_valid_nhs_numbers(data: dict[str, list[dict]]) -> None:
+    ids = [r[ID] for r in data["patients"]]
+    assert len(ids) == PATIENTS == len(set(ids))
+    assert all(nhs_ok(v) for v in ids)
+    known = set(ids)
+    for source in ("sp_referrals", "gp_appointments", "ae_attendances", "inpatient_admissions"):
+        assert all(nhs_ok(r[ID]) and r[ID] in known for r in data[source]), source
+
+
+def test_codes_patterns_and_numbers_follow_the_contract(data: dict[str, list[dict]]) -> None:
+    for source, rows in data.items():
+        for r in rows:
+            for col, value in r.items():
+                if col in SETS:
+                    assert value in SETS[col], (source, col, value)
+                if col in PATTERNS and value:
+                    assert re.fullmatch(PATTERNS[col], value), (source, col, value)
+                if col in LISTS and value:
+                    assert set(value.split(";")) <= LISTS[col], (source, col, value)
+    for r in data["patients"]:
+        assert 1900 <= int(r["year_of_birth"]) <= date.today().year
+        assert r["imd_decile"] == "" or 1 <= int(r["imd_decile"]) <= 10
+        assert 0 <= int(r["ltc_count"]) <= 30
+    for r in data["sp_referrals"]:
+        assert 0 <= int(r["contacts_count"]) <= 200
+    ranges = {"ONS4": (0, 10), "SWEMWBS": (7, 35), "WEMWBS": (14, 70)}
+    for r in data["sp_wellbeing"]:
+        lo, hi = ranges[r["instrument"]]
+        assert lo <= float(r["score"]) <= hi
+        assert (r["item"] in {"life_satisfaction", "worthwhile", "happy", "anxious"}) == (r["instrument"] == "ONS4")
+        assert r["instrument"] == "ONS4" or r["item"] == "total"
+    for r in data["link_worker_workforce"]:
+        assert float(r["wte"]) >= 0 and int(r["headcount"]) >= 0 and d(r["month"]).day == 1
+    for r in data["practices"]:
+        assert int(r["list_size"]) >= 0
+
+
+def test_dates_are_iso_in_range_and_not_in_the_future(landing: tuple[Path, dict], data: dict) -> None:
+    today = date.today()
+    end = d(landing[1]["truth"]["parameters"]["data_cutoff_date"])
+    assert end < today.replace(day=1)
+    for source, rows in data.items():
+        for r in rows:
+            for col, value in r.items():
+                if (col.endswith("_date") or col in ("month", "effective_from", "effective_to")) and value:
+                    assert DATE_RE.fullmatch(value), (source, col, value)
+                    assert date(1900, 1, 1) <= d(value) <= today, (source, col, value)
+    for source, col in ACTIVITY_DATES.items():
+        assert all(START <= d(r[col]) <= end for r in data[source]), source
+    for r in data["sp_referrals"]:
+        for col in ("first_contact_date", "discharge_date"):
+            assert not r[col] or d(r[col]) >= d(r["referral_date"])
+    for r in data["inpatient_admissions"]:
+        assert not r["discharge_date"] or d(r["discharge_date"]) >= d(r["admission_date"])
+
+
+def test_activity_only_while_registered_and_alive(data: dict[str, list[dict]]) -> None:
+    people = {r[ID]: r for r in data["patients"]}
+    died = [r for r in data["patients"] if r["date_of_death"]]
+    assert died and any(r["registration_end_date"] and not r["date_of_death"] for r in data["patients"])
+    assert any(d(r["registration_start_date"]) > START for r in data["patients"])
+    for source, col in ACTIVITY_DATES.items():
+        for r in data[source]:
+            p = people[r[ID]]
+            day = d(r[col])
+            assert day >= d(p["registration_start_date"])
+            assert not p["date_of_death"] or day <= d(p["date_of_death"]), "activity after death"
+            assert not p["registration_end_date"] or day <= d(p["registration_end_date"])
+
+
+def test_geography_crosses_every_arrs_band(data: dict[str, list[dict]]) -> None:
+    latest = [r for r in data["practices"] if not r["effective_to"]]
+    pcn_pop: Counter[str] = Counter()
+    for r in latest:
+        pcn_pop[r["pcn_code"]] += int(r["list_size"])
+    pops = list(pcn_pop.values())
+    assert any(p < 30_000 for p in pops) and any(30_000 <= p <= 100_000 for p in pops)
+    assert any(100_000 < p <= 150_000 for p in pops) and any(p > 150_000 for p in pops)
+    assert len({r["region_code"] for r in latest}) >= 2
+    assert len({r["icb_code"] for r in latest}) >= 3 and len({r["sub_icb_code"] for r in latest}) >= 4
+    practices = {r["practice_code"] for r in latest}
+    assert {r["practice_code"] for r in data["patients"]} <= practices
+    funded = {r["pcn_code"] for r in data["link_worker_workforce"] if float(r["wte"]) > 0}
+    assert funded <= set(pcn_pop) and len(funded) >= len(pcn_pop) // 2
+
+
+def person_years(data: dict[str, list[dict]], end: date) -> float:
+    total = 0
+    for r in data["patients"]:
+        a = max(d(r["registration_start_date"]), START)
+        b = min(d(r["registration_end_date"]), end) if r["registration_end_date"] else end
+        total += max(0, (b - a).days + 1)
+    return total / 365.25
+
+
+def test_utilisation_near_national_rates(landing: tuple[Path, dict], data: dict) -> None:
+    py = person_years(data, d(landing[1]["truth"]["parameters"]["data_cutoff_date"]))
+    appts = [r for r in data["gp_appointments"] if r["national_category"] != "Social Prescribing Service"]
+    emergency = [r for r in data["inpatient_admissions"] if r["admission_method"].startswith("2")]
+    elective = [r for r in data["inpatient_admissions"] if r["admission_method"] in {"11", "12", "13"}]
+    assert 5.0 <= len(appts) / py <= 6.5
+    assert 0.28 <= len(data["ae_attendances"]) / py <= 0.45
+    assert 0.07 <= len(emergency) / py <= 0.14
+    assert len(elective) / py > 0.05  # present, and never counted as emergency
+    assert {r["appt_status"] for r in appts} == SETS["appt_status"]
+    assert {r["appt_mode"] for r in appts} == SETS["appt_mode"]
+    assert any(r["discharge_destination_snomed"] in ADMITTED for r in data["ae_attendances"])
+    assert {r["ec_department_type"] for r in data["ae_attendances"]} >= {"01", "03"}
+
+
+def test_link_worker_appointments_are_social_prescribing_service(data: dict[str, list[dict]]) -> None:
+    sps = [r for r in data["gp_appointments"] if r["national_category"] == "Social Prescribing Service"]
+    assert sps and all(r["hcp_type"] == "Other Practice staff" for r in sps)
+    referred = {r[ID] for r in data["sp_referrals"]}
+    assert {r[ID] for r in sps} <= referred
+
+
+def test_winter_is_busier_than_summer(data: dict[str, list[dict]]) -> None:
+    by_month = Counter(r["appointment_date"][:7] for r in data["gp_appointments"])
+    per_month: dict[str, list[int]] = defaultdict(list)
+    for ym, n in by_month.items():
+        per_month[ym[5:]].append(n)
+
+    def mean(m: str) -> float:
+        return sum(per_month[m]) / len(per_month[m])
+
+    assert mean("01") + mean("12") > 1.1 * (mean("07") + mean("08"))
+
+
+def test_referrals_favour_recent_high_users(landing: tuple[Path, dict], data: dict) -> None:
+    gp_days: dict[str, list[date]] = defaultdict(list)
+    for r in data["gp_appointments"]:
+        if r["appt_status"] == "Attended" and r["national_category"] != "Social Prescribing Service":
+            gp_days[r[ID]].append(d(r["appointment_date"]))
+    first: dict[str, date] = {}
+    for r in data["sp_referrals"]:
+        first[r[ID]] = min(first.get(r[ID], date.max), d(r["referral_date"]))
+    assert len(first) >= 50 and len(data["sp_referrals"]) > len(first), "index referrals and re-referrals"
+    pre = [sum(1 for x in gp_days[p] if 0 < (t - x).days <= 182) for p, t in first.items()]
+    py = person_years(data, d(landing[1]["truth"]["parameters"]["data_cutoff_date"]))
+    population_half_year = sum(len(v) for v in gp_days.values()) / py / 2
+    assert sum(pre) / len(pre) > 1.5 * population_half_year
+    outcomes = Counter(r["outcome"] for r in data["sp_referrals"])
+    assert set(outcomes) == SETS["outcome"]
+
+
+def test_wellbeing_has_baselines_follow_ups_and_attrition(data: dict[str, list[dict]]) -> None:
+    kinds: dict[str, set[str]] = defaultdict(set)
+    for r in data["sp_wellbeing"]:
+        kinds[r["referral_id"]].add(r["assessment_type"])
+    assert set(kinds) <= {r["referral_id"] for r in data["sp_referrals"]}
+    assert any(k == {"baseline"} for k in kinds.values())
+    assert any(k == {"baseline", "follow_up"} for k in kinds.values())
+    assert {r["instrument"] for r in data["sp_wellbeing"]} == SETS["instrument"]
+
+
+def test_resubmission_corrects_rows_of_the_original(landing: tuple[Path, dict]) -> None:
+    root, summary = landing
+    info = summary["truth"]["resubmission"]
+    resub = root / info["file"]
+    month = resub.name[:7]
+    original = root / "gp_appointments" / f"{month}.csv"
+    files = sorted(p.name for p in (root / "gp_appointments").glob("*.csv"))
+    assert files.index(resub.name) == files.index(original.name) + 1  # loads right after the original
+    before = {r["appointment_id"]: r for r in read(original)[1]}
+    after = read(resub)[1]
+    assert len(after) == info["rows"] > 0
+    for r in after:
+        old = before[r["appointment_id"]]
+        assert old["appt_mode"] == "Unknown" and old["time_between_book_and_appt"] == "Unknown / Data Quality"
+        same = ("appointment_date", "appt_status", "hcp_type", ID, "practice_code")
+        assert all(old[c] == r[c] for c in same)
+    assert any(r["appt_mode"] != "Unknown" for r in after)
+
+
+def test_truth_is_present_and_consistent(landing: tuple[Path, dict], data: dict) -> None:
+    root = landing[0]
+    truth = json.loads((root / "truth.json").read_text())
+    assert truth == json.loads(json.dumps(landing[1]["truth"]))
+    rows = truth["counts"]["rows"]
+    for source in HEADERS:
+        assert rows[source] == sum(len(read(f)[1]) for f in (root / source).glob("*.csv")), source
+    assert truth["counts"]["index_referrals"] == len({r[ID] for r in data["sp_referrals"]})
+    _, per_patient = read(root / "truth_patients.csv")
+    assert len(per_patient) == truth["counts"]["index_referrals"]
+    mult = truth["planted_effect"]["multipliers"]
+    assert all(0 < m < 1 for m in mult.values())
+    for measure, by_window in truth["effects"].items():
+        for w, cell in by_window.items():
+            eng, ref = cell["engaged"], cell["referred"]
+            assert 0 < eng["n_patients"] <= ref["n_patients"]
+            values = [float(r[f"{measure}_w{w}"]) for r in per_patient
+                      if r[f"eligible_w{w}"] == "1" and r["engaged"] == "1"]
+            assert len(values) == eng["n_patients"]
+            assert eng["true_effect_per_patient"] == pytest.approx(sum(values) / len(values), abs=1e-5)
+            assert eng["true_effect_per_patient"] < 0
+            assert ref["true_effect_per_patient"] == pytest.approx(
+                eng["true_effect_per_patient"] * eng["n_patients"] / ref["n_patients"], abs=1e-5)
+    gp = truth["effects"]["gp_appointments"]["12"]["engaged"]
+    # Regression to the mean: the naive before/after fall is clearly bigger than the planted effect.
+    assert gp["naive_pct_change"] < gp["true_effect_pct_of_pre_mean"] - 5
+
+
+def test_pseudonymised_identity_and_cap_at_today(tmp_path: Path) -> None:
+    out = tmp_path / "pseudo"
+    summary = generate(out, patients=400, seed=3, identity="pseudo", today=date(2023, 6, 15))
+    assert summary["truth"]["parameters"]["data_cutoff_date"] == "2023-05-31"
+    for source in ("patients", "gp_appointments", "sp_referrals"):
+        for f in (out / source).glob("*.csv"):
+            head, rows = read(f)
+            assert "pseudo_nhs_number" in head and "nhs_number" not in head
+            assert all(re.fullmatch(r"[A-Za-z0-9_-]{8,128}", r["pseudo_nhs_number"]) for r in rows)
+    dates = [r["appointment_date"] for f in (out / "gp_appointments").glob("*.csv") for r in read(f)[1]]
+    assert max(dates) <= "2023-05-31"
+    with pytest.raises(FileExistsError):
+        generate(out, patients=10, seed=3, today=date(2023, 6, 15))
+    generate(out, patients=10, seed=3, today=date(2023, 6, 15), overwrite=True)
+    assert len(read(out / "patients" / "2023-05.csv")[1]) == 10
