@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -33,7 +34,17 @@ def failed_tasks(dag_id: str) -> list[str]:
             "and state in ('failed', 'upstream_failed') order by state, task_id",
             (dag_id, row[0]),
         ).fetchall()
-    return [f"{dag_id}.{task_id} ({state})" for task_id, state in rows]
+    log = f"{dag_id}.log"
+    return [f"{dag_id}.{task_id} ({state}; see $SPW_HOME/logs/{log})" for task_id, state in rows]
+
+
+def _keep_log(dag_id: str, proc: subprocess.CompletedProcess) -> Path:
+    """The `airflow dags test` output, kept for the user; failed tasks' reasons are in it."""
+    from spw.services import logs_dir
+
+    path = logs_dir() / f"{dag_id}.log"
+    path.write_text((proc.stdout or "") + (proc.stderr or ""))
+    return path
 
 
 def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
@@ -42,15 +53,20 @@ def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
     The transformation runs even when one source's task failed: the other sources' valid files have
     loaded and the marts should reflect them; the failure is still reported and makes `spw run` fail.
     """
-    from spw.airflow_env import run_dag
+    from spw.airflow_env import airflow_env, run_dag
+    from spw.dbtrun import dbt_env
 
+    # dbt (through Cosmos) connects as spw_transformer with credentials from this environment.
+    env = dbt_env(airflow_env())
     failed: list[str] = []
     with progress("Airflow: ingestion DAG (validate, pseudonymise, load)"):
-        proc = run_dag(INGEST_DAG, {"landing_dir": str(landing)})
+        proc = run_dag(INGEST_DAG, {"landing_dir": str(landing)}, env=env)
+        _keep_log(INGEST_DAG, proc)
         if proc.returncode != 0:
             failed += failed_tasks(INGEST_DAG) or [f"{INGEST_DAG} (exit code {proc.returncode})"]
     with progress("Airflow: transformation DAG (dbt through Cosmos)"):
-        proc = run_dag(TRANSFORM_DAG, {})
+        proc = run_dag(TRANSFORM_DAG, {}, env=env)
+        _keep_log(TRANSFORM_DAG, proc)
         if proc.returncode != 0:
             failed += failed_tasks(TRANSFORM_DAG) or [f"{TRANSFORM_DAG} (exit code {proc.returncode})"]
     return failed
