@@ -7,7 +7,7 @@ says must happen (a rejected file leaves raw exactly as it was).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -84,7 +84,8 @@ CASES = [
           (3, "time_between_book_and_appt", "code_set", "8 to 14 Days"))),
     Case("duplicate_keys", "rejected", 3, 0, 0, ("duplicate record key (appointment_id)", "APT000001",
                                                  "lines 2, 4")),
-    Case("short_row", "rejected", 3, 0, 1, ("line 3: field_count",), ((3, None, "field_count", "7 fields, header has 9"),)),
+    Case("short_row", "rejected", 3, 0, 1, ("line 3: field_count",),
+         ((3, None, "field_count", "7 fields, header has 9"),)),
     Case("long_row", "rejected", 3, 0, 1, ("line 3: field_count",),
          ((3, None, "field_count", "11 fields, header has 9"),)),
     Case("over_threshold", "rejected", 102, 0, 2, ("2 of 102 rows (2.0%)", THRESHOLD, "line 102, column appt_mode"),
@@ -106,7 +107,8 @@ CASES = [
           (3, "discharge_date", "order", "discharge_date 2024-03-01 is before referral_date 2024-03-10")),
          source="sp_referrals"),
     Case("workforce_month_and_funding", "rejected", 4, 0, 2, ("line 4, column month: first_of_month",),
-         ((4, "month", "first_of_month", "2024-05-15"), (5, "wte", "range", "-0.5"), (5, "funding", "code_set", "arrs")),
+         ((4, "month", "first_of_month", "2024-05-15"), (5, "wte", "range", "-0.5"),
+          (5, "funding", "code_set", "arrs")),
          source="link_worker_workforce"),
     Case("workforce_funding_default", "loaded", 3, 3, source="link_worker_workforce"),
     Case("workforce_funding_duplicate", "rejected", 2, 0, 0,

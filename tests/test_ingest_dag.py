@@ -113,7 +113,7 @@ def test_committed_suites_match_the_contract() -> None:
 
     for source in c.SOURCE_NAMES:
         saved = json.loads((expectations_dir() / "gx" / "expectations" / f"raw_{source}.json").read_text())
-        got = sorted((e["type"], json.dumps(e["kwargs"], sort_keys=True)) for e in saved["expectations"])
-        want = sorted((e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True))
+        got = sorted((e["type"], json.dumps(e["kwargs"], sort_keys=True, default=str)) for e in saved["expectations"])
+        want = sorted((e.expectation_type, json.dumps(e.configuration.kwargs, sort_keys=True, default=str))
                       for e in expectations_for(c.get_source(source)))
         assert got == want, source

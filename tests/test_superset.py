@@ -48,11 +48,19 @@ def _bundle_tables() -> list[str]:
 
 @pytest.fixture(scope="module")
 def warehouse(request: pytest.FixtureRequest, pg_server: str) -> str:
-    """A warehouse whose published tables exist: the shared fixture if defined, else built here."""
-    try:
-        request.getfixturevalue("built_warehouse")
-    except pytest.FixtureLookupError:
+    """A warehouse whose published tables exist: the shared fixture if defined, else built here.
+
+    SPW_TEST_SUPERSET_OWN_BUILD=1 builds directly (synth -> loader -> dbt, no Airflow): quicker when
+    running this file alone; =existing uses the warehouse already on the server (with SPW_DATABASE_URL).
+    """
+    own = os.environ.get("SPW_TEST_SUPERSET_OWN_BUILD", "")
+    if own == "1":
         build_warehouse(Path(os.environ["SPW_HOME"]) / "superset-landing")
+    elif own != "existing":
+        try:
+            request.getfixturevalue("built_warehouse")
+        except pytest.FixtureLookupError:
+            build_warehouse(Path(os.environ["SPW_HOME"]) / "superset-landing")
     with db.connect("warehouse", "spw_bi_reader") as conn:
         present = {r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = 'published'")}

@@ -379,3 +379,20 @@ def test_pseudonymised_identity_and_cap_at_today(tmp_path: Path) -> None:
         generate(out, patients=10, seed=3, today=date(2023, 6, 15))
     generate(out, patients=10, seed=3, today=date(2023, 6, 15), overwrite=True)
     assert len(read(out / "patients" / "2023-05.csv")[1]) == 10
+
+
+def test_reference_check_agrees_with_truth_on_the_cohort(landing: tuple[Path, dict]) -> None:
+    """The files alone (read as the loader would) give the same eligible engaged cohort as the truth."""
+    from spw.synth import check
+
+    root, summary = landing
+    truth = summary["truth"]
+    panel = check.load(root)
+    cutoff = check._day(truth["parameters"]["data_cutoff_date"])
+    for w in (6, 12):
+        result = check.did(panel, w, cutoff, "engaged")
+        for measure, acc in result.items():
+            n = len(acc["e"]) + acc["unmatched"]
+            assert n == truth["effects"][measure][str(w)]["engaged"]["n_patients"], (measure, w)
+            assert len(acc["e"]) > 0
+        assert sum(result["gp_appointments"]["pre"]) > 0

@@ -154,6 +154,29 @@ def load_folder(landing: Path) -> str:
     except ImportError:
         _fallback_load(landing)
         return "fallback"
-    for source in SOURCES:  # pragma: no cover - exercised once the loader exists
-        loader.load_source(source, landing)
+    for source in SOURCES:
+        loader.load_source(None, landing, source)
     return "spw.ingest"
+
+
+def recreate_warehouse() -> None:
+    """Empty warehouse database with roles and schemas (as the `fresh_warehouse` fixture does)."""
+    from spw import db
+
+    with db.connect("postgres", autocommit=True) as conn:
+        conn.execute("select pg_terminate_backend(pid) from pg_stat_activity where datname = 'warehouse' "
+                     "and pid <> pg_backend_pid()")
+        conn.execute("drop database if exists warehouse")
+        conn.execute("create database warehouse")
+    db.bootstrap()
+
+
+def query(sql: str, params: tuple | dict | None = None) -> list[dict]:
+    """Rows of a query on the warehouse as dicts (admin connection: tests read every schema)."""
+    from psycopg.rows import dict_row
+
+    from spw import db
+
+    with db.connect("warehouse") as conn, conn.cursor(row_factory=dict_row) as cur:
+        cur.execute(sql, params)
+        return list(cur.fetchall())

@@ -170,26 +170,52 @@
     where geography_seq = 1 and control_sub_icb_code = sub_icb_code
 {%- endmacro %}
 
-{#- Pre-window counts of the matching measures for candidate pairs in `pairs_cte`, and whether the
-    candidate's bands equal the index patient's. -#}
-{% macro verify_candidate_bands(pairs_cte) -%}
+{#- Pre-window counts of the matching measures for candidate pairs in `pairs`, and whether the
+    candidate's bands equal the index patient's (one pass: no join back to the pairs). -#}
+{% macro verify_candidate_bands(pairs) -%}
     select
         c.index_key,
         c.window_months,
         c.control_key,
-        c.pair_hash,
         c.hash_rank,
+        c.n_candidates,
         {%- for m in matching_measures() %}
         {{ pre_window_sum(
             "case when e.measure = '" ~ m ~ "' then e.event_date end", 'e.event_value', 'c.pre_start', 'c.index_date'
-        ) }} as pre_{{ m }}{{ ',' if not loop.last }}
+        ) }} as pre_{{ m }},
         {%- endfor %}
-    from {{ pairs_cte }} as c
+        (
+            {{ gp_appointments_band(pre_window_sum(
+                "case when e.measure = 'gp_appointments' then e.event_date end", 'e.event_value',
+                'c.pre_start', 'c.index_date')) }} = c.gp_appointments_band
+            and {{ zero_one_two_band(pre_window_sum(
+                "case when e.measure = 'emergency_admissions' then e.event_date end", 'e.event_value',
+                'c.pre_start', 'c.index_date')) }} = c.emergency_admissions_band
+            and {{ zero_one_two_band(pre_window_sum(
+                "case when e.measure = 'ae_attendances' then e.event_date end", 'e.event_value',
+                'c.pre_start', 'c.index_date')) }} = c.ae_attendances_band
+        ) as is_band_match
+    from {{ pairs }} as c
     left join {{ ref('int_patient_events') }} as e
         on
             c.control_key = e.patient_key
             and e.measure in ({% for m in matching_measures() %}'{{ m }}'{{ ', ' if not loop.last }}{% endfor %})
             and e.event_date >= c.pre_start
             and e.event_date < c.index_date
-    group by c.index_key, c.window_months, c.control_key, c.pair_hash, c.hash_rank
+    group by
+        c.index_key, c.window_months, c.control_key, c.hash_rank, c.n_candidates, c.pre_start, c.index_date,
+        c.gp_appointments_band, c.emergency_admissions_band, c.ae_attendances_band
+{%- endmacro %}
+
+{#- Candidate pairs of `index_rows` ranked by pair hash within each index patient and window. -#}
+{% macro ranked_candidate_pairs(index_rows) -%}
+    select
+        *,
+        row_number() over (
+            partition by index_key, window_months order by pair_hash, control_key
+        ) as hash_rank,
+        count(*) over (partition by index_key, window_months) as n_candidates
+    from (
+        {{ candidate_pairs(index_rows) }}
+    ) as pairs
 {%- endmacro %}

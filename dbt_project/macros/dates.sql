@@ -46,3 +46,17 @@
 {% macro days_between(start_date, end_date) -%}
     {{ dbt.datediff(start_date, end_date, 'day') }}
 {%- endmacro %}
+
+{#- Refresh planner statistics of a freshly built table (Postgres ANALYZE; no-op elsewhere). -#}
+{% macro analyze_relation(relation) -%}
+    {{ return(adapter.dispatch('analyze_relation', 'spw')(relation)) }}
+{%- endmacro %}
+
+{% macro default__analyze_relation(relation) -%}
+{%- endmacro %}
+
+{% macro postgres__analyze_relation(relation) -%}
+    {%- if model is defined and model.config.materialized in ('table', 'incremental') -%}
+        analyze {{ relation }}
+    {%- endif -%}
+{%- endmacro %}

@@ -30,13 +30,11 @@
     is suppressed on this row. -#}
 {% macro suppress_flag(cols, geography_level="geography_level") -%}
     {%- if cols is string %}{% set cols = [cols] %}{% endif -%}
+    {%- set checks = [] -%}
+    {%- for c in cols %}{% do checks.append(is_small_count(c)) %}{% endfor -%}
     coalesce(
         not {{ disclosure_is_england(geography_level) }}
-        and (
-            {%- for c in cols %}
-            {{ is_small_count(c) }}{% if not loop.last %} or{% endif %}
-            {%- endfor %}
-        ),
+        and ({{ checks | join(' or ') }}),
         false
     )
 {%- endmacro %}

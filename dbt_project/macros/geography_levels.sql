@@ -11,20 +11,20 @@
         ('icb', 'icb_code', 'icb_name', 'region_code'),
         ('sub_icb', 'sub_icb_code', 'sub_icb_name', 'region_code'),
         ('pcn', 'pcn_code', 'pcn_name', 'region_code'),
-    ] -%}
-    {%- for level, code, name, region in levels %}
-    select
-        '{{ level }}' as geography_level,
-        cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
-        cast({{ name }} as {{ dbt.type_string() }}) as geography_name,
-        cast({{ region }} as {{ dbt.type_string() }}) as region_code,
-        {{ columns | join(', ') }}
-    from {{ relation }}
-    {%- if level != 'england' %}
-    where {{ code }} is not null
-    {%- endif %}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+    ] %}
+    {%- for level, code, name, region in levels -%}
+        select
+            '{{ level }}' as geography_level,
+            cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
+            cast({{ name }} as {{ dbt.type_string() }}) as geography_name,
+            cast({{ region }} as {{ dbt.type_string() }}) as region_code,
+            {{ columns | join(', ') }}
+        from {{ relation }}
+        {%- if level != 'england' %}
+            where {{ code }} is not null
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {% endif %}
     {%- endfor %}
 {%- endmacro %}

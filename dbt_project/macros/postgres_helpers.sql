@@ -10,15 +10,15 @@
 {%- endmacro %}
 
 
-{#- One row per element of a ';'-separated text list, as a lateral set-returning call:
-    `from t cross join lateral {{ split_list('t.col', 'item') }}` gives column `item`, trimmed;
-    empty elements (e.g. a trailing ';') are dropped by the caller's `where item <> ''`. -#}
-{% macro split_list(col, alias='item', sep=';') -%}
-    {{ return(adapter.dispatch('split_list', 'spw')(col, alias, sep)) }}
+{#- One row per element of a ';'-separated text list, as a set-returning function to join laterally:
+    `from t cross join lateral {{ split_list('t.col') }} as l (item)`; callers trim the elements
+    and drop empty ones (e.g. after a trailing ';'). A NULL list gives no rows. -#}
+{% macro split_list(col, sep=';') -%}
+    {{ return(adapter.dispatch('split_list', 'spw')(col, sep)) }}
 {%- endmacro %}
 
-{% macro default__split_list(col, alias, sep) -%}
-    (select btrim(x) as {{ alias }} from unnest(string_to_array({{ col }}, '{{ sep }}')) as u (x)) as {{ alias }}_list
+{% macro default__split_list(col, sep) -%}
+    unnest(string_to_array({{ col }}, '{{ sep }}'))
 {%- endmacro %}
 
 
@@ -28,20 +28,18 @@
 {%- endmacro %}
 
 
-{#- First days of every month from the month of start_date to the month of end_date, as a subquery
-    with one column `month` (Postgres generate_series). -#}
-{% macro month_series(start_date, end_date, alias='month') -%}
-    {{ return(adapter.dispatch('month_series', 'spw')(start_date, end_date, alias)) }}
+{#- First days of every month from the month of start_date to the month of end_date, as a
+    set-returning function to join laterally: `cross join lateral {{ month_series('a', 'b') }} as s (m)`
+    (Postgres generate_series; timestamps, cast to date by the caller). -#}
+{% macro month_series(start_date, end_date) -%}
+    {{ return(adapter.dispatch('month_series', 'spw')(start_date, end_date)) }}
 {%- endmacro %}
 
-{% macro default__month_series(start_date, end_date, alias) -%}
-    (
-        select cast(m as date) as {{ alias }}
-        from generate_series(
-            cast({{ dbt.date_trunc('month', start_date) }} as date),
-            cast({{ dbt.date_trunc('month', end_date) }} as date),
-            interval '1 month'
-        ) as s (m)
+{% macro default__month_series(start_date, end_date) -%}
+    generate_series(
+        cast({{ dbt.date_trunc('month', start_date) }} as date),
+        cast({{ dbt.date_trunc('month', end_date) }} as date),
+        interval '1 month'
     )
 {%- endmacro %}
 

@@ -48,21 +48,32 @@ ledger as (
 ),
 
 -- A row breaking one rule in several columns counts once for that rule.
-rejections as (
+rejected as (
     select
         f.source,
         f.delivery_month,
-        count(distinct r.sha256 || ':' || coalesce(cast(r.line_number as {{ dbt.type_string() }}), '')) as rejected_rows_listed,
-        {%- for rule in rules %}
-        count(distinct case when r.rule = '{{ rule }}' then r.sha256 || ':' || coalesce(cast(r.line_number as {{ dbt.type_string() }}), '') end)
-            as rows_rejected_{{ rule }},
-        {%- endfor %}
-        count(distinct case when r.rule not in ('{{ rules | join("', '") }}')
-            then r.sha256 || ':' || coalesce(cast(r.line_number as {{ dbt.type_string() }}), '') end)
-            as rows_rejected_other_rule
+        r.rule,
+        r.sha256 || ':' || coalesce(cast(r.line_number as {{ dbt.type_string() }}), '') as row_key,
+        r.rule in (
+            {%- for rule in rules %}
+                '{{ rule }}'{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ) as is_known_rule
     from {{ source('audit', 'rejected_rows') }} as r
     inner join files as f on r.source = f.source and r.sha256 = f.sha256
-    group by f.source, f.delivery_month
+),
+
+rejections as (
+    select
+        source,
+        delivery_month,
+        count(distinct row_key) as rejected_rows_listed,
+        {%- for rule in rules %}
+            count(distinct case when rule = '{{ rule }}' then row_key end) as rows_rejected_{{ rule }},
+        {%- endfor %}
+        count(distinct case when not is_known_rule then row_key end) as rows_rejected_other_rule
+    from rejected
+    group by source, delivery_month
 ),
 
 checks as (
@@ -92,7 +103,7 @@ select
     cast(l.rows_rejected as bigint) as rows_rejected,
     cast(coalesce(r.rejected_rows_listed, 0) as bigint) as rejected_rows_listed,
     {%- for rule in rules %}
-    cast(coalesce(r.rows_rejected_{{ rule }}, 0) as bigint) as rows_rejected_{{ rule }},
+        cast(coalesce(r.rows_rejected_{{ rule }}, 0) as bigint) as rows_rejected_{{ rule }},
     {%- endfor %}
     cast(coalesce(r.rows_rejected_other_rule, 0) as bigint) as rows_rejected_other_rule,
     cast(coalesce(c.current_rows, 0) as bigint) as current_rows,

@@ -8,14 +8,14 @@ with people as (
 
 dimensioned as (
     {%- for dim in ['all', 'imd_quintile', 'age_band', 'sex', 'ethnic_group'] %}
-    select
-        *,
-        '{{ dim }}' as dimension,
-        {{ "'all'" if dim == 'all' else dim }} as dimension_value
-    from people
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            *,
+            '{{ dim }}' as dimension,
+            {{ "'all'" if dim == 'all' else dim }} as dimension_value
+        from people
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 

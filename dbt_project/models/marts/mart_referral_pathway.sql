@@ -34,17 +34,17 @@ placed as (
 reasons as (
     select
         p.referral_id,
-        nullif(reason_list.reason, '') as value
+        nullif(trim(l.reason), '') as value
     from placed as p
-    cross join lateral {{ split_list('p.referral_reasons', 'reason') }}
+    cross join lateral {{ split_list('p.referral_reasons') }} as l (reason)
 ),
 
 activities as (
     select
         p.referral_id,
-        nullif(activity_list.activity, '') as value
+        nullif(trim(l.activity), '') as value
     from placed as p
-    cross join lateral {{ split_list('p.activities', 'activity') }}
+    cross join lateral {{ split_list('p.activities') }} as l (activity)
 ),
 
 recorded_reasons as (

@@ -1,6 +1,6 @@
--- Rollout monitoring per PCN and month (methods §6), unsuppressed. Referral counts and days to first
--- contact go by referral month; closed referrals (those with a discharge date) and their contacts go by
--- discharge month; workforce by its return month.
+-- Rollout monitoring per PCN and month (methods §6), unsuppressed. Every referral figure goes by
+-- referral month (the month's referrals, of which closed = with a discharge date); workforce by its
+-- return month.
 with pcn_month as (
     select * from {{ ref('int_rollout_pcn_month') }}
 ),
@@ -41,21 +41,13 @@ received as (
         count(distinct case when is_index_referral then patient_key end) as people_referred,
         sum(case when outcome = 'declined' then 1 else 0 end) as declined_referrals,
         count(days_to_first_contact) as referrals_with_first_contact,
-        {{ median_cont('days_to_first_contact') }} as median_days_to_first_contact
+        {{ median_cont('days_to_first_contact') }} as median_days_to_first_contact,
+        sum(case when discharge_date is not null then 1 else 0 end) as closed_referrals,
+        sum(case when discharge_date is not null and contacts_count is not null then 1 else 0 end)
+            as closed_referrals_with_contacts,
+        {{ median_cont('case when discharge_date is not null then contacts_count end') }} as median_contacts
     from referrals
     group by pcn_code, referral_month
-),
-
-closed as (
-    select
-        pcn_code,
-        discharge_month as month,
-        count(*) as closed_referrals,
-        count(contacts_count) as closed_referrals_with_contacts,
-        {{ median_cont('contacts_count') }} as median_contacts
-    from referrals
-    where discharge_month is not null
-    group by pcn_code, discharge_month
 ),
 
 joined as (
@@ -83,13 +75,12 @@ joined as (
         coalesce(r.declined_referrals, 0) as declined_referrals,
         coalesce(r.referrals_with_first_contact, 0) as referrals_with_first_contact,
         r.median_days_to_first_contact,
-        coalesce(c.closed_referrals, 0) as closed_referrals,
-        coalesce(c.closed_referrals_with_contacts, 0) as closed_referrals_with_contacts,
-        c.median_contacts
+        coalesce(r.closed_referrals, 0) as closed_referrals,
+        coalesce(r.closed_referrals_with_contacts, 0) as closed_referrals_with_contacts,
+        r.median_contacts
     from pcn_month as p
     left join workforce as w on p.pcn_code = w.pcn_code and p.month = w.month
     left join received as r on p.pcn_code = r.pcn_code and p.month = r.month
-    left join closed as c on p.pcn_code = c.pcn_code and p.month = c.month
 )
 
 select

@@ -19,7 +19,6 @@ select
     {{ suppressed_rate('people_referred', 'registered_population', 1000) }} as referrals_per_1000,
     {{ suppress_count('people_engaged') }} as people_engaged,
     {{ suppressed_pct('people_engaged', 'people_referred') }} as engaged_pct,
-    outcome_window_months,
     {{ suppress_count('outcome_n_patients') }} as outcome_n_patients,
     {{ suppress_count('gp_pre_total') }} as gp_pre_total,
     {{ suppress_count('gp_post_total') }} as gp_post_total,

@@ -1,7 +1,8 @@
 {{ config(alias='mart_rollout_pcn_month') }}
 -- Published twin of marts.mart_rollout_pcn_month with methods §9 applied (every row is PCN level):
 -- counts of people rounded or suppressed, rates and percentages from the rounded counts, medians NULL
--- when they rest on 1..7 referrals. Workforce WTE and entitlement are not counts of people and stay.
+-- when they rest on 1..7 referrals. Workforce WTE and entitlement are not counts of people and stay;
+-- practice and link-worker head counts are left out (small counts that are not about patients).
 with mart as (
     select * from {{ ref('mart_rollout_pcn_month') }}
 )
@@ -18,7 +19,6 @@ select
     icb_name,
     sub_icb_code,
     sub_icb_name,
-    practice_count,
     {{ suppress_count('registered_population', "'pcn'") }} as registered_population,
     arrs_entitlement_wte,
     link_worker_wte,

@@ -232,23 +232,27 @@ class RowValidator:
                 continue
             memo_idx.append(idx)
             memos.append(memo)
-        if self.identity_index is not None:
-            memo_idx.insert(0, self.identity_index)
-            memos.insert(0, self._key_cache)
         self._memos = memos
         self._memo_get = _getter(memo_idx)
         self._required_get = _getter(required_plain) if required_plain else None
         self._data_get = _getter([i for i, *_ in self.checks])
 
-    def validate(self, rec: list[str]) -> tuple[list[str | None] | None, list[RowError] | None]:
+    def validate(self, rec: list[str]) -> tuple[list[str] | None, list[RowError] | None]:
         """(stage row without line number, None) when valid, else (None, errors)."""
         if len(rec) == self.n_fields and all(map(contains, self._memos, self._memo_get(rec))) and (
                 self._required_get is None or all(self._required_get(rec))):
             errors = self._row_rules(rec, None, ()) if self.has_row_rules else None
             if errors is None:
-                if self.identity_index is None:
+                i = self.identity_index
+                if i is None:
                     return [*self._data_get(rec)], None
-                return [self._key_cache[rec[self.identity_index]], *self._data_get(rec)], None
+                # Identities repeat: a cached key means the value was validated before.
+                key = self._key_cache.get(rec[i])
+                if key is None:
+                    if self._identity_error(rec[i]) is not None:
+                        return self._validate_slow(rec)
+                    key = self.hmac(rec[i])
+                return [key, *self._data_get(rec)], None
             return None, errors
         return self._validate_slow(rec)
 
@@ -270,7 +274,7 @@ class RowValidator:
             if not v:
                 if default is None and required:
                     errors.append((name, c.RULE_REQUIRED, None))
-                out.append(default)
+                out.append(v if default is None else default)  # "" is NULL in the COPY (csv) stream
                 continue
             if check is not None:
                 rule = check(v)

@@ -88,7 +88,8 @@ def episodes(rng: np.random.Generator, pt: Patients, p: P.SynthParams, months: i
 def monthly_rates(ctx: Context, pt: Patients, ep: np.ndarray, service: str) -> np.ndarray:
     """Expected events per patient-month (before registration limits and the planted effect)."""
     r: P.Rates = getattr(ctx.p, service)
-    per_year = ctx.base[service] * P.relative_rate(r, pt.age, pt.ltc, pt.imd) * pt.frailty
+    frailty = pt.frailty[:, SERVICES.index(service)]
+    per_year = ctx.base[service] * P.relative_rate(r, pt.age, pt.ltc, pt.imd) * frailty
     month_no = np.array([m.month for m in ctx.tl.months])
     per_month = (ctx.tl.lengths / DAYS_PER_YEAR) * P.seasonal(r, month_no)
     lam = per_year[:, None] * per_month[None, :]
@@ -127,7 +128,8 @@ def index_referrals(rng: np.random.Generator, ctx: Context, pt: Patients, use: n
     p, tl, n = ctx.p, ctx.tl, len(pt)
     cum = np.concatenate([np.zeros((n, 1)), np.cumsum(use, axis=1)], axis=1)
     look = p.referral_lookback_months
-    typical = look / 12 * (p.target_practice_appointments + 3 * p.target_ae + 8 * p.target_emergency)
+    typical = look / 12 * (p.target_practice_appointments + p.referral_weight_ae * p.target_ae
+                           + p.referral_weight_emergency * p.target_emergency)
     dep = np.where(pt.imd > 0, 5.5 - pt.imd, 0.0)
     person = (pt.age >= 16) * (1 + 0.05 * dep) * np.where(pt.age >= 65, 1.2, 1.0)
     out = np.full(n, NEVER, dtype=np.int64)

@@ -87,11 +87,9 @@ def load(root: Path) -> Panel:
             first_ref[i], outcome[i] = _day(r["referral_date"]), r["outcome"]
     events = {}
     for measure, (source, col, keep) in MEASURES.items():
-        latest = {r[KEY[source]]: (index[r[ident]], _day(r[col])) for r in _rows(root, source)}
-        kept = np.array([v for k, v in latest.items()], dtype=np.int64).reshape(-1, 2)
-        rows = {r[KEY[source]]: r for r in _rows(root, source)}
-        mask = np.array([keep(rows[k]) for k in latest], dtype=bool)
-        kept = kept[mask]
+        latest = {r[KEY[source]]: r for r in _rows(root, source)}  # a resubmission replaces its keys
+        kept = np.array([(index[r[ident]], _day(r[col])) for r in latest.values() if keep(r)],
+                        dtype=np.int64).reshape(-1, 2)
         events[measure] = np.sort(kept[:, 0] * 10**8 + kept[:, 1])
     return Panel(ident, index, np.array([int(r["year_of_birth"]) for r in recs]), strata,
                  np.array([_day(r["registration_start_date"]) for r in recs]),

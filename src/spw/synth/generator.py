@@ -37,13 +37,21 @@ class Stats:
         self.counts[key] += int(n)
 
 
+UNKNOWN_STATUS_P = 0.03
+
+
+def _p_dna(age: np.ndarray, imd: np.ndarray) -> np.ndarray:
+    """Did-not-attend probability: higher for young adults and in deprived areas."""
+    dep = np.where(imd > 0, np.maximum(5.5 - imd, 0), 0.0)
+    return 0.03 + 0.006 * dep + 0.02 * ((age >= 16) & (age < 35))
+
+
 def _gp_attributes(rng: np.random.Generator, pt: population.Patients, ev: A.Events) -> dict[str, np.ndarray]:
     n = ev.pat.size
     age = pt.age[ev.pat]
-    dep = np.where(pt.imd[ev.pat] > 0, np.maximum(5.5 - pt.imd[ev.pat], 0), 0.0)
-    p_dna = 0.03 + 0.006 * dep + 0.02 * ((age >= 16) & (age < 35))
+    p_dna = _p_dna(age, pt.imd[ev.pat])
     u = rng.random(n)
-    status = np.where(u < p_dna, 1, np.where(u < p_dna + 0.03, 2, 0))
+    status = np.where(u < p_dna, 1, np.where(u < p_dna + UNKNOWN_STATUS_P, 2, 0))
     mode_young = outputs.choice(rng, P.MODE_P_UNDER_80, n)
     mode_old = outputs.choice(rng, P.MODE_P_80_PLUS, n)
     mode = np.where(age >= 80, mode_old, mode_young)
@@ -54,14 +62,12 @@ def _gp_attributes(rng: np.random.Generator, pt: population.Patients, ev: A.Even
 
 
 def _p_attended(pt: population.Patients) -> np.ndarray:
-    dep = np.where(pt.imd > 0, np.maximum(5.5 - pt.imd, 0), 0.0)
-    return 1 - (0.03 + 0.006 * dep + 0.02 * ((pt.age >= 16) & (pt.age < 35))) - 0.03
+    return 1 - _p_dna(pt.age, pt.imd) - UNKNOWN_STATUS_P
 
 
 def _admissions(rng: np.random.Generator, ctx: A.Context, pt: population.Patients, em: A.Events,
                 el: A.Events) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, int]]:
     tl = ctx.tl
-    n = len(pt)
     women = (pt.sex == 1) & (pt.age >= 18) & (pt.age <= 44)
     per_month = tl.lengths / population.DAYS_PER_YEAR
     other = A.draw(rng, np.outer(women * MATERNITY_RATE + TRANSFER_RATE, per_month), tl, pt)
@@ -77,7 +83,6 @@ def _admissions(rng: np.random.Generator, ctx: A.Context, pt: population.Patient
     los = np.concatenate([em_los, el_los, rng.integers(0, 4, size=other.pat.size)]).astype(np.int64)
     pat = np.concatenate([em.pat, el.pat, other.pat])
     day = np.concatenate([em.day, el.day, other.day])
-    del n
     return pat, day, methods, los, {"emergency_admissions": em.pat.size, "elective_admissions": el.pat.size,
                                     "other_admissions": other.pat.size}
 
@@ -87,24 +92,43 @@ def simulate_chunk(rng: np.random.Generator, ctx: A.Context, pt: population.Pati
     tl, p, n = ctx.tl, ctx.p, len(pt)
     ep = A.episodes(rng, pt, p, tl.n_months)
     lam = {s: A.monthly_rates(ctx, pt, ep, s) for s in A.SERVICES}
-    del ep
     gp = _gp_attributes(rng, pt, A.draw(rng, lam["gp"], tl, pt))
     ae = A.draw(rng, lam["ae"], tl, pt)
     em = A.draw(rng, lam["emergency"], tl, pt)
     el = A.draw(rng, lam["elective"], tl, pt)
     gp_ev = A.Events(gp["pat"], gp["day"])
-    use = A.month_counts(gp_ev, tl, n) + 3 * A.month_counts(ae, tl, n) + 8 * A.month_counts(em, tl, n)
+    use = (A.month_counts(gp_ev, tl, n) + p.referral_weight_ae * A.month_counts(ae, tl, n)
+           + p.referral_weight_emergency * A.month_counts(em, tl, n))
     idx_day = A.index_referrals(rng, ctx, pt, use)
     refs = A.referral_details(rng, ctx, pt, idx_day)
     engaged = np.zeros(n, dtype=bool)
     engaged[refs.pat[refs.index & np.isin(refs.outcome, [0, 1])]] = True
-    eff_end = A.effect_end(np.where(engaged, idx_day, NEVER), p.effect_months)
+    gp_drop, ae_drop, em_drop = _planted_effect(rng, ctx, pt, landing, truth, lam, gp, ae, em, idx_day, engaged)
+    stats.add("events_removed_by_effect", gp_drop.sum() + ae_drop.sum() + em_drop.sum())
+    _write_chunk(rng, ctx, pt, landing, stats, refs, {k: v[~gp_drop] for k, v in gp.items()},
+                 ae.take(~ae_drop), em.take(~em_drop), el)
+    t0, t1 = tl.first_day, tl.last_day + 1
+    stats.person_days += float(np.maximum(0, np.minimum(pt.reg_end + 1, t1) - np.maximum(pt.reg_start, t0)).sum())
+    stats.add("patients", n)
+    stats.add("joiners", (pt.reg_start >= t0).sum())
+    stats.add("deaths", (pt.death < NEVER).sum())
+    stats.add("leavers", ((pt.reg_end < NEVER) & (pt.death == NEVER)).sum())
+    stats.add("referrals", refs.pat.size)
+    stats.add("index_referrals", refs.index.sum())
+    stats.add("engaged_index_referrals", engaged.sum())
 
+
+def _planted_effect(rng: np.random.Generator, ctx: A.Context, pt: population.Patients, landing: Landing,
+                    truth: Truth, lam: dict, gp: dict, ae: A.Events, em: A.Events, idx_day: np.ndarray,
+                    engaged: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thins the engaged patients' targeted events and records the truth; returns the drop masks."""
+    p = ctx.p
+    eff_end = A.effect_end(np.where(engaged, idx_day, NEVER), p.effect_months)
+    gp_ev = A.Events(gp["pat"], gp["day"])
     gp_target = gp["hcp"] == 0
     gp_drop = A.thin(rng, gp_ev, gp_target, idx_day, eff_end, p.effect_gp)
     ae_drop = A.thin(rng, ae, np.ones(ae.pat.size, bool), idx_day, eff_end, p.effect_ae)
     em_drop = A.thin(rng, em, np.ones(em.pat.size, bool), idx_day, eff_end, p.effect_emergency)
-    stats.add("events_removed_by_effect", gp_drop.sum() + ae_drop.sum() + em_drop.sum())
     measured_gp = gp_target & (gp["status"] == 0)
     target_lam = {"gp_appointments": lam["gp"] * (P.HCP_P[0] * _p_attended(pt))[:, None],
                   "ae_attendances": lam["ae"], "emergency_admissions": lam["emergency"]}
@@ -114,18 +138,21 @@ def simulate_chunk(rng: np.random.Generator, ctx: A.Context, pt: population.Pati
                "emergency_admissions": em.take(em_drop)}
     mult = {"gp_appointments": p.effect_gp, "ae_attendances": p.effect_ae,
             "emergency_admissions": p.effect_emergency}
-    per_patient_truth = _accumulate_truth(ctx, pt, truth, idx_day, engaged, target_lam, kept, dropped, mult)
+    per_patient_truth = _accumulate_truth(ctx, pt, truth, idx_day, eff_end, engaged, target_lam, kept, dropped,
+                                          mult)
     landing.append_columns(TRUTH_PATIENTS, "", per_patient_truth)
-    del lam, target_lam
+    return gp_drop, ae_drop, em_drop
 
-    gp = {k: v[~gp_drop] for k, v in gp.items()}
-    ae, em = ae.take(~ae_drop), em.take(~em_drop)
+
+def _write_chunk(rng: np.random.Generator, ctx: A.Context, pt: population.Patients, landing: Landing,
+                 stats: Stats, refs: A.Referrals, gp: dict, ae: A.Events, em: A.Events, el: A.Events) -> None:
+    tl = ctx.tl
     ref_id = outputs.sp_referrals(landing, ctx, pt, rng, refs)
     outputs.sp_wellbeing(landing, ctx, pt, rng, refs, ref_id)
     sps = outputs.sps_appointments(rng, ctx, pt, refs)
-    resub = (tl.month_of(gp["day"]) == ctx.resub_month) & ctx.resub_practice[pt.practice[gp["pat"]]]
-    resub_sps = (tl.month_of(sps["day"]) == ctx.resub_month) & ctx.resub_practice[pt.practice[sps["pat"]]]
-    stats.add("resubmitted_appointments", resub.sum() + resub_sps.sum())
+    for rows in (gp, sps):
+        resub = (tl.month_of(rows["day"]) == ctx.resub_month) & ctx.resub_practice[pt.practice[rows["pat"]]]
+        stats.add("resubmitted_appointments", resub.sum())
     stats.add("practice_appointments", gp["pat"].size)
     stats.add("social_prescribing_appointments", sps["pat"].size)
     stats.add("gp_appointments_measure", ((gp["hcp"] == 0) & (gp["status"] == 0)).sum())
@@ -138,19 +165,10 @@ def simulate_chunk(rng: np.random.Generator, ctx: A.Context, pt: population.Pati
     outputs.inpatient_admissions(landing, ctx, pt, rng, ip_pat, ip_day, methods, los)
     landing.append_columns("patients", ctx.patients_file, population.rows(pt, ctx.geo, tl))
 
-    t0, t1 = tl.first_day, tl.last_day + 1
-    stats.person_days += float(np.maximum(0, np.minimum(pt.reg_end + 1, t1) - np.maximum(pt.reg_start, t0)).sum())
-    stats.add("patients", n)
-    stats.add("joiners", (pt.reg_start >= t0).sum())
-    stats.add("deaths", (pt.death < NEVER).sum())
-    stats.add("leavers", ((pt.reg_end < NEVER) & (pt.death == NEVER)).sum())
-    stats.add("referrals", refs.pat.size)
-    stats.add("index_referrals", refs.index.sum())
-    stats.add("engaged_index_referrals", engaged.sum())
-
 
 def _accumulate_truth(ctx: A.Context, pt: population.Patients, truth: Truth, idx_day: np.ndarray,
-                      engaged: np.ndarray, target_lam: dict, kept: dict, dropped: dict, mult: dict) -> list:
+                      eff_end: np.ndarray, engaged: np.ndarray, target_lam: dict, kept: dict, dropped: dict,
+                      mult: dict) -> list:
     """Adds the chunk to the truth cells; returns per-patient columns for truth_patients.csv."""
     n = len(pt)
     referred = np.flatnonzero(idx_day < NEVER)
@@ -163,12 +181,13 @@ def _accumulate_truth(ctx: A.Context, pt: population.Patients, truth: Truth, idx
         for measure in A.MEASURES:
             expected = np.zeros(n)
             if rows.size:
-                integral = A.window_integral(target_lam[measure], rows, idx_day[rows] + 1,
-                                             win.post_end[rows] + 1, ctx.tl)
+                # Effect days inside the post window: (index, min(index + W, effect end)].
+                last = np.minimum(win.post_end[rows], eff_end[rows])
+                integral = A.window_integral(target_lam[measure], rows, idx_day[rows] + 1, last + 1, ctx.tl)
                 expected[rows] = (mult[measure] - 1.0) * integral
-            realised = -per_patient(dropped[measure], idx_day, idx_day + 1, win.post_end, n)
-            pre = per_patient(kept[measure], idx_day, win.pre_start, idx_day - 1, n)
-            post = per_patient(kept[measure], idx_day, idx_day + 1, win.post_end, n)
+            realised = -per_patient(dropped[measure], idx_day + 1, win.post_end, n)
+            pre = per_patient(kept[measure], win.pre_start, idx_day - 1, n)
+            post = per_patient(kept[measure], idx_day + 1, win.post_end, n)
             truth.cell("engaged", measure, w).add(treated, expected, realised, pre, post)
             truth.cell("referred", measure, w).add(win.eligible, expected, realised, pre, post)
             columns.append(np.where(win.eligible[referred], np.char.mod("%.6f", expected[referred]), "")
@@ -225,8 +244,8 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
     labels = [tl.label(m) for m in range(tl.n_months)]
     resub_month = labels.index(RESUBMISSION_MONTH) if RESUBMISSION_MONTH in labels else tl.n_months // 2
     ctx = A.Context(tl=tl, geo=geo, p=p, base=A.calibrate(p), service_start=p.lead_in_months,
-                    resub_month=resub_month, resub_practice=geo.practice_pcn == RESUBMISSION_PCN)
-    ctx.patients_file = labels[-1]
+                    resub_month=resub_month, resub_practice=geo.practice_pcn == RESUBMISSION_PCN,
+                    patients_file=labels[-1])
     landing.create("patients", ctx.patients_file)
     for source in ("gp_appointments", "ae_attendances", "inpatient_admissions", "sp_referrals", "sp_wellbeing"):
         for label in labels:

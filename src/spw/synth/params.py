@@ -6,7 +6,7 @@ the average over a reference population hits the national targets below.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -96,7 +96,9 @@ class SynthParams:
     ae: Rates = Rates((1.5, 0.7, 1.2, 0.9, 0.8, 1.0, 1.5, 2.5), 0.10, 0.08, 0.05, 5.0)
     emergency: Rates = Rates((0.8, 0.2, 0.4, 0.5, 0.8, 1.6, 3.0, 5.5), 0.16, 0.07, 0.12, 6.0)
     elective: Rates = Rates((0.3, 0.2, 0.4, 0.6, 1.0, 2.0, 2.4, 2.0), 0.08, 0.0, 0.0, 1.0)
-    frailty_shape: float = 3.0  # gamma heterogeneity shared by all services (persistent high users)
+    # Persistent heterogeneity (high users): a gamma frailty shared by all services times one per service.
+    frailty_shape: float = 20.0
+    service_frailty_shape: float = 3.5
     # Episodes of transiently raised need: monthly onset probability and mean length (months); a length
     # of 1 makes episode months independent, so nothing carries over past a referral (matching can work).
     episode_onset: float = 0.04
@@ -110,6 +112,9 @@ class SynthParams:
     referral_rate: float = 0.02  # per adult person-year at average recent use
     referral_use_power: float = 1.5
     referral_lookback_months: int = 3
+    # Recent use = GP appointments + w_ae x A&E attendances + w_em x emergency admissions.
+    referral_weight_ae: float = 3.0
+    referral_weight_emergency: float = 8.0
     engage_p: float = 0.6
     rereferral_p: float = 0.1
     # Planted effect: multipliers on the rate while engaged (12 months from the index referral).
@@ -117,9 +122,8 @@ class SynthParams:
     effect_gp: float = 0.70
     effect_ae: float = 0.75
     effect_emergency: float = 0.70
-    # Share of practice list represented by the sample is derived; chunk size fixes determinism.
+    # Patients per chunk: bounds memory; fixed, because the random streams are per chunk.
     chunk_size: int = 25_000
-    extra: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -13,6 +13,7 @@ from spw.synth.timeline import NEVER, Timeline
 
 DAYS_PER_YEAR = 365.25
 MAX_PATIENTS = 10**7  # size of the NHS-number space used below
+N_SERVICES = 4  # gp, ae, emergency, elective (activity.SERVICES)
 
 
 def nhs_numbers(gidx: np.ndarray, seed: int) -> np.ndarray:
@@ -64,7 +65,7 @@ class Patients:
     reg_start: np.ndarray  # day numbers
     reg_end: np.ndarray  # last registered day (inclusive), NEVER if still registered
     death: np.ndarray  # day of death, NEVER if alive
-    frailty: np.ndarray
+    frailty: np.ndarray  # (patients, services): shared x service-specific gamma, mean 1
 
     def __len__(self) -> int:
         return len(self.gidx)
@@ -125,7 +126,9 @@ def generate(rng: np.random.Generator, first: int, n: int, geo: Geography, tl: T
     reg_end = np.where(dies, death_day, reg_end)
 
     ident = nhs_numbers(gidx, seed) if identity == "nhs_number" else pseudonyms(gidx, seed)
-    frailty = rng.gamma(p.frailty_shape, 1.0 / p.frailty_shape, size=n)
+    shared = rng.gamma(p.frailty_shape, 1.0 / p.frailty_shape, size=(n, 1))
+    own = rng.gamma(p.service_frailty_shape, 1.0 / p.service_frailty_shape, size=(n, N_SERVICES))
+    frailty = shared * own
     return Patients(gidx, ident, practice, age, yob, sex, ethnic, lsoa, imd, ltc, reg_start, reg_end,
                     death, frailty)
 

@@ -38,7 +38,7 @@ def windows(pt: Patients, idx_day: np.ndarray, w: int, cutoff: int) -> Window:
     return Window(pre, post, eligible)
 
 
-def per_patient(ev: Events, idx_day: np.ndarray, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
+def per_patient(ev: Events, lo: np.ndarray, hi: np.ndarray, n: int) -> np.ndarray:
     """Events per patient with lo <= day <= hi (bounds per patient)."""
     inside = (ev.day >= lo[ev.pat]) & (ev.day <= hi[ev.pat])
     return np.bincount(ev.pat[inside], minlength=n)

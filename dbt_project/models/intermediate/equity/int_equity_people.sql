@@ -61,8 +61,8 @@ registered_geo as (
     left join practices as g
         on
             r.practice_code = g.practice_code
-            and g.valid_from < r.fy_end
-            and g.valid_to > r.fy_start
+            and r.fy_end > g.valid_from
+            and r.fy_start < g.valid_to
 ),
 
 registered as (
@@ -135,29 +135,96 @@ referred as (
 
 people as (
     select
-        patient_key, cohort_fy, role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
-        region_code, region_name, age, sex, ethnic_category, imd_decile,
-        false as is_engaged, false as has_outcome, cast(null as integer) as pre_count,
-        cast(null as integer) as post_count, cast(null as {{ dbt.type_float() }}) as swemwbs_change
+        patient_key,
+        cohort_fy,
+        role,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        age,
+        sex,
+        ethnic_category,
+        imd_decile,
+        false as is_engaged,
+        false as has_outcome,
+        cast(null as integer) as pre_count,
+        cast(null as integer) as post_count,
+        cast(null as {{ dbt.type_float() }}) as swemwbs_change
     from registered
     union all
     select
-        patient_key, 'all', role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
-        region_code, region_name, age, sex, ethnic_category, imd_decile,
-        false, false, null, null, null
+        patient_key,
+        'all' as cohort_fy,
+        role,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        age,
+        sex,
+        ethnic_category,
+        imd_decile,
+        false as is_engaged,
+        false as has_outcome,
+        cast(null as integer) as pre_count,
+        cast(null as integer) as post_count,
+        cast(null as {{ dbt.type_float() }}) as swemwbs_change
     from registered
     where latest_year_rank = 1
     union all
     select
-        patient_key, cohort_fy, role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
-        region_code, region_name, age, sex, ethnic_category, imd_decile,
-        is_engaged, has_outcome, pre_count, post_count, swemwbs_change
+        patient_key,
+        cohort_fy,
+        role,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        age,
+        sex,
+        ethnic_category,
+        imd_decile,
+        is_engaged,
+        has_outcome,
+        pre_count,
+        post_count,
+        swemwbs_change
     from referred
     union all
     select
-        patient_key, 'all', role, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name,
-        region_code, region_name, age, sex, ethnic_category, imd_decile,
-        is_engaged, has_outcome, pre_count, post_count, swemwbs_change
+        patient_key,
+        'all' as cohort_fy,
+        role,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        age,
+        sex,
+        ethnic_category,
+        imd_decile,
+        is_engaged,
+        has_outcome,
+        pre_count,
+        post_count,
+        swemwbs_change
     from referred
 )
 

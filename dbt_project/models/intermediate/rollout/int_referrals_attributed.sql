@@ -19,7 +19,7 @@ referring_practice as (
     inner join practices as p
         on
             r.referring_practice_code = p.practice_code
-            and p.valid_from <= r.referral_date
+            and r.referral_date >= p.valid_from
             and r.referral_date < p.valid_to
 ),
 

@@ -1,5 +1,5 @@
 -- One row per PCN and month that the rollout marts report: every month from the first to the last
--- month with a referral, a discharge or a workforce return, for every PCN that has a practice valid
+-- month with a referral or a workforce return, for every PCN that has a practice valid
 -- in that month or activity in it. Registered population = sum of list_size of the PCN's practices
 -- valid in the month (methods §6); geography = the PCN's place in the ODS hierarchy that month.
 with practices as (
@@ -17,14 +17,20 @@ referrals as (
 activity_months as (
     select referral_month as month from referrals
     union all
-    select discharge_month from referrals
-    union all
     select cast({{ dbt.date_trunc('month', 'month') }} as date) from workforce
 ),
 
+bounds as (
+    select
+        min(month) as first_month,
+        max(month) as last_month
+    from activity_months
+),
+
 months as (
-    select s.month
-    from {{ month_series('(select min(month) from activity_months)', '(select max(month) from activity_months)') }} as s
+    select cast(s.month_start as date) as month
+    from bounds as b
+    cross join lateral {{ month_series('b.first_month', 'b.last_month') }} as s (month_start)
 ),
 
 -- A practice counts in a month when one of its intervals overlaps the month; when several do (a
@@ -47,8 +53,8 @@ practice_month as (
     from months as m
     inner join practices as p
         on
-            p.valid_from < {{ add_months('m.month', 1) }}
-            and p.valid_to > m.month
+            m.month < p.valid_to
+            and {{ add_months('m.month', 1) }} > p.valid_from
 ),
 
 pcn_population as (
@@ -76,7 +82,8 @@ pcn_geography_ranked as (
         region_name,
         row_number() over (
             partition by pcn_code, month
-            order by sum(coalesce(list_size, 0)) desc, sub_icb_code, icb_code, region_code, pcn_name
+            order by
+                sum(coalesce(list_size, 0)) desc, sub_icb_code asc, icb_code asc, region_code asc, pcn_name asc
         ) as rn
     from practice_month
     where rn = 1
@@ -94,7 +101,7 @@ pcn_latest_geography as (
         icb_name,
         region_code,
         region_name,
-        row_number() over (partition by pcn_code order by valid_from desc, list_size desc, practice_code) as rn
+        row_number() over (partition by pcn_code order by valid_from desc, list_size desc, practice_code asc) as rn
     from practices
 ),
 
@@ -114,12 +121,6 @@ pcn_months as (
         referral_month
     from referrals
     where pcn_code is not null
-    union
-    select
-        pcn_code,
-        discharge_month
-    from referrals
-    where pcn_code is not null and discharge_month is not null
 )
 
 select

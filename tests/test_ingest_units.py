@@ -1,0 +1,131 @@
+"""Ingestion building blocks without a database: NHS numbers, masking, header plan, byte scan."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from spw.ingest import contract as c
+from spw.ingest.airflow_tasks import expected_period, missing_monthly_deliveries
+from spw.ingest.loader import CHUNK, MAX_LINE_BYTES, delivery_files, scan_file
+from spw.ingest.pseudonymise import (
+    Pseudonymiser,
+    contains_nhs_number,
+    mask_nhs,
+    nhs_check_digit,
+    nhs_number_error,
+    nhs_number_from,
+)
+from spw.ingest.validate import RowValidator, StructuralError, plan_header, valid_dates
+
+
+@pytest.mark.parametrize("value,error", [
+    ("9434765919", None),
+    ("9434765918", "nhs_number_check_digit"),
+    ("1111111111", "nhs_number_all_one_digit"),  # passes modulus 11, still not a number
+    ("0000000000", "nhs_number_all_one_digit"),
+    ("943476591", "nhs_number_format"),
+    ("94347659190", "nhs_number_format"),
+    ("943 476 5919", "nhs_number_format"),
+    ("٩٤٣٤٧٦٥٩١٩", "nhs_number_format"),  # Arabic-Indic digits are not ASCII digits
+    ("", "nhs_number_format"),
+])
+def test_nhs_number_rules(value: str, error: str | None) -> None:
+    assert nhs_number_error(value) == error
+
+
+def test_check_digit_ten_means_no_valid_number() -> None:
+    # 000000060: weights give 6*3 = 18, 11 - 18 % 11 = 4; find a nine-digit prefix whose check is 10.
+    prefixes = [f"{n:09d}" for n in range(100_000_000, 100_000_200)]
+    tens = [p for p in prefixes if nhs_check_digit(p) is None]
+    assert tens and all(nhs_number_from(int(p)) is None for p in tens)
+    assert all(nhs_number_error(p + str(d)) is not None for p in tens for d in range(10))
+
+
+def test_masking_and_detection() -> None:
+    assert mask_nhs("see 9434765919, 943 476 5919 and 943-476-5919") == "see **********, *** *** **** and ***-***-****"
+    assert mask_nhs("12345678901 stays (11 digits)") == "12345678901 stays (11 digits)"
+    assert contains_nhs_number("ring 943 476 5919") and not contains_nhs_number("ring 943 476 5918")
+    assert mask_nhs(None) is None
+
+
+def test_pseudonymiser_hmac_and_prefix() -> None:
+    p = Pseudonymiser(b"k")
+    assert p.nhs_number("9434765919") == hmac.new(b"k", b"9434765919", hashlib.sha256).hexdigest()
+    assert p.pseudonym("9434765919") == hmac.new(b"k", b"pseudo:9434765919", hashlib.sha256).hexdigest()
+    assert Pseudonymiser(b"other").nhs_number("9434765919") != p.nhs_number("9434765919")
+    small = Pseudonymiser(b"k", cache_size=2)
+    for n in ("a", "b", "c"):
+        small.pseudonym(n * 8)
+    assert len(small.pseudo_cache) <= 2
+
+
+def test_header_plan() -> None:
+    src = c.get_source("sp_referrals")
+    plan = plan_header(src, [" Referral_ID", "NHS_NUMBER ", "referral_date", "referral_source", "outcome", "Notes", ""])
+    assert plan.identity == "nhs_number" and plan.identity_index == 1
+    assert plan.positions["referral_id"] == 0
+    assert plan.warnings == ["ignored unknown column(s): notes, <unnamed field 7>"]
+    with pytest.raises(StructuralError, match="missing required column\\(s\\): outcome"):
+        plan_header(src, ["referral_id", "nhs_number", "referral_date", "referral_source"])
+    with pytest.raises(StructuralError, match="appears twice"):
+        plan_header(src, ["referral_id", "REFERRAL_ID", "nhs_number", "referral_date", "referral_source", "outcome"])
+    # Non-person sources ignore identity columns like any unknown column.
+    wf = plan_header(c.get_source("link_worker_workforce"), ["pcn_code", "month", "wte", "nhs_number"])
+    assert wf.identity is None and wf.warnings == ["ignored unknown column(s): nhs_number"]
+
+
+def test_valid_dates_bounds() -> None:
+    days = valid_dates(date(2024, 3, 1))
+    assert "1900-01-01" in days and "2024-02-29" in days and "2024-03-01" in days
+    assert "1899-12-31" not in days and "2024-03-02" not in days and "2023-02-29" not in days
+
+
+def test_row_validator_fast_and_slow_paths_agree() -> None:
+    src = c.get_source("patients")
+    header = ["nhs_number", "practice_code", "year_of_birth", "sex", "registration_start_date", "imd_decile"]
+    v = RowValidator(plan_header(src, header), date(2025, 1, 1), Pseudonymiser(b"k"))
+    good = ["9434765919", "A81001", "1950", "2", "2010-01-01", ""]
+    first, second = v.validate(list(good)), v.validate(list(good))  # slow, then memoised fast path
+    assert first == second and first[1] is None and first[0][0] == Pseudonymiser(b"k").nhs_number("9434765919")
+    # Contract column order; an empty field is "" (NULL in the csv COPY stream).
+    assert first[0][1:] == ["A81001", "1950", "2", "", "2010-01-01"]
+    bad = ["9434765919", "A81001", "1950", "2", "2010-01-01", "0"]
+    assert v.validate(bad) == (None, [("imd_decile", "range", "0")])
+    assert v.validate(["9434765919", "", "1950", "2", "2010-01-01", ""]) == (
+        None, [("practice_code", "required", None)])
+
+
+def test_scan_file_faults(tmp_path: Path) -> None:
+    ok = tmp_path / "ok.csv"
+    # A two-byte character straddling the scanner's chunk boundary is not an error.
+    ok.write_bytes(b"a,b\n" + b"x" * (CHUNK - 5) + "é".encode() + b"\n")
+    assert scan_file(ok).fault is None
+    trunc = tmp_path / "trunc.csv"
+    trunc.write_bytes(b"a,b\n1,2\n3," + "é".encode()[:1])
+    assert "line 3" in scan_file(trunc).fault
+    nul = tmp_path / "nul.csv"
+    nul.write_bytes(b"a,b\n1,2\n3,\x00\n")
+    assert scan_file(nul).fault == "not a CSV text file: binary data (a NUL byte) at line 3"
+    long = tmp_path / "long.csv"
+    long.write_bytes(b"a,b\n1,2\n" + b"y" * (MAX_LINE_BYTES + 10) + b"\n")
+    assert "line 3 is longer than" in scan_file(long).fault
+    xlsx = tmp_path / "book.csv"
+    xlsx.write_bytes(b"PK\x03\x04" + b"\x14" * 40)
+    assert "Excel" in scan_file(xlsx).fault
+
+
+def test_delivery_files_and_monthly_watch(tmp_path: Path) -> None:
+    folder = tmp_path / "gp_appointments"
+    folder.mkdir()
+    for name in ("2024-10.csv", "2024-02.csv", "2024-02_resubmission.csv", "readme.txt", ".~lock.csv"):
+        (folder / name).write_text("x\n")
+    assert [p.name for p in delivery_files(folder)] == ["2024-02.csv", "2024-02_resubmission.csv", "2024-10.csv"]
+    assert expected_period(date(2025, 1, 3)) == "2024-12"
+    assert expected_period(date(2025, 6, 30)) == "2025-05"
+    missing = missing_monthly_deliveries(tmp_path, "2024-10")
+    assert "gp_appointments" not in missing and "ae_attendances" in missing
