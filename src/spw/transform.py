@@ -48,6 +48,8 @@ def layer_tasks() -> list:
         install_deps=False,
         emit_datasets=False,
         retries=0,
+        # A test spanning layers runs with the later layer, once all its parents exist.
+        indirect_selection="buildable",
     )
     tasks = []
     for task_id, selector in LAYERS:
