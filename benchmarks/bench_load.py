@@ -48,12 +48,27 @@ def generate(path: Path, rows: int, start: int, patients: int = 50_000) -> None:
                         STATUS[i % 10], HCP[i % 4], MODE[i % 6], CATEGORY[i % 4], WAIT[i % 8]])
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process, e.g. the Postgres backend of a session."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+CPU: dict[str, list[tuple[float, float]]] = {"copy": [], "spw": []}  # (client s, server s) per run
+
+
 def plain_copy(files: list[Path]) -> float:
     cols = ", ".join(f"{n} {'date' if n == 'appointment_date' else 'text'}" for n in HEADER)
     with db.connect("warehouse") as conn:
         conn.execute("drop table if exists public.bench_plain_copy")
         conn.execute(f"create table public.bench_plain_copy ({cols})")
         conn.commit()
+        server0, client0 = proc_cpu(conn.info.backend_pid), self_cpu()
         t0 = time.perf_counter()
         with conn.transaction():
             for p in files:
@@ -62,6 +77,7 @@ def plain_copy(files: list[Path]) -> float:
                     while block := f.read(1 << 20):
                         cp.write(block)
         elapsed = time.perf_counter() - t0
+        CPU["copy"].append((self_cpu() - client0, proc_cpu(conn.info.backend_pid) - server0))
         conn.execute("drop table public.bench_plain_copy")
         conn.commit()
     return elapsed
@@ -79,11 +95,14 @@ def reset_raw() -> None:
 def our_load(files: list[Path]) -> float:
     reset_raw()
     with db.connect("warehouse", "spw_loader") as conn:
+        server0, client0 = proc_cpu(conn.info.backend_pid), self_cpu()
         t0 = time.perf_counter()
         for p in files:
             r = load_file(conn, "gp_appointments", p, run_id="bench")
             assert r.status == "loaded", r.summary()
-        return time.perf_counter() - t0
+        elapsed = time.perf_counter() - t0
+        CPU["spw"].append((self_cpu() - client0, proc_cpu(conn.info.backend_pid) - server0))
+        return elapsed
 
 
 def fmt(runs: list[float]) -> str:
@@ -129,6 +148,12 @@ def main() -> None:
     print(f"plain COPY:  best {copy_s:6.2f} s  {total / copy_s:10.0f} rows/s   (runs: {fmt(copy_runs)})")
     print(f"spw loader:  best {ours_s:6.2f} s  {total / ours_s:10.0f} rows/s   (runs: {fmt(ours_runs)})")
     print(f"throughput ratio (spw / plain COPY): {copy_s / ours_s:.2f}")
+    for name, label in (("copy", "plain COPY"), ("spw", "spw loader")):
+        client, server = min(CPU[name], key=sum)
+        print(f"CPU per row, {label}: client {1e6 * client / total:.2f} us + server {1e6 * server / total:.2f} us "
+              f"= {1e6 * (client + server) / total:.2f} us")
+    cpu_copy, cpu_spw = (sum(min(CPU[k], key=sum)) for k in ("copy", "spw"))
+    print(f"CPU ratio (plain COPY / spw, total CPU seconds): {cpu_copy / cpu_spw:.2f}")
     print(f"load average at the end: {os.getloadavg()[0]:.1f}")
     print(f"max RSS: start {rss0:.0f} MiB, after the runs {rss_ours:.0f} MiB; "
           f"Python heap peak during one spw load {heap_peak:.1f} MiB")

@@ -48,7 +48,7 @@ def test_check_digit_ten_means_no_valid_number() -> None:
 
 def test_masking_and_detection() -> None:
     assert mask_nhs("see 9434765919, 943 476 5919 and 943-476-5919") == "see **********, *** *** **** and ***-***-****"
-    assert mask_nhs("12345678901 stays (11 digits)") == "12345678901 stays (11 digits)"
+    assert mask_nhs("19434765919 and 943476591 (9 digits)") == "*********** and 943476591 (9 digits)"
     assert contains_nhs_number("ring 943 476 5919") and not contains_nhs_number("ring 943 476 5918")
     assert mask_nhs(None) is None
 
@@ -58,6 +58,9 @@ def test_pseudonymiser_hmac_and_prefix() -> None:
     assert p.nhs_number("9434765919") == hmac.new(b"k", b"9434765919", hashlib.sha256).hexdigest()
     assert p.pseudonym("9434765919") == hmac.new(b"k", b"pseudo:9434765919", hashlib.sha256).hexdigest()
     assert Pseudonymiser(b"other").nhs_number("9434765919") != p.nhs_number("9434765919")
+    for key in (b"", b"x" * 64, b"y" * 65, "clé".encode() * 40):  # block-size edge cases, long keys
+        assert Pseudonymiser(key).nhs_number("9434765919") == hmac.new(key, b"9434765919",
+                                                                      hashlib.sha256).hexdigest()
     small = Pseudonymiser(b"k", cache_size=2)
     for n in ("a", "b", "c"):
         small.pseudonym(n * 8)

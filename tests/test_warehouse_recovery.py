@@ -184,15 +184,20 @@ def test_matched_controls_follow_every_rule(warehouse: Path, reference: ref.Refe
         assert chosen.get((i["index_key"], i["window_months"]), []) == valid[:3]
 
 
-def test_matching_is_deterministic(warehouse: Path) -> None:
+def test_matching_is_deterministic_and_independent_of_pool_size(warehouse: Path) -> None:
+    """A rebuild gives the same controls and numbers, even with a candidate pool so small that most
+    index patients go through the second (whole-stratum) pass."""
     from spw.dbtrun import run_dbt
 
-    sql = ("select design, geography_level, geography_code, cohort_fy, population, subgroup, window_months, "
+    controls = "select * from intermediate.int_matched_controls order by index_key, window_months, control_seq"
+    did = ("select design, geography_level, geography_code, cohort_fy, population, subgroup, window_months, "
            "measure, n_matched, control_pre_mean, control_post_mean, did_mean, did_ci_low, did_ci_high "
            "from marts.mart_demand_reduction order by 1, 2, 3, 4, 5, 6, 7, 8")
-    before = wh.query(sql)
-    run_dbt(["run", "--select", "int_match_index+"])
-    assert wh.query(sql) == before
+    before_controls, before_did = wh.query(controls), wh.query(did)
+    run_dbt(["run", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
+    assert wh.query("select count(*) as n from intermediate.int_match_extended")[0]["n"] > 0
+    assert wh.query(controls) == before_controls
+    assert wh.query(did) == before_did
 
 
 def test_published_twin_is_disclosure_controlled(warehouse: Path) -> None:

@@ -6,7 +6,8 @@
 {%- if execute %}
     {%- set tested = [] %}
     {%- for node in graph.nodes.values() %}
-        {%- if node.resource_type == 'test' and (node.get('test_metadata') or {}).get('name') == 'disclosure_controlled' %}
+        {%- set test_name = (node.get('test_metadata') or {}).get('name') %}
+        {%- if node.resource_type == 'test' and test_name == 'disclosure_controlled' %}
             {%- do tested.extend(node.depends_on.nodes) %}
         {%- endif %}
     {%- endfor %}

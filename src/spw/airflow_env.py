@@ -93,9 +93,10 @@ def migrate(env: Mapping[str, str] | None = None) -> None:
 
 
 def run_dag(dag_id: str, conf: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None,
-            capture: bool = True) -> subprocess.CompletedProcess:
+            capture: bool = True, extra_args: list[str] | None = None) -> subprocess.CompletedProcess:
     """Run one DAG in-process with `airflow dags test` (no servers); exit code 1 when a task failed."""
     env = dict(env or airflow_env())
     migrate(env)
-    cmd = [airflow_bin(), "dags", "test", dag_id, "-c", json.dumps(dict(conf or {}), sort_keys=True)]
+    cmd = [airflow_bin(), "dags", "test", dag_id, "-c", json.dumps(dict(conf or {}), sort_keys=True),
+           *(extra_args or [])]
     return subprocess.run(cmd, env=env, capture_output=capture, text=True)

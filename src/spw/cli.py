@@ -7,7 +7,6 @@ non-zero; unexpected ones keep their traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -104,8 +103,10 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from spw.synth import generate
 
     with step(f"synthetic extracts: {args.patients:,} patients, seed {args.seed}"):
-        summary = generate(Path(args.out), patients=args.patients, seed=args.seed)
-    print(json.dumps(summary, indent=2, default=str)[:2000])
+        summary = generate(Path(args.out), patients=args.patients, seed=args.seed, overwrite=args.overwrite)
+    print(f"{summary['landing_files']} delivery files in {summary['out_dir']}; truth in truth.json")
+    for source, rows in sorted(summary["rows"].items()):
+        print(f"  {source:<22} {rows:>10,} rows")
     return 0
 
 
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--out", required=True, help="landing folder to write")
     sp.add_argument("--patients", type=int, default=5000)
     sp.add_argument("--seed", type=int, default=1)
+    sp.add_argument("--overwrite", action="store_true", help="replace a folder written by an earlier run")
     sp = add("run", cmd_run, "Run ingestion and transformation DAGs through Airflow on a landing folder.")
     sp.add_argument("--landing", required=True, help="landing folder (one sub-folder per source)")
     sp = add("dbt", cmd_dbt, "Run dbt (its own venv) against the warehouse as spw_transformer.")

@@ -31,7 +31,7 @@ def _synth_if_needed(out: Path, patients: int, seed: int, progress: Progress) ->
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         return
     with progress(f"synthetic extracts ({patients:,} patients) -> {out}"):
-        generate(out, patients=patients, seed=seed)
+        generate(out, patients=patients, seed=seed, overwrite=True)
     marker.write_text(json.dumps(wanted))
 
 

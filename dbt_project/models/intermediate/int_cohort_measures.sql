@@ -38,6 +38,6 @@ left join events as e
     on
         s.patient_key = e.patient_key
         and s.measure = e.measure
-        and e.event_date >= s.pre_start
-        and e.event_date <= s.post_end
+        and s.pre_start <= e.event_date
+        and s.post_end >= e.event_date
 group by s.patient_key, s.window_months, s.measure

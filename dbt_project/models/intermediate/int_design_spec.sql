@@ -3,8 +3,8 @@
 -- use W = 12 with their own subgroups and measures.
 {%- set subgroups = ['all', 'frequent_attenders', 'ltc', 'ltc_under_80', 'ltc_80_plus'] %}
 {%- set designs = [] %}
-{%- for w in var('window_months', [6, 12]) %}
-    {%- do designs.append(['standard', w | int, subgroups, demand_measures()]) %}
+{%- for w in standard_window_months() %}
+    {%- do designs.append(['standard', w, subgroups, demand_measures()]) %}
 {%- endfor %}
 {%- do designs.append(['gloucestershire', 12, ['all', 'frequent_attenders'],
     ['gp_appointments', 'gp_telephone', 'gp_home_visit', 'ae_attendances', 'emergency_admissions']]) %}

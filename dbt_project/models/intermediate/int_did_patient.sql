@@ -41,8 +41,8 @@ control_counts as (
         on
             s.control_key = e.patient_key
             and s.measure = e.measure
-            and e.event_date >= s.pre_start
-            and e.event_date <= s.post_end
+            and s.pre_start <= e.event_date
+            and s.post_end >= e.event_date
     group by s.index_key, s.window_months, s.control_key, s.measure
 ),
 

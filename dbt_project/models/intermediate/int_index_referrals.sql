@@ -15,7 +15,8 @@ ranked as (
 ),
 
 index_referrals as (
-    select * from ranked where referral_seq = 1
+    select * from ranked
+    where referral_seq = 1
 ),
 
 patients as (

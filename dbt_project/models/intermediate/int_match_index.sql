@@ -12,10 +12,10 @@ pre_counts as (
     select
         patient_key,
         window_months,
-        {%- for m in matching_measures() %}
+    {%- for m in matching_measures() %}
         sum(case when measure = '{{ m }}' then pre_count else 0 end) as pre_{{ m }}
         {{- ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from measures
     group by patient_key, window_months
 )

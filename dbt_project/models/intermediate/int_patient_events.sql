@@ -133,14 +133,22 @@ bed_days as (
 
 unioned as (
     select * from gp
-    union all select * from gp_by_mode
-    union all select * from practice
-    union all select * from dna
-    union all select * from ae
-    union all select * from ae_type1
-    union all select * from ae_admitted
-    union all select * from emergency
-    union all select * from bed_days
+    union all
+    select * from gp_by_mode
+    union all
+    select * from practice
+    union all
+    select * from dna
+    union all
+    select * from ae
+    union all
+    select * from ae_type1
+    union all
+    select * from ae_admitted
+    union all
+    select * from emergency
+    union all
+    select * from bed_days
 )
 
 select

@@ -27,14 +27,14 @@ patient_geographies as (
         'ENG' as geography_code
     from windows
     {%- for level in ['region', 'icb', 'sub_icb', 'pcn'] %}
-    union all
-    select
-        patient_key,
-        window_months,
-        '{{ level }}' as geography_level,
-        {{ level }}_code as geography_code
-    from windows
-    where {{ level }}_code is not null
+        union all
+        select
+            patient_key,
+            window_months,
+            '{{ level }}' as geography_level,
+            {{ level }}_code as geography_code
+        from windows
+        where {{ level }}_code is not null
     {%- endfor %}
 ),
 
@@ -95,25 +95,29 @@ patient_subgroups as (
         patient_key,
         window_months,
         'frequent_attenders' as subgroup
-    from subgroup_flags where is_frequent_attender
+    from subgroup_flags
+    where is_frequent_attender
     union all
     select
         patient_key,
         window_months,
         'ltc' as subgroup
-    from subgroup_flags where is_ltc
+    from subgroup_flags
+    where is_ltc
     union all
     select
         patient_key,
         window_months,
         'ltc_under_80' as subgroup
-    from subgroup_flags where is_ltc and age_at_index < 80
+    from subgroup_flags
+    where is_ltc and age_at_index < 80
     union all
     select
         patient_key,
         window_months,
         'ltc_80_plus' as subgroup
-    from subgroup_flags where is_ltc and age_at_index >= 80
+    from subgroup_flags
+    where is_ltc and age_at_index >= 80
 )
 
 select

@@ -6,13 +6,44 @@ with people as (
     select * from {{ ref('int_equity_people') }}
 ),
 
+-- Aggregate people first (to PCN x dimension values) so that the copies made per dimension and per
+-- geography level stay small whatever the population.
+grouped as (
+    select
+        cohort_fy,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        imd_quintile,
+        age_band,
+        sex,
+        ethnic_group,
+        sum(case when role = 'registered' then 1 else 0 end) as registered_population,
+        sum(case when role = 'referred' then 1 else 0 end) as people_referred,
+        sum(case when role = 'referred' and is_engaged then 1 else 0 end) as people_engaged,
+        sum(case when role = 'referred' and has_outcome then 1 else 0 end) as outcome_n_patients,
+        sum(case when role = 'referred' and has_outcome then pre_count else 0 end) as gp_pre_total,
+        sum(case when role = 'referred' and has_outcome then post_count else 0 end) as gp_post_total,
+        count(case when role = 'referred' then swemwbs_change end) as swemwbs_n_paired,
+        sum(case when role = 'referred' then swemwbs_change end) as swemwbs_change_sum
+    from people
+    group by
+        cohort_fy, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name, region_code,
+        region_name, imd_quintile, age_band, sex, ethnic_group
+),
+
 dimensioned as (
     {%- for dim in ['all', 'imd_quintile', 'age_band', 'sex', 'ethnic_group'] %}
         select
             *,
             '{{ dim }}' as dimension,
             {{ "'all'" if dim == 'all' else dim }} as dimension_value
-        from people
+        from grouped
         {%- if not loop.last %}
             union all
         {%- endif %}
@@ -21,8 +52,9 @@ dimensioned as (
 
 long_form as (
     {{ unpivot_geography_levels('dimensioned', [
-        'cohort_fy', 'role', 'dimension', 'dimension_value', 'is_engaged', 'has_outcome', 'pre_count',
-        'post_count', 'swemwbs_change'
+        'cohort_fy', 'dimension', 'dimension_value', 'registered_population', 'people_referred',
+        'people_engaged', 'outcome_n_patients', 'gp_pre_total', 'gp_post_total', 'swemwbs_n_paired',
+        'swemwbs_change_sum'
     ]) }}
 ),
 
@@ -35,14 +67,14 @@ summary as (
         cohort_fy,
         dimension,
         dimension_value as value,
-        sum(case when role = 'registered' then 1 else 0 end) as registered_population,
-        sum(case when role = 'referred' then 1 else 0 end) as people_referred,
-        sum(case when role = 'referred' and is_engaged then 1 else 0 end) as people_engaged,
-        sum(case when role = 'referred' and has_outcome then 1 else 0 end) as outcome_n_patients,
-        sum(case when role = 'referred' and has_outcome then pre_count else 0 end) as gp_pre_total,
-        sum(case when role = 'referred' and has_outcome then post_count else 0 end) as gp_post_total,
-        count(case when role = 'referred' then swemwbs_change end) as swemwbs_n_paired,
-        avg(case when role = 'referred' then swemwbs_change end) as swemwbs_mean_change
+        sum(registered_population) as registered_population,
+        sum(people_referred) as people_referred,
+        sum(people_engaged) as people_engaged,
+        sum(outcome_n_patients) as outcome_n_patients,
+        sum(gp_pre_total) as gp_pre_total,
+        sum(gp_post_total) as gp_post_total,
+        sum(swemwbs_n_paired) as swemwbs_n_paired,
+        sum(swemwbs_change_sum) / nullif(sum(swemwbs_n_paired), 0) as swemwbs_mean_change
     from long_form
     group by geography_level, geography_code, cohort_fy, dimension, dimension_value
 )

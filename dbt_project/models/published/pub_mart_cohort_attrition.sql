@@ -17,7 +17,7 @@ select
     cohort_fy,
     window_months,
     {%- for c in counts %}
-    {{ suppress_count(c) }} as {{ c }},
+        {{ suppress_count(c) }} as {{ c }},
     {%- endfor %}
     {{ suppress_flag(counts) }} as is_suppressed
 from mart

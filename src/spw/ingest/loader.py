@@ -254,9 +254,9 @@ class _NeedStage(Exception):
 
 
 def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], today: date,
-                 rejects: _Rejects, parse: _Parse, direct: tuple[str, str, str] | None = None) -> None:
+                 rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None = None) -> None:
     """Parse, validate and COPY valid rows into the stage table, or with `direct` = (file_name,
-    sha256, loaded_at) straight into raw.<source>; raise StructuralError on a file fault.
+    sha256) straight into raw.<source>; raise StructuralError on a file fault.
 
     A line without a double quote is split directly (the common case, much cheaper than the csv
     module); a line with one goes through csv. Rows go to COPY in text format with NULL '' (every
@@ -277,7 +277,8 @@ def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], toda
     else:
         if any(col.default is not None and col.name not in plan.positions for col in source.columns):
             raise _NeedStage("an absent column takes its default from the stage table")
-        target, extra = raw_table(source), ["file_name", "file_sha256", "loaded_at"]
+        # loaded_at comes from the column default now(): the transaction's start, as in the stage path.
+        target, extra = raw_table(source), ["file_name", "file_sha256"]
         suffix = "\t" + "\t".join(map(_copy_escape, direct)) + "\n"
     copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
         target, sql.SQL(", ").join(map(sql.Identifier, [*validator.stage_columns, *extra])))
@@ -381,10 +382,9 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
     undoes it and the file is loaded again through a stage table, which replaces records and names
     duplicate lines. Either way the file's rows arrive in one transaction.
     """
-    loaded_at = conn.execute("select now()::text").fetchone()[0]
     try:
         with conn.transaction():
-            _parse_file(conn, source, path, scan, today, rejects, parse, (file_name, scan.sha256, loaded_at))
+            _parse_file(conn, source, path, scan, today, rejects, parse, (file_name, scan.sha256))
             _check_threshold(parse, max_invalid_fraction)
             return
     except (_NeedStage, psycopg.errors.UniqueViolation):
@@ -402,7 +402,7 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
 
 
 def _parse_file(conn: psycopg.Connection, source: c.Source, path: Path, scan: Scan, today: date,
-                rejects: _Rejects, parse: _Parse, direct: tuple[str, str, str] | None) -> None:
+                rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None) -> None:
     with open(path, "rb") as f:
         hashing = _HashingReader(f)
         text = io.TextIOWrapper(io.BufferedReader(hashing, CHUNK), encoding="utf-8-sig", newline="")
@@ -474,7 +474,7 @@ def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, ru
             _write_ledger(conn, result)
     finally:
         rejects.close()
-    log.info("%s", result.summary())
+    log.debug("%s", result.summary())  # callers (the DAG task, the CLI) report outcomes
     return result
 
 

@@ -54,7 +54,7 @@ def raw_table(source: c.Source) -> sql.Composed:
 def raw_table_ddl(source: c.Source) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
     cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
-             sql.SQL("loaded_at timestamptz not null")]
+             sql.SQL("loaded_at timestamptz not null default now()")]
     # NULLS NOT DISTINCT: practices.effective_from is part of the key and may be empty.
     cols.append(sql.SQL("constraint {} unique nulls not distinct ({})").format(
         sql.Identifier(f"{source.name}_record_key"), sql.SQL(", ").join(map(sql.Identifier, source.key))))
@@ -79,3 +79,10 @@ def ensure_schema(conn: psycopg.Connection) -> None:
             conn.execute(stmt)
         for source in c.SOURCES.values():
             conn.execute(raw_table_ddl(source))
+        # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
+        missing = conn.execute(
+            "select table_name from information_schema.columns where table_schema = 'raw' "
+            "and column_name = 'loaded_at' and column_default is null").fetchall()
+        for (table,) in missing:
+            conn.execute(sql.SQL("alter table raw.{} alter column loaded_at set default now()").format(
+                sql.Identifier(table)))

@@ -1,5 +1,6 @@
 """Deterministic synthetic landing data (every contract source) with a planted effect and its truth."""
 
-from spw.synth.generator import generate
+from spw.synth.generator import SynthError, generate
+from spw.synth.writer import TargetExists
 
-__all__ = ["generate"]
+__all__ = ["SynthError", "TargetExists", "generate"]

@@ -35,7 +35,7 @@ MEASURES = {
 KEY = {"gp_appointments": "appointment_id", "ae_attendances": "ec_ident", "inpatient_admissions": "spell_id"}
 
 
-def _day(s: str) -> int:
+def parse_day(s: str) -> int:
     return day_number(date.fromisoformat(s)) if s else NEVER
 
 
@@ -84,17 +84,17 @@ def load(root: Path) -> Panel:
     for r in sorted(refs.values(), key=lambda r: (r["referral_date"], r["referral_id"])):
         i = index[r[ident]]
         if first_ref[i] == NEVER:
-            first_ref[i], outcome[i] = _day(r["referral_date"]), r["outcome"]
+            first_ref[i], outcome[i] = parse_day(r["referral_date"]), r["outcome"]
     events = {}
     for measure, (source, col, keep) in MEASURES.items():
         latest = {r[KEY[source]]: r for r in _rows(root, source)}  # a resubmission replaces its keys
-        kept = np.array([(index[r[ident]], _day(r[col])) for r in latest.values() if keep(r)],
+        kept = np.array([(index[r[ident]], parse_day(r[col])) for r in latest.values() if keep(r)],
                         dtype=np.int64).reshape(-1, 2)
         events[measure] = np.sort(kept[:, 0] * 10**8 + kept[:, 1])
     return Panel(ident, index, np.array([int(r["year_of_birth"]) for r in recs]), strata,
-                 np.array([_day(r["registration_start_date"]) for r in recs]),
-                 np.array([_day(r["registration_end_date"]) for r in recs]),
-                 np.array([_day(r["date_of_death"]) for r in recs]), first_ref, outcome, events)
+                 np.array([parse_day(r["registration_start_date"]) for r in recs]),
+                 np.array([parse_day(r["registration_end_date"]) for r in recs]),
+                 np.array([parse_day(r["date_of_death"]) for r in recs]), first_ref, outcome, events)
 
 
 def did(panel: Panel, w: int, cutoff: int, population: str, k: int = 3) -> dict[str, dict]:
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     root: Path = args.folder
     truth = json.loads((root / "truth.json").read_text())
-    cutoff = _day(truth["parameters"]["data_cutoff_date"])
+    cutoff = parse_day(truth["parameters"]["data_cutoff_date"])
     panel = load(root)
     with (root / "truth_patients.csv").open(newline="") as fh:
         per_patient = {panel.index[r[panel.ident]]: r for r in csv.DictReader(fh)}

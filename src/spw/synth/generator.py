@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spw.errors import SpwError
 from spw.synth import activity as A
 from spw.synth import geography, outputs, population
 from spw.synth import params as P
@@ -18,6 +19,11 @@ from spw.synth.truth import Truth, per_patient, windows
 from spw.synth.writer import TRUTH_FILE, TRUTH_PATIENTS, Landing
 
 IDENTITIES = ("nhs_number", "pseudo_nhs_number")
+
+
+class SynthError(SpwError, ValueError):
+    """Arguments the generator cannot honour."""
+
 RESUBMISSION_MONTH = "2023-06"
 RESUBMISSION_PCN = 15  # the largest PCN: its practices' June appointments are re-sent corrected
 MATERNITY_RATE = 0.06  # spells per person-year, women 18-44 (ADMIMETH 31/32)
@@ -223,14 +229,14 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
     began = time.perf_counter()
     identity = "pseudo_nhs_number" if identity == "pseudo" else identity
     if identity not in IDENTITIES:
-        raise ValueError(f"identity must be one of {IDENTITIES} or 'pseudo', not {identity!r}")
-    if patients < 1:
-        raise ValueError("patients must be at least 1")
+        raise SynthError(f"identity must be one of {IDENTITIES} or 'pseudo', not {identity!r}")
+    if not 1 <= patients <= population.MAX_PATIENTS:
+        raise SynthError(f"patients must be between 1 and {population.MAX_PATIENTS:,}")
     p = params or P.SynthParams()
     start = start.replace(day=1)
     tl = Timeline(start, end_of_period(start, months, today or date.today()))
     if tl.n_months <= p.lead_in_months:
-        raise ValueError(f"the period ({tl.n_months} complete months) must be longer than the "
+        raise SynthError(f"the period ({tl.n_months} complete months) must be longer than the "
                          f"{p.lead_in_months}-month lead-in before referrals start")
     out = Path(out_dir)
     scale = max(1.0, patients / (0.8 * geography.total_list()))
@@ -246,11 +252,6 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
     ctx = A.Context(tl=tl, geo=geo, p=p, base=A.calibrate(p), service_start=p.lead_in_months,
                     resub_month=resub_month, resub_practice=geo.practice_pcn == RESUBMISSION_PCN,
                     patients_file=labels[-1])
-    landing.create("patients", ctx.patients_file)
-    for source in ("gp_appointments", "ae_attendances", "inpatient_admissions", "sp_referrals", "sp_wellbeing"):
-        for label in labels:
-            landing.create(source, label)
-    landing.create("gp_appointments", labels[resub_month] + "_resubmission")
     landing.create(TRUTH_PATIENTS, "", truth_patients_header(identity))
 
     truth, stats = Truth(), Stats()
@@ -261,7 +262,7 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
 
     report = _truth_document(ctx, geo, practices, landing, truth, stats, seed, identity, scale)
     (out / TRUTH_FILE).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    return {"out_dir": str(out), "landing_files": len(landing.files),
+    return {"out_dir": str(out), "landing_files": len(landing.source_files()),
             "truth_files": [TRUTH_FILE, f"{TRUTH_PATIENTS}.csv"], "rows": dict(landing.rows),
             "seconds": round(time.perf_counter() - began, 2), "truth": report}
 
@@ -297,14 +298,15 @@ def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[di
         },
         "effects": truth.report(multipliers),
         "resubmission": {
-            "file": f"gp_appointments/{tl.label(ctx.resub_month)}_resubmission.csv",
+            "file": (f"gp_appointments/{tl.label(ctx.resub_month)}_resubmission.csv"
+                     if c["resubmitted_appointments"] else None),
             "corrects": f"every appointment in {tl.label(ctx.resub_month)}.csv at the practices of PCN "
                         f"{geo.pcn_code[RESUBMISSION_PCN]}: the original sent appt_mode 'Unknown' and "
                         "time_between_book_and_appt 'Unknown / Data Quality'; the resubmission carries the same "
                         "appointment_id with the true values (status, hcp_type and dates unchanged)",
             "rows": c["resubmitted_appointments"],
         },
-        "counts": {**c, "person_years": round(py, 3), "files": len(landing.files),
+        "counts": {**c, "person_years": round(py, 3), "files": len(landing.source_files()),
                    "rows": dict(landing.rows), "practices": geo.n_practices, "pcns": len(geo.pcn_code),
                    "pcn_population_latest": pcn_pop},
         "rates_per_person_year": {

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from spw.errors import SpwError
+
 IDENTITY = "@identity"  # placeholder replaced by nhs_number or pseudo_nhs_number
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -36,6 +38,10 @@ TRUTH_FILE = "truth.json"
 TRUTH_PATIENTS = "truth_patients"  # per-patient truth beside truth.json, outside every source folder
 
 
+class TargetExists(SpwError, FileExistsError):
+    """The output folder already holds generated sources (refused unless overwrite is asked for)."""
+
+
 def header(source: str, identity: str) -> list[str]:
     return [identity if c == IDENTITY else c for c in HEADERS[source]]
 
@@ -54,11 +60,14 @@ class Landing:
         own = [self.out / s for s in SOURCES] + [self.out / TRUTH_FILE, self.out / f"{TRUTH_PATIENTS}.csv"]
         present = [p for p in own if p.exists()]
         if present and not overwrite:
-            raise FileExistsError(f"{present[0]} already exists; choose an empty folder or overwrite")
+            raise TargetExists(f"{present[0]} already exists; choose an empty folder or overwrite")
         for p in present:  # only the generator's own folders and file are removed
             shutil.rmtree(p) if p.is_dir() else p.unlink()
         for s in SOURCES:
             (self.out / s).mkdir(parents=True, exist_ok=True)
+
+    def source_files(self) -> list[Path]:
+        return sorted(p for p in self.files if p.parent.name in HEADERS and p.parent.parent == self.out)
 
     def path(self, source: str, name: str) -> Path:
         """`<out>/<source>/<name>.csv`; an empty name means `<out>/<source>.csv` (files beside the sources)."""
@@ -68,14 +77,16 @@ class Landing:
         p = self.path(source, name)
         with p.open("w", encoding="utf-8", newline="") as f:
             f.write(",".join(columns or header(source, self.identity)) + "\n")
-        if source in HEADERS:
-            self.files.add(p)
+        self.files.add(p)
 
     def append_columns(self, source: str, name: str, columns: Sequence[Sequence[str] | np.ndarray]) -> None:
         """Fast path for generated values that never need CSV quoting (codes, ids, dates, numbers)."""
         cols = [c.tolist() if isinstance(c, np.ndarray) else list(c) for c in columns]
         if not cols or not cols[0]:
             return
+        if self.path(source, name) not in self.files:
+            # Created on first rows: identical header-only files would share a sha256 (a "duplicate").
+            self.create(source, name)
         lines = map(",".join, zip(*cols, strict=True))
         with self.path(source, name).open("a", encoding="utf-8", newline="") as f:
             f.write("\n".join(lines))

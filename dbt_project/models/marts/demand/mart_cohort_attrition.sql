@@ -16,13 +16,13 @@ by_geography as (
         'ENG' as geography_code
     from windows
     {%- for level in ['region', 'icb', 'sub_icb', 'pcn'] %}
-    union all
-    select
-        *,
-        '{{ level }}' as geography_level,
-        {{ level }}_code as geography_code
-    from windows
-    where {{ level }}_code is not null
+        union all
+        select
+            *,
+            '{{ level }}' as geography_level,
+            {{ level }}_code as geography_code
+        from windows
+        where {{ level }}_code is not null
     {%- endfor %}
 ),
 
@@ -46,12 +46,18 @@ select
     cast(b.cohort_fy_group as {{ dbt.type_string() }}) as cohort_fy,
     cast(b.window_months as integer) as window_months,
     cast(count(*) as {{ dbt.type_bigint() }}) as referred,
-    cast(sum(case when b.exclusion_reason = 'incomplete_follow_up' then 1 else 0 end)
-        as {{ dbt.type_bigint() }}) as excluded_incomplete_follow_up,
-    cast(sum(case when b.exclusion_reason = 'not_registered_throughout' then 1 else 0 end)
-        as {{ dbt.type_bigint() }}) as excluded_not_registered_throughout,
-    cast(sum(case when b.exclusion_reason = 'died' then 1 else 0 end)
-        as {{ dbt.type_bigint() }}) as excluded_died,
+    cast(
+        sum(case when b.exclusion_reason = 'incomplete_follow_up' then 1 else 0 end)
+        as {{ dbt.type_bigint() }}
+    ) as excluded_incomplete_follow_up,
+    cast(
+        sum(case when b.exclusion_reason = 'not_registered_throughout' then 1 else 0 end)
+        as {{ dbt.type_bigint() }}
+    ) as excluded_not_registered_throughout,
+    cast(
+        sum(case when b.exclusion_reason = 'died' then 1 else 0 end)
+        as {{ dbt.type_bigint() }}
+    ) as excluded_died,
     cast(sum(case when b.is_eligible then 1 else 0 end) as {{ dbt.type_bigint() }}) as eligible,
     cast(sum(case when b.is_eligible and b.is_engaged then 1 else 0 end) as {{ dbt.type_bigint() }}) as engaged
 from by_cohort as b
