@@ -198,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{users:>3} users {'cached' if cached else 'uncached':>8}: p50 {r.p50_ms:.0f} ms, "
                       f"p95 {r.p95_ms:.0f} ms, max {r.max_ms:.0f} ms, {r.errors} errors, "
                       f"{r.per_second:.1f} req/s", flush=True)
-        text = render(results, published_sizes(), patients_in_warehouse(), len(bodies), "gunicorn 2 workers x 4 threads")
+        text = render(results, published_sizes(), patients_in_warehouse(), len(bodies),
+                      "gunicorn 2 workers x 4 threads")
         print(text)
         if not args.no_write:
             write_section(text)

@@ -123,14 +123,14 @@ def check_dashboard(driver, base_url: str, slug: str, charts_expected: int, out:
     deadline = began + timeout
     holders: list = []
     while time.monotonic() < deadline:
-        holders = driver.find_elements(By.CSS_SELECTOR, "[data-test=dashboard-component-chart-holder]")
+        holders = driver.find_elements(By.CSS_SELECTOR, ".dashboard-chart")
         if len(holders) >= charts_expected and all(_finished(h) for h in holders):
             break
         _scroll_all_into_view(driver, holders)
         time.sleep(1.0)
     errors = []
     for h in holders:
-        title = h.text.splitlines()[0] if h.text else "?"
+        title = _title(h)
         for sel in _ERROR_SELECTORS:
             errors += [f"{title}: {e.text[:200]}" for e in h.find_elements(By.CSS_SELECTOR, sel) if e.is_displayed()]
         errors += [f"{title}: {w}" for w in _ERROR_WORDS if w in h.text]
@@ -145,6 +145,12 @@ def check_dashboard(driver, base_url: str, slug: str, charts_expected: int, out:
     driver.save_screenshot(str(out))
     driver.set_window_size(1600, 1200)
     return DashboardCheck(slug, charts_expected, rendered, sorted(set(errors)), out, time.monotonic() - began)
+
+
+def _title(chart) -> str:
+    """The chart's title from its header (the holder around the .dashboard-chart)."""
+    holder = chart.find_element("xpath", "./ancestor::*[@data-test='dashboard-component-chart-holder'][1]")
+    return (holder.text.splitlines() or ["?"])[0]
 
 
 def _finished(holder) -> bool:

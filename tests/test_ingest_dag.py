@@ -76,6 +76,12 @@ def test_dag_run_fails_only_the_bad_source(warehouse: str, tmp_path: Path) -> No
     assert ledger == [("2024-05.csv", "loaded"), ("2024-06.csv", "rejected")]
     assert os.environ.get("SPW_HOME") and "spw_ingest" in proc.args
 
+    # The provider withdraws the bad file: the rerun succeeds (exit 0), every file a duplicate.
+    (landing / "ae_attendances" / "2024-06.csv").unlink()
+    again = run_dag("spw_ingest", {"landing_dir": str(landing)})
+    assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
+    assert set(_task_states("spw_ingest").values()) == {"success"}
+
 
 def test_gx_gate_fails_on_bad_raw_rows(warehouse: str) -> None:
     from spw import db
@@ -121,15 +127,14 @@ def test_committed_suites_match_the_contract() -> None:
 
 DAG_PROBE = """
 import json
-from airflow.models.dagbag import DagBag
-bag = DagBag(dag_folder=__import__("spw.config", fromlist=["x"]).dags_dir() / "spw_ingest.py",
-             include_examples=False)
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=__import__("spw.config", fromlist=["x"]).dags_dir() / "spw_ingest.py")
 out = {"errors": {k: str(v)[:300] for k, v in bag.import_errors.items()}}
 for dag_id in ("spw_ingest", "spw_delivery_watch"):
     dag = bag.dags[dag_id]
     out[dag_id] = {
         "timetable": type(dag.timetable).__name__,
-        "cron": getattr(dag.timetable, "_expression", None),
+        "cron": getattr(dag.timetable, "expression", None),
         "catchup": dag.catchup,
         "deadlines": [(type(d.reference).__name__, d.interval.total_seconds(), d.callback.path)
                       for d in (dag.deadline or [])],
@@ -155,9 +160,9 @@ def test_dag_structure_schedule_and_deadlines(pg_server: str) -> None:
     assert info["errors"] == {}
     ingest, watch = info["spw_ingest"], info["spw_delivery_watch"]
     assert (ingest["timetable"], ingest["cron"], ingest["catchup"]) == ("CronTriggerTimetable", "0 6 * * *", False)
-    assert ingest["deadlines"] == [("DagRunQueuedAtDeadline", 7200.0, "spw.ingest.airflow_tasks.late_delivery_alert")]
-    assert watch["deadlines"] == [("DagRunLogicalDateDeadline", (9 * 24 + 11) * 3600.0,
-                                   "spw.ingest.airflow_tasks.late_delivery_alert")]
+    assert ingest["deadlines"] == [["DagRunQueuedAtDeadline", 7200.0, "spw.ingest.airflow_tasks.late_delivery_alert"]]
+    assert watch["deadlines"] == [["DagRunLogicalDateDeadline", (9 * 24 + 11) * 3600.0,
+                                   "spw.ingest.airflow_tasks.late_delivery_alert"]]
     assert watch["cron"] == "0 7 1 * *"
     for source in c.SOURCE_NAMES:
         load, gate = ingest["tasks"][f"load_{source}"], ingest["tasks"][f"gx_{source}"]
@@ -188,6 +193,6 @@ def test_late_delivery_callback_and_watch_run(warehouse: str, tmp_path: Path) ->
     for source in MONTHLY_SOURCES:
         write_csv(landing / source / "2024-05.csv", baseline_rows(source, 1))
     env_conf = {"landing_dir": str(landing)}
-    proc = run_dag("spw_delivery_watch", env_conf, extra_args=["--logical-date", "2024-06-01T07:00:00+01:00"])
+    proc = run_dag("spw_delivery_watch", env_conf, logical_date="2024-06-01T07:00:00+01:00")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert _task_states("spw_delivery_watch") == {"monthly_delivery_landed": "success"}

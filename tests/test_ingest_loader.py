@@ -284,3 +284,22 @@ def test_no_clear_nhs_number_anywhere_in_the_warehouse(conn, synth_folder: Path,
             assert _clear_nhs_numbers(admin, delivered) == ["public.scan_probe.note"]
         finally:
             admin.execute("drop table public.scan_probe")
+
+
+def test_file_rewritten_during_load_is_rejected(conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ledger's sha256 is of the bytes scanned; a file rewritten before it was parsed is refused."""
+    import spw.ingest.loader as loader
+
+    path = write_csv(tmp_path / "2024-05.csv", baseline_rows("gp_appointments", 2))
+    real_scan = loader.scan_file
+
+    def scan_then_rewrite(p: Path):
+        scan = real_scan(p)
+        write_csv(p, baseline_rows("gp_appointments", 3))
+        os.utime(p, ns=(scan.mtime_ns + 10**9, scan.mtime_ns + 10**9))
+        return scan
+
+    monkeypatch.setattr(loader, "scan_file", scan_then_rewrite)
+    r = load_file(conn, "gp_appointments", path, "chg", today=SYNTH_TODAY)
+    assert (r.status, r.reason) == ("rejected", "the file changed while it was being loaded; deliver it again")
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)

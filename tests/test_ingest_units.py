@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from spw.ingest import contract as c
-from spw.ingest.airflow_tasks import expected_period, missing_monthly_deliveries
+from spw.ingest.airflow_tasks import deadlines_enabled, expected_period, missing_monthly_deliveries
 from spw.ingest.loader import CHUNK, MAX_LINE_BYTES, delivery_files, scan_file
 from spw.ingest.pseudonymise import (
     Pseudonymiser,
@@ -132,3 +132,12 @@ def test_delivery_files_and_monthly_watch(tmp_path: Path) -> None:
     assert expected_period(date(2025, 6, 30)) == "2025-05"
     missing = missing_monthly_deliveries(tmp_path, "2024-10")
     assert "gp_appointments" not in missing and "ae_attendances" in missing
+
+
+def test_deadlines_left_off_only_under_dags_test(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SPW_AIRFLOW_DEADLINES", raising=False)
+    assert deadlines_enabled(["/venv/bin/airflow", "scheduler"])
+    assert deadlines_enabled(["/venv/bin/airflow", "dag-processor"])
+    assert not deadlines_enabled(["/venv/bin/airflow", "dags", "test", "spw_ingest"])
+    monkeypatch.setenv("SPW_AIRFLOW_DEADLINES", "1")
+    assert deadlines_enabled(["/venv/bin/airflow", "dags", "test", "spw_ingest"])

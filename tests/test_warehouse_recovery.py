@@ -175,13 +175,19 @@ def test_matched_controls_follow_every_rule(warehouse: Path, reference: ref.Refe
         assert matcher.is_valid(c["index_key"], c["window_months"], c["control_key"]), c
         chosen.setdefault((c["index_key"], c["window_months"]), []).append(c["control_key"])
     assert max(len(v) for v in chosen.values()) == 3
-    # The chosen are the k lowest md5(index|control) among all valid candidates (sample of index rows).
+    # The chosen are the k valid candidates whose md5 follows the index patient's most closely on the
+    # circular order of md5(patient_key) (checked against every patient, for a sample of index rows).
     index_rows = wh.query("select index_key, window_months from intermediate.int_match_index "
                           "order by md5(index_key) limit 25")
     for i in index_rows:
+        own = (_md5(i["index_key"]), i["index_key"])
         valid = [k for k in by_key if matcher.is_valid(i["index_key"], i["window_months"], k)]
-        valid.sort(key=lambda k: (hashlib.md5(f"{i['index_key']}|{k}".encode()).hexdigest(), k))
+        valid.sort(key=lambda k: ((_md5(k), k) < own, _md5(k), k))
         assert chosen.get((i["index_key"], i["window_months"]), []) == valid[:3]
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode()).hexdigest()
 
 
 def test_matching_is_deterministic_and_independent_of_pool_size(warehouse: Path) -> None:

@@ -106,81 +106,59 @@
     {{ dbt.hash(dbt.concat([index_key, "'|'", control_key])) }}
 {%- endmacro %}
 
-{#- Candidate controls (methods §4) for the index rows in relation/CTE `index_rows`: same sex, IMD
-    quintile, 10-year age band at t and sub-ICB of practice at t; registered from t - W months to
-    t + W months, alive after t + W months and never referred on or before t + W months. The join
-    expands each index row into the years of birth of its age band so the join stays an equi-join. -#}
-{% macro candidate_pairs(index_rows) -%}
-    with offsets as (
-        {%- for n in range(130) %}
-        select {{ n }} as year_offset{{ ' union all' if not loop.last }}
-        {%- endfor %}
-    ),
+{#- First and last day of a calendar year given as an integer expression. -#}
+{% macro year_start(year_expr) -%}
+    cast(cast({{ year_expr }} as {{ dbt.type_string() }}) || '-01-01' as date)
+{%- endmacro %}
 
-    index_by_birth_year as (
-        select
-            i.*,
-            i.index_year - 10 * i.age_band - o.year_offset as year_of_birth
-        from {{ index_rows }} as i
-        inner join offsets as o
-            on o.year_offset < case when i.age_band = 8 then 130 else 10 end
-    ),
+{% macro year_end(year_expr) -%}
+    cast(cast({{ year_expr }} as {{ dbt.type_string() }}) || '-12-31' as date)
+{%- endmacro %}
 
-    population_geography as (
-        select
-            p.*,
-            g.sub_icb_code,
-            g.valid_from,
-            g.valid_to
-        from {{ ref('int_match_population') }} as p
-        inner join {{ ref('int_practice_geography') }} as g on p.practice_code = g.practice_code
-    ),
+{#- Methods §4 rules a candidate j must pass for index row i (aliases), besides the ring key:
+    registered from t - W to t + W months, alive after t + W months, never referred on or before
+    t + W months, and practice on day t in the index patient's sub-ICB. `g` is the candidate's
+    practice row valid on t. -#}
+{% macro candidate_is_eligible(i, c) -%}
+    {{ c }}.registration_start_date <= {{ i }}.pre_start
+    and ({{ c }}.registration_end_date is null or {{ c }}.registration_end_date >= {{ i }}.post_end)
+    and ({{ c }}.date_of_death is null or {{ c }}.date_of_death > {{ i }}.post_end)
+    and ({{ c }}.first_referral_date is null or {{ c }}.first_referral_date > {{ i }}.post_end)
+{%- endmacro %}
 
-    pairs as (
-        select
-            i.index_key,
-            i.window_months,
-            i.index_date,
-            i.pre_start,
-            i.post_end,
-            i.gp_appointments_band,
-            i.emergency_admissions_band,
-            i.ae_attendances_band,
-            c.patient_key as control_key,
-            -- the practice row valid at t, latest effective_from if rows overlap
-            row_number() over (
-                partition by i.index_key, i.window_months, c.patient_key order by c.valid_from desc
-            ) as geography_seq,
-            c.sub_icb_code as control_sub_icb_code,
-            i.sub_icb_code
-        from index_by_birth_year as i
-        inner join population_geography as c
-            on
-                i.sex = c.sex
-                and i.imd_quintile = c.imd_quintile
-                and i.year_of_birth = c.year_of_birth
-                and i.index_date >= c.valid_from
-                and i.index_date < c.valid_to
-        where
-            c.registration_start_date <= i.pre_start
-            and (c.registration_end_date is null or c.registration_end_date >= i.post_end)
-            and (c.date_of_death is null or c.date_of_death > i.post_end)
-            and (c.first_referral_date is null or c.first_referral_date > i.post_end)
-    )
-
+{#- Candidate pairs for `index_rows` (joined to their own ring position as i.ring_rank,
+    i.ring_size) from `ring_candidates` (ring members with a `ring_distance` to i), keeping those
+    eligible as if indexed at t and whose practice on day t (latest effective_from when rows
+    overlap) is in the index patient's sub-ICB. -#}
+{% macro eligible_ring_pairs(ring_candidates) -%}
     select
-        index_key,
-        window_months,
-        index_date,
-        pre_start,
-        post_end,
-        gp_appointments_band,
-        emergency_admissions_band,
-        ae_attendances_band,
-        control_key,
-        {{ pair_hash('index_key', 'control_key') }} as pair_hash
-    from pairs
-    where geography_seq = 1 and control_sub_icb_code = sub_icb_code
+        c.index_key,
+        c.window_months,
+        c.index_date,
+        c.pre_start,
+        c.gp_appointments_band,
+        c.emergency_admissions_band,
+        c.ae_attendances_band,
+        c.control_key,
+        c.ring_distance as hash_rank,
+        c.ring_size - 1 as n_candidates
+    from (
+        select
+            rc.*,
+            g.sub_icb_code as control_sub_icb_code,
+            row_number() over (
+                partition by rc.index_key, rc.window_months, rc.control_key order by g.valid_from desc
+            ) as geography_seq
+        from {{ ring_candidates }} as rc
+        inner join {{ ref('int_match_population') }} as p on rc.control_key = p.patient_key
+        inner join {{ ref('int_practice_geography') }} as g
+            on
+                p.practice_code = g.practice_code
+                and rc.index_date >= g.valid_from
+                and rc.index_date < g.valid_to
+        where {{ candidate_is_eligible('rc', 'p') }}
+    ) as c
+    where c.geography_seq = 1 and c.control_sub_icb_code = c.sub_icb_code
 {%- endmacro %}
 
 {#- Pre-window counts of the matching measures for candidate pairs in `pairs`, and whether the
@@ -218,17 +196,4 @@
     group by
         c.index_key, c.window_months, c.control_key, c.hash_rank, c.n_candidates, c.pre_start, c.index_date,
         c.gp_appointments_band, c.emergency_admissions_band, c.ae_attendances_band
-{%- endmacro %}
-
-{#- Candidate pairs of `index_rows` ranked by pair hash within each index patient and window. -#}
-{% macro ranked_candidate_pairs(index_rows) -%}
-    select
-        *,
-        row_number() over (
-            partition by index_key, window_months order by pair_hash, control_key
-        ) as hash_rank,
-        count(*) over (partition by index_key, window_months) as n_candidates
-    from (
-        {{ candidate_pairs(index_rows) }}
-    ) as pairs
 {%- endmacro %}

@@ -93,10 +93,10 @@ def migrate(env: Mapping[str, str] | None = None) -> None:
 
 
 def run_dag(dag_id: str, conf: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None,
-            capture: bool = True, extra_args: list[str] | None = None) -> subprocess.CompletedProcess:
+            capture: bool = True, logical_date: str | None = None) -> subprocess.CompletedProcess:
     """Run one DAG in-process with `airflow dags test` (no servers); exit code 1 when a task failed."""
     env = dict(env or airflow_env())
     migrate(env)
-    cmd = [airflow_bin(), "dags", "test", dag_id, "-c", json.dumps(dict(conf or {}), sort_keys=True),
-           *(extra_args or [])]
+    cmd = [airflow_bin(), "dags", "test", dag_id, *([logical_date] if logical_date else []),
+           "-c", json.dumps(dict(conf or {}), sort_keys=True)]
     return subprocess.run(cmd, env=env, capture_output=capture, text=True)

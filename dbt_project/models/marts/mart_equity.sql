@@ -24,7 +24,7 @@ grouped as (
         sex,
         ethnic_group,
         sum(case when role = 'registered' then 1 else 0 end) as registered_population,
-        sum(case when role = 'referred' then 1 else 0 end) as people_referred,
+        sum(case when role = 'referred' then 1 else 0 end) as referrals,
         sum(case when role = 'referred' and is_engaged then 1 else 0 end) as people_engaged,
         sum(case when role = 'referred' and has_outcome then 1 else 0 end) as outcome_n_patients,
         sum(case when role = 'referred' and has_outcome then pre_count else 0 end) as gp_pre_total,
@@ -52,7 +52,7 @@ dimensioned as (
 
 long_form as (
     {{ unpivot_geography_levels('dimensioned', [
-        'cohort_fy', 'dimension', 'dimension_value', 'registered_population', 'people_referred',
+        'cohort_fy', 'dimension', 'dimension_value', 'registered_population', 'referrals',
         'people_engaged', 'outcome_n_patients', 'gp_pre_total', 'gp_post_total', 'swemwbs_n_paired',
         'swemwbs_change_sum'
     ]) }}
@@ -68,7 +68,7 @@ summary as (
         dimension,
         dimension_value as value,
         sum(registered_population) as registered_population,
-        sum(people_referred) as people_referred,
+        sum(referrals) as referrals,
         sum(people_engaged) as people_engaged,
         sum(outcome_n_patients) as outcome_n_patients,
         sum(gp_pre_total) as gp_pre_total,
@@ -88,11 +88,11 @@ select
     dimension,
     value,
     cast(registered_population as bigint) as registered_population,
-    cast(people_referred as bigint) as people_referred,
-    cast(1000.0 * people_referred / nullif(registered_population, 0) as {{ dbt.type_float() }})
+    cast(referrals as bigint) as referrals,
+    cast(1000.0 * referrals / nullif(registered_population, 0) as {{ dbt.type_float() }})
         as referrals_per_1000,
     cast(people_engaged as bigint) as people_engaged,
-    cast(100.0 * people_engaged / nullif(people_referred, 0) as {{ dbt.type_float() }}) as engaged_pct,
+    cast(100.0 * people_engaged / nullif(referrals, 0) as {{ dbt.type_float() }}) as engaged_pct,
     {{ var('equity_outcome_window_months', 12) }} as outcome_window_months,
     cast(outcome_n_patients as bigint) as outcome_n_patients,
     cast(gp_pre_total as bigint) as gp_pre_total,

@@ -80,7 +80,7 @@ cumulative as (
         w.geography_level,
         w.geography_code,
         w.financial_year,
-        sum(e.referrals) as cumulative_referrals,
+        sum(e.referrals) as cumulative_all_referrals,
         sum(e.people_referred) as cumulative_people_referred
     from with_unattributed as w
     inner join with_unattributed as e
@@ -100,10 +100,12 @@ final as (
         w.financial_year,
         w.as_at_month,
         cast(w.registered_population as bigint) as registered_population,
-        cast(w.referrals as bigint) as referrals,
-        cast(w.people_referred as bigint) as people_referred,
-        cast(c.cumulative_referrals as bigint) as cumulative_referrals,
-        cast(c.cumulative_people_referred as bigint) as cumulative_people_referred,
+        -- The ambition counts people: `referrals` are people referred (index referrals); every
+        -- referral, re-referrals included, is in all_referrals.
+        cast(w.people_referred as bigint) as referrals,
+        cast(c.cumulative_people_referred as bigint) as cumulative_referrals,
+        cast(w.referrals as bigint) as all_referrals,
+        cast(c.cumulative_all_referrals as bigint) as cumulative_all_referrals,
         '{{ var("ambition_financial_year") }}' as ambition_financial_year,
         w.financial_year = '{{ var("ambition_financial_year") }}' as is_ambition_year,
         cast(
@@ -126,6 +128,6 @@ final as (
 
 select
     *,
-    cast(100.0 * cumulative_people_referred / nullif(pro_rata_ambition, 0) as {{ dbt.type_float() }})
+    cast(100.0 * cumulative_referrals / nullif(pro_rata_ambition, 0) as {{ dbt.type_float() }})
         as pct_of_ambition
 from final

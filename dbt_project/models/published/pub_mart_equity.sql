@@ -15,10 +15,10 @@ select
     dimension,
     value,
     {{ suppress_count('registered_population') }} as registered_population,
-    {{ suppress_count('people_referred') }} as people_referred,
-    {{ suppressed_rate('people_referred', 'registered_population', 1000) }} as referrals_per_1000,
+    {{ suppress_count('referrals') }} as referrals,
+    {{ suppressed_rate('referrals', 'registered_population', 1000) }} as referrals_per_1000,
     {{ suppress_count('people_engaged') }} as people_engaged,
-    {{ suppressed_pct('people_engaged', 'people_referred') }} as engaged_pct,
+    {{ suppressed_pct('people_engaged', 'referrals') }} as engaged_pct,
     {{ suppress_count('outcome_n_patients') }} as outcome_n_patients,
     {{ suppress_count('gp_pre_total') }} as gp_pre_total,
     {{ suppress_count('gp_post_total') }} as gp_post_total,
@@ -30,7 +30,7 @@ select
     {{ suppress_count('swemwbs_n_paired') }} as swemwbs_n_paired,
     {{ suppress_measure('swemwbs_mean_change', 'swemwbs_n_paired') }} as swemwbs_mean_change,
     {{ suppress_flag([
-        'registered_population', 'people_referred', 'people_engaged', 'outcome_n_patients',
+        'registered_population', 'referrals', 'people_engaged', 'outcome_n_patients',
         'gp_pre_total', 'gp_post_total', 'swemwbs_n_paired'
     ]) }} as is_suppressed
 from mart

@@ -16,9 +16,9 @@ published as (
         as_at_month,
         {{ suppress_count('registered_population') }} as registered_population,
         {{ suppress_count('referrals') }} as referrals,
-        {{ suppress_count('people_referred') }} as people_referred,
         {{ suppress_count('cumulative_referrals') }} as cumulative_referrals,
-        {{ suppress_count('cumulative_people_referred') }} as cumulative_people_referred,
+        {{ suppress_count('all_referrals') }} as all_referrals,
+        {{ suppress_count('cumulative_all_referrals') }} as cumulative_all_referrals,
         ambition_financial_year,
         is_ambition_year,
         arrs_entitlement_wte,
@@ -26,8 +26,8 @@ published as (
         gap_wte,
         wte_pct_of_entitlement,
         {{ suppress_flag([
-            'registered_population', 'referrals', 'people_referred', 'cumulative_referrals',
-            'cumulative_people_referred'
+            'registered_population', 'referrals', 'cumulative_referrals', 'all_referrals',
+            'cumulative_all_referrals'
         ]) }} as is_suppressed
     from mart
 )
@@ -41,9 +41,9 @@ select
     as_at_month,
     registered_population,
     referrals,
-    people_referred,
     cumulative_referrals,
-    cumulative_people_referred,
+    all_referrals,
+    cumulative_all_referrals,
     ambition_financial_year,
     is_ambition_year,
     cast(
@@ -52,7 +52,7 @@ select
         as {{ dbt.type_float() }}
     ) as pro_rata_ambition,
     cast(
-        100.0 * cumulative_people_referred * {{ var('england_registered_population') }}
+        100.0 * cumulative_referrals * {{ var('england_registered_population') }}
         / nullif({{ var('national_referral_ambition') }} * cast(registered_population as numeric), 0)
         as {{ dbt.type_float() }}
     ) as pct_of_ambition,

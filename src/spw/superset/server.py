@@ -7,6 +7,7 @@ State lives in $SPW_HOME/superset (pid, port, init marker); logs in $SPW_HOME/lo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -224,15 +225,11 @@ def stop(timeout: float = 15.0) -> bool:
 
 
 def _killpg(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _reap(pid: int) -> None:
     """Collect the exit status when we are the parent, so no zombie is left behind."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
