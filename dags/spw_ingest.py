@@ -1,7 +1,7 @@
 """Ingestion DAG (airflow dag): validate, pseudonymise and load each landing source into raw.
 
 Thin wiring only; the work is in spw.ingest (loader, gx_suites, airflow_tasks). Per source: a load
-task (fails itself, without retries, when a file of that source was rejected; other sources still
+task (fails itself, skipping retries, when a file of that source was rejected; other sources still
 load) and a Great Expectations gate on raw.<source> that updates the raw Asset the transformation
 DAG is scheduled on. A companion DAG watches for the monthly delivery with a Deadline Alert.
 """
@@ -59,8 +59,10 @@ WATCH_DEADLINE = DeadlineAlert(
 )
 
 
-@task(retries=0)  # a rejected file needs a new delivery, not a retry; errors below are final
+@task
 def load(source: str) -> dict:
+    # A rejected file needs a new delivery, not a retry: AirflowFailException skips the retries,
+    # which remain for transient faults (database restart); a rerun is safe, the ledger dedupes.
     ctx = get_current_context()
     try:
         return load_source_task(source, ctx["dag_run"].conf or {}, ctx["run_id"])

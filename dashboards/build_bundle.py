@@ -274,6 +274,23 @@ def native_filters(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
 # ---------------------------------------------------------------- validation and writing
 
 
+def validate_sql() -> list[str]:
+    """Every metric and calculated column runs against the published table (as the BI reader)."""
+    from spw import db
+
+    problems = []
+    with db.connect("warehouse", "spw_bi_reader", autocommit=True) as conn:
+        for ds in d.DATASETS:
+            exprs = [(f"metric {m.name}", m.sql) for m in ds.metrics]
+            exprs += [(f"column {name}", expr) for name, (expr, _) in ds.calculated.items()]
+            for what, expr in exprs:
+                try:
+                    conn.execute(f"select {expr} from published.{ds.table} limit 0")
+                except Exception as exc:  # noqa: BLE001 - reported below with the expression
+                    problems.append(f"{ds.table} {what}: {str(exc).splitlines()[0]}")
+    return problems
+
+
 def validate(columns: dict[str, set[str]]) -> list[str]:
     """Every chart column/metric exists: a stale bundle fails here, not in a user's browser."""
     problems = []
@@ -306,7 +323,7 @@ def build(out: Path) -> None:
     physical = introspect(tables)
     columns = {t: {n for n, _ in cols} | set(next(ds for ds in d.DATASETS if ds.table == t).calculated)
                for t, cols in physical.items()}
-    problems = validate(columns)
+    problems = validate(columns) + validate_sql()
     if problems:
         raise SystemExit("bundle definitions do not match the published tables:\n  " + "\n  ".join(problems))
     if out.exists():

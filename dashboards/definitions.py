@@ -309,13 +309,13 @@ DATASETS = (
         EQUITY,
         "Equity of access and outcome by deprivation (IMD quintile), age band, sex and ethnic group.",
         metrics=(
-            Metric("rate_per_1000", "1000.0 * sum(people_referred) / nullif(sum(case when people_referred "
+            Metric("rate_per_1000", "1000.0 * sum(referrals) / nullif(sum(case when referrals "
                    "is not null then registered_population end), 0)", "People referred per 1,000 registered",
                    ",.1f", "Suppressed groups are left out of numerator and denominator."),
         ),
         calculated={
             "financial_year": ("cohort_fy", "TEXT"),
-            "people_referred_shown": shown("people_referred"),
+            "people_referred_shown": shown("referrals"),
             "rate_shown": shown("referrals_per_1000", "FM990.0"),
             "engaged_pct_shown": shown("engaged_pct", "FM990.0"),
             "gp_pct_change_shown": shown("gp_pct_change", "FM990.0"),

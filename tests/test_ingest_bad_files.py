@@ -70,6 +70,8 @@ CASES = [
          errors=((52, "nhs_number", "nhs_number_all_one_digit", "**********"),)),
     Case("nhs_number_in_free_text", "loaded", 101, 100, 1,
          errors=((7, "national_category", "clear_nhs_number", "pt *** *** **** called"),)),
+    Case("nhs_number_as_identifier", "loaded", 101, 100, 1,
+         errors=((32, "appointment_id", "clear_nhs_number", "**********"),)),
     Case("pseudo_too_short", "rejected", 2, 0, 1, ("1 of 2 rows", "line 3, column pseudo_nhs_number"),
          ((3, "pseudo_nhs_number", "pseudo_nhs_number_format", "Ab3_x9"),)),
     Case("pseudo_bad_characters", "rejected", 2, 0, 1, ("line 2, column pseudo_nhs_number",),

@@ -166,7 +166,7 @@ def test_dag_structure_schedule_and_deadlines(pg_server: str) -> None:
     assert watch["cron"] == "0 7 1 * *"
     for source in c.SOURCE_NAMES:
         load, gate = ingest["tasks"][f"load_{source}"], ingest["tasks"][f"gx_{source}"]
-        assert load["retries"] == 0 and load["upstream"] == []  # sources are independent
+        assert load["retries"] == 2 and load["upstream"] == []  # sources are independent
         assert gate["upstream"] == [f"load_{source}"] and gate["outlets"] == ["spw://warehouse/raw"]
         assert gate["retries"] == 2
 

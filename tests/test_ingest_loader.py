@@ -303,3 +303,21 @@ def test_file_rewritten_during_load_is_rejected(conn, tmp_path: Path, monkeypatc
     r = load_file(conn, "gp_appointments", path, "chg", today=SYNTH_TODAY)
     assert (r.status, r.reason) == ("rejected", "the file changed while it was being loaded; deliver it again")
     assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
+
+
+def test_memory_does_not_grow_with_file_size(conn, tmp_path: Path) -> None:
+    """Rows stream to COPY: the Python heap peak for a 10x larger file stays about the same."""
+    import tracemalloc
+
+    peaks = {}
+    # Warm-up: one-time caches (the set of valid dates) are not per-file memory.
+    load_file(conn, "gp_appointments", _big_file(tmp_path / "warm.csv", 100), "mem", today=SYNTH_TODAY)
+    for rows in (20_000, 200_000):
+        path = _big_file(tmp_path / f"{rows}.csv", rows)
+        reset_ingest_tables(conn)
+        tracemalloc.start()
+        r = load_file(conn, "gp_appointments", path, "mem", today=SYNTH_TODAY)
+        peaks[rows] = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert r.rows_loaded == rows
+    assert peaks[200_000] < 1.5 * peaks[20_000] + 2 * 2**20, peaks

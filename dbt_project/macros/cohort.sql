@@ -197,3 +197,51 @@
         c.index_key, c.window_months, c.control_key, c.hash_rank, c.n_candidates, c.pre_start, c.index_date,
         c.gp_appointments_band, c.emergency_admissions_band, c.ae_attendances_band
 {%- endmacro %}
+
+{#- var match_candidate_pool as a positive integer (anything else falls back to the default 50). -#}
+{% macro match_pool_size() -%}
+    {%- set n = var('match_candidate_pool', 50) | int -%}
+    {{ return(n if n > 0 else 50) }}
+{%- endmacro %}
+
+{#- var match_candidate_limit: ring positions searched at most per index patient (default 1000). -#}
+{% macro match_search_limit() -%}
+    {%- set n = var('match_candidate_limit', 1000) | int -%}
+    {{ return([n if n > 0 else 1000, match_pool_size()] | max) }}
+{%- endmacro %}
+
+{#- Smallest pre-window count a band allows (methods §4 bands). -#}
+{% macro gp_band_floor(band) -%}
+    case {{ band }} when '0' then 0 when '1-2' then 1 when '3-5' then 3 when '6-11' then 6 else 12 end
+{%- endmacro %}
+
+{% macro small_band_floor(band) -%}
+    case {{ band }} when '0' then 0 when '1' then 1 else 2 end
+{%- endmacro %}
+
+{#- Cheap necessary condition for ring member r to match index row i's bands: r's counts over the
+    calendar years that can hold any pre-window of the year (an upper bound of its pre-window count)
+    reach the band's floor. Only impossible candidates are dropped; the exact check follows. -#}
+{% macro could_match_bands(r, i) -%}
+    {{ r }}.max_pre_gp_appointments >= {{ gp_band_floor(i ~ '.gp_appointments_band') }}
+    and {{ r }}.max_pre_emergency_admissions >= {{ small_band_floor(i ~ '.emergency_admissions_band') }}
+    and {{ r }}.max_pre_ae_attendances >= {{ small_band_floor(i ~ '.ae_attendances_band') }}
+{%- endmacro %}
+
+{#- Ring positions 1..n as a relation with column ring_distance (n <= 10000). -#}
+{% macro ring_offsets(n) -%}
+    select d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d + 1 as ring_distance
+    from {{ digits() }} as d1
+    cross join {{ digits() }} as d2
+    cross join {{ digits() }} as d3
+    cross join {{ digits() }} as d4
+    where d1.d + 10 * d2.d + 100 * d3.d + 1000 * d4.d + 1 <= {{ n }}
+{%- endmacro %}
+
+{% macro digits() -%}
+    (
+        {%- for d in range(10) %}
+        select {{ d }} as d{{ ' union all' if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}

@@ -1,15 +1,17 @@
--- Second stage of matching: index patients with fewer than k band-matching controls among their
--- pool while their ring holds more members than the pool have the rest of the ring checked, so the
--- k chosen are always the nearest matching candidates on the whole ring.
-{%- set pool_size = var('match_candidate_pool', 50) %}
+-- Second stage of matching: index patients with fewer than k band-matching controls in their pool
+-- have the following ring positions checked too, up to var match_candidate_limit positions in all
+-- (the whole ring when it is smaller). The k chosen are always the nearest matching candidates
+-- within that reach; the pool size never changes the result.
+{%- set pool_size = match_pool_size() %}
+{%- set limit = match_search_limit() %}
 
-with short_of_controls as (
+with pool_matches as (
     select
         index_key,
-        window_months
+        window_months,
+        sum(case when is_band_match then 1 else 0 end) as n_matches
     from {{ ref('int_match_pool_checked') }}
     group by index_key, window_months
-    having sum(case when is_band_match then 1 else 0 end) < {{ var('controls_per_case') }}
 ),
 
 index_rows as (
@@ -26,20 +28,17 @@ index_rows as (
             and i.imd_quintile = r.imd_quintile
             and i.index_year = r.index_year
             and i.age_band = r.age_band
-    left join short_of_controls as s
+    left join pool_matches as m
         on
-            i.index_key = s.index_key
-            and i.window_months = s.window_months
-    -- index rows with no eligible pool member at all are short too
+            i.index_key = m.index_key
+            and i.window_months = m.window_months
     where
         r.ring_size - 1 > {{ pool_size }}
-        and (
-            s.index_key is not null
-            or not exists (
-                select 1 from {{ ref('int_match_pool_checked') }} as c
-                where c.index_key = i.index_key and c.window_months = i.window_months
-            )
-        )
+        and coalesce(m.n_matches, 0) < {{ var('controls_per_case') }}
+),
+
+offsets as (
+    {{ ring_offsets(limit) }}
 ),
 
 ring_candidates as (
@@ -54,9 +53,13 @@ ring_candidates as (
         i.gp_appointments_band,
         i.emergency_admissions_band,
         i.ae_attendances_band,
-        mod(r.ring_rank - i.ring_rank + i.ring_size, i.ring_size) as ring_distance,
+        o.ring_distance,
         r.patient_key as control_key
     from index_rows as i
+    inner join offsets as o
+        on
+            o.ring_distance > {{ pool_size }}
+            and i.ring_size > o.ring_distance
     inner join {{ ref('int_match_ring') }} as r
         on
             i.sub_icb_code = r.sub_icb_code
@@ -64,7 +67,8 @@ ring_candidates as (
             and i.imd_quintile = r.imd_quintile
             and i.index_year = r.index_year
             and i.age_band = r.age_band
-    where mod(r.ring_rank - i.ring_rank + i.ring_size, i.ring_size) > {{ pool_size }}
+            and r.ring_rank = mod(i.ring_rank - 1 + o.ring_distance, i.ring_size) + 1
+    where {{ could_match_bands('r', 'i') }}
 ),
 
 rest as (

@@ -1,7 +1,8 @@
 -- First stage of matching (methods §4): for each eligible index patient and window, the
 -- var match_candidate_pool ring members that follow the index patient on its hash ring, kept when
--- eligible as if indexed at t and in its sub-ICB on day t. Bands are checked in int_match_pool_checked.
-{%- set pool_size = var('match_candidate_pool', 50) %}
+-- they can reach its bands, are eligible as if indexed at t and are in its sub-ICB on day t.
+-- Bands are checked exactly in int_match_pool_checked.
+{%- set pool_size = match_pool_size() %}
 
 with index_rows as (
     select
@@ -20,9 +21,7 @@ with index_rows as (
 ),
 
 offsets as (
-    {%- for n in range(1, pool_size + 1) %}
-        select {{ n }} as ring_distance{{ ' union all' if not loop.last }}
-    {%- endfor %}
+    {{ ring_offsets(pool_size) }}
 ),
 
 ring_candidates as (
@@ -40,7 +39,7 @@ ring_candidates as (
         o.ring_distance,
         r.patient_key as control_key
     from index_rows as i
-    inner join offsets as o on o.ring_distance < i.ring_size
+    inner join offsets as o on i.ring_size > o.ring_distance
     inner join {{ ref('int_match_ring') }} as r
         on
             i.sub_icb_code = r.sub_icb_code
@@ -49,6 +48,7 @@ ring_candidates as (
             and i.index_year = r.index_year
             and i.age_band = r.age_band
             and r.ring_rank = mod(i.ring_rank - 1 + o.ring_distance, i.ring_size) + 1
+    where {{ could_match_bands('r', 'i') }}
 )
 
 {{ eligible_ring_pairs('ring_candidates') }}

@@ -1,10 +1,13 @@
 """Load landed CSV deliveries into raw.<source>, one file = one transaction, per the data contract.
 
 Per file: (1) a byte scan computes sha256 and finds encoding/binary faults with their line number;
-(2) inside one transaction the rows are parsed, validated and pseudonymised as a stream and copied
-into a temporary stage table (COPY, no row inserts), then upserted into raw (latest delivery wins)
-together with the ledger row and the row errors. A rejected file rolls back to a savepoint, so raw
-is untouched, and only the ledger records it. A killed loader or a lost server commits nothing.
+(2) inside one transaction the rows are parsed, validated and pseudonymised as a stream and sent
+with COPY (no row inserts): straight into raw.<source> when the delivery brings only new record
+keys (the common case), otherwise, after the unique key stops that COPY, into a temporary stage
+table from which records are replaced in raw (latest delivery wins) and duplicate keys in the file
+are reported by line. The ledger row and the row errors are written in the same transaction. A
+rejected file rolls back to a savepoint, so raw is untouched and only the ledger records it. A
+killed loader or a lost server commits nothing.
 """
 
 from __future__ import annotations

@@ -198,7 +198,8 @@ class RowValidator:
         self.stage_columns = ([c.PATIENT_KEY] if src.person_level else []) + [col.name for col in present]
         self.identity_index = plan.identity_index
         self.identity = plan.identity
-        if plan.identity == c.NHS_NUMBER:
+        self._nhs_mode = plan.identity == c.NHS_NUMBER
+        if self._nhs_mode:
             self.hmac, self._key_cache = pseudonymiser.nhs_number, pseudonymiser.nhs_cache
         else:
             self.hmac, self._key_cache = pseudonymiser.pseudonym, pseudonymiser.pseudo_cache
@@ -246,6 +247,10 @@ class RowValidator:
                 i = self.identity_index
                 if i is None:
                     return [*self._data_get(rec)], None
+                # The row's NHS number anywhere else in the row (e.g. used as an identifier) would
+                # reach the database in clear: the slow path names that column.
+                if self._nhs_mode and rec.count(rec[i]) > 1:
+                    return self._validate_slow(rec)
                 # Identities repeat: a cached key means the value was validated before.
                 key = self._key_cache.get(rec[i])
                 if key is None:
@@ -269,8 +274,13 @@ class RowValidator:
             else:
                 shown = mask_identity_value(ident) if self.identity == c.NHS_NUMBER else mask_nhs(ident)
                 errors.append((self.identity, rule, shown or None))  # type: ignore[arg-type]
+        clear = rec[self.identity_index] if self._nhs_mode else None
         for idx, name, required, check, default in self.checks:
             v = rec[idx]
+            if v and v == clear:
+                errors.append((name, c.RULE_CLEAR_NHS, mask_nhs(v)))
+                out.append(v)
+                continue
             if not v:
                 if default is None and required:
                     errors.append((name, c.RULE_REQUIRED, None))

@@ -95,6 +95,8 @@ def main() -> None:
     write("all_one_digit_nhs", gp([*base[:50], gp_row(200, nhs_number="1111111111"), *base[50:]]))
     write("nhs_number_in_free_text", gp([*base[:5], gp_row(200, national_category="pt 943 476 5919 called"),
                                          *base[5:]]))
+    write("nhs_number_as_identifier", gp([*base[:30], gp_row(200, appointment_id=NHS[200 % len(NHS)]),
+                                          *base[30:]]))
     pseudo_header = ["pseudo_nhs_number" if h == "nhs_number" else h for h in GP_HEADER]
     write("pseudo_too_short", gp([gp_row(1, nhs_number="Ab3_x9-Z"), gp_row(2, nhs_number="Ab3_x9")],
                                  header=pseudo_header))
