@@ -101,3 +101,18 @@ def built_warehouse(pg_server: str, synthetic_landing: Path) -> Path:
     (TEST_HOME / "spw-run.log").write_text(proc.stdout + proc.stderr)
     assert proc.returncode == 0, f"spw run failed: {proc.stderr[-2000:]} (full log {TEST_HOME / 'spw-run.log'})"
     return synthetic_landing
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that recreate the warehouse database run before those that read the shared built one,
+    so the session's pipeline run is done once and never wiped under a later test."""
+
+    def rank(item: pytest.Item) -> int:
+        names = set(getattr(item, "fixturenames", ()))
+        if "fresh_warehouse" in names:
+            return 0
+        if "built_warehouse" in names or item.get_closest_marker("uses_built_warehouse"):
+            return 2
+        return 1
+
+    items.sort(key=rank)  # stable: file order is kept within each rank
