@@ -251,3 +251,45 @@ def test_england_headlines_match_independent_computation(built_warehouse: Path) 
     assert progress == (len(index), len(referrals))
     assert equity == (len(index), engaged)
     assert pathway == dict(sources)
+
+
+def financial_year(d: date) -> str:
+    start = d.year if d.month >= 4 else d.year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+def test_equity_population_and_referrals_match_independent_computation(built_warehouse: Path) -> None:
+    """England rows of mart_equity by cohort year and IMD quintile: registered population (registered at
+    any time in the financial year and alive at its start) and people referred (index referrals)."""
+    patients = read_source(built_warehouse, "patients", ("nhs_number", "pseudo_nhs_number"))
+    referrals = read_source(built_warehouse, "sp_referrals", ("referral_id",))
+    index: dict[str, date] = {}
+    for r in referrals:
+        person, when = r.get("nhs_number") or r.get("pseudo_nhs_number") or "", day(r["referral_date"])
+        index[person] = min(index.get(person, when), when)
+    years = sorted({financial_year(d) for d in index.values()})
+    quintile = {(p.get("nhs_number") or p.get("pseudo_nhs_number")):
+                str(math.ceil(int(p["imd_decile"]) / 2)) if p["imd_decile"] else "unknown" for p in patients}
+    expected: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    ever: set[str] = set()
+    for fy in years:
+        start = date(int(fy[:4]), 4, 1)
+        end = date(start.year + 1, 4, 1)
+        for p in patients:
+            reg_end, death = day(p["registration_end_date"]), day(p["date_of_death"])
+            if (day(p["registration_start_date"]) < end and (reg_end is None or reg_end >= start)
+                    and (death is None or death >= start)):
+                person = p.get("nhs_number") or p.get("pseudo_nhs_number")
+                expected[(fy, quintile[person])][0] += 1
+                ever.add(person)
+    for person, when in index.items():
+        expected[(financial_year(when), quintile.get(person, "unknown"))][1] += 1
+    with db.connect("warehouse") as conn:
+        rows = conn.execute(
+            "select cohort_fy, value, registered_population, referrals from marts.mart_equity"
+            " where geography_level = 'england' and dimension = 'imd_quintile' and cohort_fy <> 'all'").fetchall()
+        all_years = conn.execute(
+            "select registered_population, referrals from marts.mart_equity where geography_level = 'england'"
+            " and dimension = 'all' and cohort_fy = 'all'").fetchone()
+    assert {(fy, q): [pop, ref] for fy, q, pop, ref in rows} == dict(expected)
+    assert all_years == (len(ever), len(index))

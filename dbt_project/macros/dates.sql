@@ -60,3 +60,16 @@
         analyze {{ relation }}
     {%- endif -%}
 {%- endmacro %}
+
+{#- Postgres inlines CTEs by default; `as materialized` keeps a planned order where row estimates of
+    a derived key (e.g. a computed ring position) would mislead the planner. -#}
+{% macro materialized_cte() -%}
+    {{ return(adapter.dispatch('materialized_cte', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__materialized_cte() -%}
+{%- endmacro %}
+
+{% macro postgres__materialized_cte() -%}
+    materialized
+{%- endmacro %}

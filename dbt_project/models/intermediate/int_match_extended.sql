@@ -3,7 +3,6 @@
 -- (the whole ring when it is smaller). The k chosen are always the nearest matching candidates
 -- within that reach; the pool size never changes the result.
 {%- set pool_size = match_pool_size() %}
-{%- set limit = match_search_limit() %}
 
 with pool_matches as (
     select
@@ -37,8 +36,16 @@ index_rows as (
         and coalesce(m.n_matches, 0) < {{ var('controls_per_case') }}
 ),
 
-offsets as (
-    {{ ring_offsets(limit) }}
+positions as {{ materialized_cte() }} (
+    select
+        i.*,
+        o.ring_distance,
+        mod(i.ring_rank - 1 + o.ring_distance, i.ring_size) + 1 as target_rank
+    from index_rows as i
+    inner join {{ ref('int_match_offsets') }} as o
+        on
+            o.ring_distance > {{ pool_size }}
+            and i.ring_size > o.ring_distance
 ),
 
 ring_candidates as (
@@ -53,13 +60,9 @@ ring_candidates as (
         i.gp_appointments_band,
         i.emergency_admissions_band,
         i.ae_attendances_band,
-        o.ring_distance,
+        i.ring_distance,
         r.patient_key as control_key
-    from index_rows as i
-    inner join offsets as o
-        on
-            o.ring_distance > {{ pool_size }}
-            and i.ring_size > o.ring_distance
+    from positions as i
     inner join {{ ref('int_match_ring') }} as r
         on
             i.sub_icb_code = r.sub_icb_code
@@ -67,7 +70,7 @@ ring_candidates as (
             and i.imd_quintile = r.imd_quintile
             and i.index_year = r.index_year
             and i.age_band = r.age_band
-            and r.ring_rank = mod(i.ring_rank - 1 + o.ring_distance, i.ring_size) + 1
+            and i.target_rank = r.ring_rank
     where {{ could_match_bands('r', 'i') }}
 ),
 

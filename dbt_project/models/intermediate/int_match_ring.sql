@@ -46,12 +46,15 @@ year_counts as (
     select
         patient_key,
         cast(extract(year from event_date) as integer) as event_year,
-        {%- for m in matching_measures() %}
+    {%- for m in matching_measures() %}
         sum(case when measure = '{{ m }}' then event_value else 0 end) as n_{{ m }}
         {{- ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from {{ ref('int_patient_events') }}
-    where measure in ({% for m in matching_measures() %}'{{ m }}'{{ ', ' if not loop.last }}{% endfor %})
+    where
+        measure in (
+            {% for m in matching_measures() %}                '{{ m }}'{{ ', ' if not loop.last }}                {% endfor %}
+        )
     group by patient_key, cast(extract(year from event_date) as integer)
 ),
 
@@ -63,9 +66,9 @@ bounded as (
         m.index_year,
         m.age_band,
         m.patient_key,
-        {%- for m in matching_measures() %}
+    {%- for m in matching_measures() %}
         coalesce(sum(c.n_{{ m }}), 0) as max_pre_{{ m }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from members as m
     left join year_counts as c
         on
