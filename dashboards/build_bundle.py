@@ -32,6 +32,7 @@ BUNDLE = HERE / "bundle"
 NAMESPACE = uuid.UUID("6f1f8f9e-4c1e-4d8a-9a52-5b0d2c1e7a10")
 DATABASE_FILE = "databases/warehouse.yaml"
 # Committed URI: host, port and password are filled in by spw.superset.bundle at import time.
+PAGE_ROWS = 1000  # tables allowed more rows than this use server-side pagination
 PLACEHOLDER_URI = "postgresql+psycopg2://spw_bi_reader:XXXXXXXXXX@127.0.0.1:5432/warehouse"
 
 
@@ -141,9 +142,12 @@ def chart_params(c: d.Chart) -> dict[str, Any]:
     base: dict[str, Any] = {"viz_type": c.viz, "adhoc_filters": filters, "extra_form_data": {},
                             "dashboards": [], "color_scheme": d.COLOR_SCHEME}
     if c.viz == "table":
+        # Long tables page on the server: the browser fetches one page (and a row count), not every row.
+        paged = c.row_limit > PAGE_ROWS
         base.update(query_mode="raw", all_columns=list(c.columns), order_by_cols=[
             json.dumps([col, asc]) for col, asc in c.order_by], row_limit=c.row_limit,
-            server_pagination=False, server_page_length=25, include_search=True, table_timestamp_format="%Y-%m",
+            server_pagination=paged, server_page_length=50 if paged else 0, include_search=not paged,
+            table_timestamp_format="%Y-%m",
             allow_render_html=False, show_cell_bars=False, color_pn=False, percent_metrics=[], groupby=[],
             metrics=[], temporal_columns_lookup={})
     elif c.viz == "big_number_total":

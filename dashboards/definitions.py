@@ -62,7 +62,7 @@ class Chart:
     subtitle: str | None = None
     x_title: str = ""
     y_title: str = ""
-    row_limit: int = 10000
+    row_limit: int = 1000
     height: int = 50
 
 
@@ -434,24 +434,24 @@ CHARTS = (
           columns=("geography_level", "geography_name", "cohort_fy", "window_months", "referred_shown",
                    "excluded_incomplete_follow_up_shown", "excluded_not_registered_throughout_shown",
                    "excluded_died_shown", "eligible_shown", "engaged_shown"),
-          order_by=(("geography_level", True), ("cohort_fy", True), ("window_months", True))),
+          order_by=(("geography_level", True), ("cohort_fy", True), ("window_months", True)), row_limit=20000),
     *(Chart(f"replication_{design}", f"{name} replication", DEMAND, "table",
             f"The {name} evaluation design reproduced on this data (methods section 3).",
             columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months", "measure",
                      "n_patients_shown", "pre_mean_shown", "post_mean_shown", "pct_change_shown"),
-            where=(f"design = '{design}'",), order_by=(("measure", True),))
+            where=(f"design = '{design}'",), order_by=(("measure", True),), row_limit=20000)
       for design, name in (("gloucestershire", "Gloucestershire"), ("rotherham", "Rotherham"))),
     Chart("costs", "Cost of use before and after referral", DEMAND, "table",
           "Unit cost and the change in cost after referral, for costed measures (methods section 5).",
           columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months", "measure",
                    "n_patients_shown", "cost_gbp_shown", "cost_change_gbp_shown"),
-          where=("design = 'standard'", "subgroup = 'all'", "cost_gbp is not null")),
+          where=("design = 'standard'", "subgroup = 'all'", "cost_gbp is not null"), row_limit=20000),
     Chart("pcn_rollout_table", "Rollout by PCN and month", PCN_MONTH, "table",
           "Registered population, workforce and referral activity of each PCN.",
           columns=("month", "icb_name", "sub_icb_name", "pcn_code", "pcn_name", "registered_population_shown",
                    "wte_shown", "entitlement_shown", "referrals_shown", "referrals_per_1000_shown",
                    "caseload_per_wte_shown", "declined_pct_shown", "median_days_shown"),
-          order_by=(("month", False), ("pcn_code", True)), row_limit=5000),
+          order_by=(("month", False), ("pcn_code", True)), row_limit=20000),
     # NHS England rollout
     Chart("regions_wte", "Link workers in post as % of ARRS entitlement, by region", PCN_MONTH,
           "echarts_timeseries_line", "Whole-time equivalent link workers in post as a percentage of the ARRS "

@@ -66,10 +66,16 @@ def query_for(params: dict[str, Any], extra_filters: list[dict[str, Any]] | None
 
 def chart_data_body(params: dict[str, Any], dataset_id: int, force: bool = False,
                     extra_filters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    query = query_for(params, extra_filters)
+    queries = [query]
+    if params.get("server_pagination"):
+        # What the table chart asks for when it pages on the server: the first page and a row count.
+        query["row_limit"], query["row_offset"] = params["server_page_length"], 0
+        queries.append({**query, "is_rowcount": True, "row_limit": None, "row_offset": 0, "orderby": []})
     return {
         "datasource": {"id": dataset_id, "type": "table"},
         "force": force,
-        "queries": [query_for(params, extra_filters)],
+        "queries": queries,
         "result_format": "json",
         "result_type": "full",
     }
