@@ -44,7 +44,7 @@ def test_every_command_has_help(command: str) -> None:
 
 
 def _our_postgres_pids(marker: str) -> list[int]:
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    out = subprocess.run(["ps", "-ewwo", "pid=,args="], capture_output=True, text=True).stdout
     return [int(line.split()[0]) for line in out.splitlines() if marker in line and "postgres" in line]
 
 

@@ -245,3 +245,8 @@
         {%- endfor %}
     )
 {%- endmacro %}
+
+{#- 'a', 'b', 'c' for an in (...) list. -#}
+{% macro sql_string_list(values) -%}
+    {%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor -%}
+{%- endmacro %}

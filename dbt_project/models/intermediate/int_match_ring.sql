@@ -51,10 +51,7 @@ year_counts as (
         {{- ',' if not loop.last }}
     {%- endfor %}
     from {{ ref('int_patient_events') }}
-    where
-        measure in (
-            {% for m in matching_measures() %}                '{{ m }}'{{ ', ' if not loop.last }}                {% endfor %}
-        )
+    where measure in ({{ sql_string_list(matching_measures()) }})
     group by patient_key, cast(extract(year from event_date) as integer)
 ),
 
