@@ -157,3 +157,41 @@ def test_services_stop_escalates_to_sigkill(tmp_path: Path) -> None:
     assert not services.alive(svc.pid)
     assert time.monotonic() - started < 10
     assert services.get("test-stubborn") is None
+
+
+def _processes_with_home(home: str) -> list[int]:
+    """Processes whose environment names this state folder: everything spw started for it."""
+    pids = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if f"SPW_HOME={home}".encode() in environ.split(b"\0"):
+            pids.append(int(proc.name))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
+def test_airflow_ui_starts_and_down_leaves_nothing(own_home: dict[str, str]) -> None:
+    """The Airflow api-server, scheduler and dag-processor (what `spw serve` starts besides Superset)."""
+    assert _spw("up", env=own_home).returncode == 0
+    code = "from spw.pipeline import start_airflow_ui; print(start_airflow_ui())"
+    proc = subprocess.run([sys.executable, "-c", code], env=own_home, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    url = proc.stdout.strip().splitlines()[-1]
+    import requests
+
+    assert requests.get(url + "/api/v2/monitor/health", timeout=10).status_code == 200
+    status = _spw("status", env=own_home).stdout
+    assert "airflow-scheduler" in status and "running" in status
+    assert _processes_with_home(own_home["SPW_HOME"]), "services should be running before spw down"
+    down = _spw("down", env=own_home, timeout=120)
+    assert down.returncode == 0, down.stderr
+    deadline = time.monotonic() + 15
+    while _processes_with_home(own_home["SPW_HOME"]) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _processes_with_home(own_home["SPW_HOME"]), "spw down left processes behind"
