@@ -109,6 +109,13 @@ def published_sizes() -> dict[str, int]:
         return {t: conn.execute(f'select count(*) from published."{t}"').fetchone()[0] for t in tables}
 
 
+def pcns_in_warehouse() -> int:
+    from spw import db
+
+    with db.connect("warehouse", "spw_bi_reader") as conn:
+        return conn.execute("select count(distinct pcn_code) from published.mart_rollout_pcn_month").fetchone()[0]
+
+
 def patients_in_warehouse() -> int | None:
     from spw import db
 
@@ -119,7 +126,7 @@ def patients_in_warehouse() -> int | None:
         return None
 
 
-def render(results: list[LevelResult], sizes: dict[str, int], patients: int | None, n_bodies: int,
+def render(results: list[LevelResult], sizes: dict[str, int], patients: int | None, pcns: int, n_bodies: int,
            workers: str) -> str:
     lines = [
         SECTION, "",
@@ -132,8 +139,12 @@ def render(results: list[LevelResult], sizes: dict[str, int], patients: int | No
         "four dashboards (`/api/v1/chart/data`) in dashboard order. *Uncached* forces every query to the "
         "warehouse (`force: true`); *cached* lets Superset's result cache answer repeats.",
         "",
-        f"Warehouse: {patients if patients is not None else 'unknown'} synthetic patients; the dashboards read "
-        "only the published tables: " + ", ".join(f"`{t}` {n:,}" for t, n in sizes.items()) + " rows.",
+        f"Warehouse: {patients if patients is not None else 'unknown'} synthetic patients in {pcns} PCNs, the "
+        "size of one ICB (ICBs have roughly 10 to 50 PCNs). The dashboards read only the published tables, "
+        "whose size follows the number of areas and months rather than patients: "
+        + ", ".join(f"`{t}` {n:,}" for t, n in sizes.items()) + " rows.",
+        "",
+        "Long tables page on the server (50 rows and a row count per request), as the dashboards do.",
         "",
         "| users | cache | requests | errors | p50 ms | p95 ms | max ms | requests/s |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
@@ -198,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{users:>3} users {'cached' if cached else 'uncached':>8}: p50 {r.p50_ms:.0f} ms, "
                       f"p95 {r.p95_ms:.0f} ms, max {r.max_ms:.0f} ms, {r.errors} errors, "
                       f"{r.per_second:.1f} req/s", flush=True)
-        text = render(results, published_sizes(), patients_in_warehouse(), len(bodies),
+        text = render(results, published_sizes(), patients_in_warehouse(), pcns_in_warehouse(), len(bodies),
                       "gunicorn 2 workers x 4 threads")
         print(text)
         if not args.no_write:

@@ -538,6 +538,9 @@ DASHBOARDS = (
             (("pcn_rollout_table", 12),),
         ),
         filters=(REGION, ICB, SUB_ICB, PCN, FY,
+                 # Tables by geography level carry the area's name, not ICB/sub-ICB/PCN columns.
+                 Filter("Area (ICB, sub-ICB or PCN)", "geography_name", DEMAND,
+                        "Areas of the demand, attrition, replication and cost tables"),
                  Filter("Population", "population", DEMAND, "Referred or engaged", multi=False),
                  Filter("Subgroup", "subgroup", DEMAND),
                  Filter("Window (months)", "window_months", DEMAND)),

@@ -45,7 +45,7 @@ def warehouse(pg_server: str, landing: Path) -> Path:
     from spw.dbtrun import run_dbt
 
     wh.recreate_warehouse()
-    assert wh.load_folder(landing) == "spw.ingest"
+    wh.load_folder(landing)
     rejected = wh.query("select count(*) as n from audit.rejected_rows")[0]["n"]
     assert rejected == 0, "the reference below assumes every synthetic row loads"
     run_dbt(["build", "--select", DBT_SELECT])

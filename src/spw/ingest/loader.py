@@ -22,6 +22,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from itertools import chain
 from pathlib import Path
 from typing import IO
@@ -38,7 +39,8 @@ log = logging.getLogger("spw.ingest")
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # longer physical lines reject the file (keeps memory bounded)
-COPY_BATCH = 2000  # rows buffered before each copy.write
+BLOCK_CHARS = 1 << 19  # text read and validated at a time (memory stays bounded)
+COPY_CHARS = 1 << 20  # COPY text buffered before each copy.write
 STAGE = "spw_stage"
 
 
@@ -108,7 +110,7 @@ def scan_file(path: Path) -> Scan:
     """sha256 and size, plus the first fault that makes the file unreadable as a UTF-8 CSV text."""
     h = hashlib.sha256()
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
-    size = lines = tail = 0  # tail: bytes of the current, unfinished line
+    size = tail = 0  # tail: bytes of the current, unfinished line
     fault: str | None = None
     head = b""
     with open(path, "rb") as f:
@@ -118,10 +120,9 @@ def scan_file(path: Path) -> Scan:
             if not head:
                 head = chunk[:4]
                 fault = _binary_signature(head)
-            size += len(chunk)
             if fault is None:
-                fault = _chunk_fault(chunk, decoder, lines, tail, head)
-            lines += chunk.count(b"\n")
+                fault = _chunk_fault(chunk, decoder, partial(_lines_before, path, size), tail, head)
+            size += len(chunk)
             last = chunk.rfind(b"\n")
             tail = tail + len(chunk) if last < 0 else len(chunk) - last - 1
     if size == 0:
@@ -130,24 +131,36 @@ def scan_file(path: Path) -> Scan:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError as exc:
-            fault = _utf8_fault(exc, lines, head)
+            fault = _utf8_fault(exc, _lines_before(path, size), head)
     return Scan(h.hexdigest(), size, fault, mtime_ns)
 
 
-def _chunk_fault(chunk: bytes, decoder: codecs.IncrementalDecoder, lines: int, tail: int, head: bytes) -> str | None:
+def _lines_before(path: Path, offset: int) -> int:
+    """Newlines in the file's first `offset` bytes. Counted only to place a fault: counting them for
+    every file would cost as much as the sha256."""
+    lines = 0
+    with open(path, "rb") as f:
+        while offset > 0 and (chunk := f.read(min(CHUNK, offset))):
+            lines += chunk.count(b"\n")
+            offset -= len(chunk)
+    return lines
+
+
+def _chunk_fault(chunk: bytes, decoder: codecs.IncrementalDecoder, lines_before: Callable[[], int], tail: int,
+                 head: bytes) -> str | None:
     try:
         decoder.decode(chunk)
     except UnicodeDecodeError as exc:
         # exc.object may include up to 3 bytes held back from the previous chunk (never a newline).
-        return _utf8_fault(exc, lines, head)
+        return _utf8_fault(exc, lines_before(), head)
     nul = chunk.find(b"\x00")
     if nul >= 0:
-        line = lines + chunk.count(b"\n", 0, nul) + 1
+        line = lines_before() + chunk.count(b"\n", 0, nul) + 1
         return f"not a CSV text file: binary data (a NUL byte) at line {line}"
     first = chunk.find(b"\n")
     # A chunk is no longer than the limit, so only a line spanning chunks can exceed it.
     if (first < 0 and tail + len(chunk) > MAX_LINE_BYTES) or (first >= 0 and tail + first > MAX_LINE_BYTES):
-        return f"not a CSV delivery: line {lines + 1} is longer than {MAX_LINE_BYTES} bytes"
+        return f"not a CSV delivery: line {lines_before() + 1} is longer than {MAX_LINE_BYTES} bytes"
     return None
 
 
@@ -241,25 +254,121 @@ class _NeedStage(Exception):
     """The direct path cannot be used (or met an existing key): load through the stage table."""
 
 
+class _RowStream:
+    """Validated rows of one file into one COPY, in text format with NULL '' (every empty field is
+    NULL per the contract), whole blocks of lines at a time.
+
+    A block of lines with no double quote, backslash, tab or lone carriage return in which every line
+    has the header's number of fields is split in one call and validated column by column
+    (RowValidator.validate_block); its COPY text is built with list slicing and one join. Any other
+    block (quoted fields, blank lines, a row to reject or to change) goes line by line as before: a
+    line without a double quote is split directly, a line with one goes through csv, and only fields
+    that may hold a tab, newline or backslash are escaped.
+    """
+
+    def __init__(self, cp: psycopg.Copy, validator: RowValidator, text: IO[str], line_no: int,
+                 suffix: str | None, rejects: _Rejects, parse: _Parse) -> None:
+        self.cp, self.validator, self.text, self.line_no = cp, validator, text, line_no
+        self.suffix, self.rejects, self.parse = suffix, rejects, parse
+        self.step = validator.n_fields + 1  # fields of a row plus the row-end marker
+        self.out: list[str] = []
+        self.out_chars = self.loaded = self.rejected = self.blank = 0
+
+    def run(self) -> None:
+        read, readline = self.text.read, self.text.readline
+        while block := read(BLOCK_CHARS):
+            if block[-1] != "\n":
+                block += readline()  # whole lines only
+            if not self._block(block):
+                self._lines(block)
+        self._flush()
+
+    def _emit(self, chunk: str) -> None:
+        self.out.append(chunk)
+        self.out_chars += len(chunk)
+        if self.out_chars >= COPY_CHARS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.out:
+            self.cp.write("".join(self.out))
+            self.out.clear()
+            self.out_chars = 0
+
+    def _block(self, block: str) -> bool:
+        """Load a block in one go; False (nothing done) when it needs the line-by-line path."""
+        if '"' in block or "\\" in block or "\t" in block:
+            return False
+        if "\r" in block:
+            block = block.replace("\r\n", "\n")
+            if "\r" in block:
+                return False
+        body = block[:-1] if block[-1] == "\n" else block
+        rows = body.count("\n") + 1
+        step = self.step
+        # A "\n" marker after each row: the rows all have n_fields fields exactly when the markers
+        # sit every `step` items (no field can hold a newline).
+        flat = body.replace("\n", ",\n,").split(",")
+        if len(flat) != rows * step - 1 or flat[step - 1::step].count("\n") != rows - 1:
+            return False
+        cols = self.validator.validate_block(flat, step)
+        if cols is None:
+            return False
+        first = self.line_no + 1
+        self.line_no += rows
+        cols.append([self.suffix] * rows if self.suffix is not None else list(map(str, range(first, first + rows))))
+        width = 2 * len(cols)
+        out = ["\t"] * (rows * width)  # value, tab, value, tab, ..., value, newline
+        for k, col in enumerate(cols):
+            out[2 * k::width] = col
+        out[width - 1::width] = ["\n"] * rows
+        self.loaded += rows
+        self._emit("".join(out))
+        return True
+
+    def _lines(self, block: str) -> None:
+        """The block line by line; a quoted field may continue past the block into the file."""
+        lines = iter(io.StringIO(block, newline=""))
+        more = chain(lines, self.text)
+        validate, suffix, parse = self.validator.validate, self.suffix, self.parse
+        for text_line in lines:
+            self.line_no += 1
+            start = self.line_no
+            if '"' in text_line:
+                rec, used = _quoted_record(text_line, more, start)
+                self.line_no += used - 1
+                plain = False
+            else:
+                body = text_line.rstrip("\r\n")
+                if not body or body.isspace():
+                    self.blank += 1
+                    continue
+                rec = body.split(",")
+                plain = "\\" not in body and "\t" not in body
+            row, errors = validate(rec)
+            if errors is None:
+                line = "\t".join(row) if plain else "\t".join(map(_copy_escape, row))  # type: ignore[arg-type]
+                self.loaded += 1
+                self._emit(f"{line}\t{suffix if suffix is not None else start}\n")
+            else:
+                self.rejected += 1
+                if parse.first_error is None:
+                    parse.first_error = (start, *errors[0])
+                self.rejects.add(start, errors)
+
+
 def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], today: date,
                  rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None = None) -> None:
-    """Parse, validate and COPY valid rows into the stage table, or with `direct` = (file_name,
-    sha256) straight into raw.<source>; raise StructuralError on a file fault.
-
-    A line without a double quote is split directly (the common case, much cheaper than the csv
-    module); a line with one goes through csv. Rows go to COPY in text format with NULL '' (every
-    empty field is NULL per the contract); only fields that may hold a tab, newline or backslash
-    are escaped.
-    """
-    lines = iter(text)
+    """Parse, validate and COPY valid rows into the stage table (with each row's line number), or
+    with `direct` = (file_name, sha256) straight into raw.<source>; raise StructuralError on a file
+    fault."""
     try:
-        header, line_no = _header(lines)
+        header, line_no = _header(iter(text))
     except UnicodeDecodeError:
         raise StructuralError("the file changed while it was being loaded; deliver it again") from None
     plan = plan_header(source, header)
     parse.warnings.extend(plan.warnings)
     validator = RowValidator(plan, today, Pseudonymiser())
-    validate = validator.validate
     if direct is None:
         target, extra, suffix = sql.Identifier(STAGE), ["_line"], None
     else:
@@ -267,49 +376,19 @@ def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], toda
             raise _NeedStage("an absent column takes its default from the stage table")
         # loaded_at comes from the column default now(): the transaction's start, as in the stage path.
         target, extra = raw_table(source), ["file_name", "file_sha256"]
-        suffix = "\t" + "\t".join(map(_copy_escape, direct)) + "\n"
+        suffix = "\t".join(map(_copy_escape, direct))
     copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
         target, sql.SQL(", ").join(map(sql.Identifier, [*validator.stage_columns, *extra])))
-    batch: list[str] = []
-    append = batch.append
-    loaded = rejected = blank = 0
     with conn.cursor().copy(copy_sql) as cp:
+        stream = _RowStream(cp, validator, text, line_no, suffix, rejects, parse)
         try:
-            for text_line in lines:
-                line_no += 1
-                start = line_no
-                if '"' in text_line:
-                    rec, used = _quoted_record(text_line, lines, line_no)
-                    line_no += used - 1
-                    plain = False
-                else:
-                    body = text_line.rstrip("\r\n")
-                    if not body or body.isspace():
-                        blank += 1
-                        continue
-                    rec = body.split(",")
-                    plain = "\\" not in body and "\t" not in body
-                row, errors = validate(rec)
-                if errors is None:
-                    append("\t".join(row) if plain else "\t".join(map(_copy_escape, row)))  # type: ignore[arg-type]
-                    append(suffix or f"\t{start}\n")
-                    if len(batch) >= 2 * COPY_BATCH:
-                        loaded += COPY_BATCH
-                        cp.write("".join(batch))
-                        batch.clear()
-                else:
-                    rejected += 1
-                    if parse.first_error is None:
-                        parse.first_error = (start, *errors[0])
-                    rejects.add(start, errors)
+            stream.run()
         except UnicodeDecodeError:
             raise StructuralError("the file changed while it was being loaded; deliver it again") from None
-        loaded += len(batch) // 2
-        cp.write("".join(batch))
-    parse.blank_lines = blank
-    parse.rows_loaded = loaded
-    parse.rows_rejected = rejected
-    parse.rows_read = loaded + rejected
+    parse.blank_lines = stream.blank
+    parse.rows_loaded = stream.loaded
+    parse.rows_rejected = stream.rejected
+    parse.rows_read = stream.loaded + stream.rejected
 
 
 def _first_error_text(first: tuple[int, str | None, str, str | None]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from functools import lru_cache
-from operator import contains, itemgetter
+from operator import contains, eq, itemgetter
 
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import (
@@ -215,6 +215,7 @@ class RowValidator:
         self.dependent_ranges = [(pos[r.column], pos[r.on], r.column, r.on, r.ranges)
                                  for r in src.dependent_ranges if r.column in pos and r.on in pos]
         self.has_row_rules = bool(self.order or self.dependent_codes or self.dependent_ranges)
+        self.block_ok = not self.has_row_rules and self.n_fields > 1
 
     def _build_fast_path(self, present: list[c.Column], today: date) -> None:
         memo_idx: list[int] = []
@@ -237,6 +238,65 @@ class RowValidator:
         self._memo_get = _getter(memo_idx)
         self._required_get = _getter(required_plain) if required_plain else None
         self._data_get = _getter([i for i, *_ in self.checks])
+        self._build_block_path(memo_idx, memos, required_plain)
+
+    def _build_block_path(self, memo_idx: list[int], memos: list[set[str] | frozenset[str] | dict[str, str]],
+                          required_plain: list[int]) -> None:
+        """Per-column plan of validate_block: the same memos and checks, applied to whole columns."""
+        check_of = {idx: check for idx, _, _, check, _ in self.checks}
+        self._block_static = [(i, m) for i, m in zip(memo_idx, memos, strict=True) if isinstance(m, frozenset)]
+        self._block_learn = [(i, m, check_of[i]) for i, m in self._growable]
+        self._block_required = required_plain
+        self._data_idx = [i for i, *_ in self.checks]
+        # Columns that may hold the row's (valid) NHS number: a static set of valid values without
+        # one cannot, every other column can.
+        static = dict(self._block_static)
+        self._clear_idx = [i for i in self._data_idx if i not in static or any(
+            len(v) == 10 and v.isdigit() and nhs_number_error(v) is None for v in static[i])]
+
+    def validate_block(self, flat: list[str], step: int) -> list[list[str]] | None:
+        """Stage columns (patient_key first) of a block of rows that all have n_fields fields, given
+        as one flat list (row r's field f at r * step + f); None when any row needs validate().
+
+        The same per-column sets as validate(), each checked on a whole column at once in C; a value
+        not seen before is checked once per block, not once per row. Any row that validate() would
+        reject, or whose output it would change (a default filled in), sends the whole block back to
+        the row-by-row path, which then reports it exactly as before.
+        """
+        if not self.block_ok:
+            return None
+        for idx, static in self._block_static:
+            if not static.issuperset(flat[idx::step]):
+                return None
+        for idx, memo, check in self._block_learn:
+            values = flat[idx::step]
+            if not memo.issuperset(values) and not _learn(memo, values, check):
+                return None
+        for idx in self._block_required:
+            if "" in flat[idx::step]:
+                return None
+        data = [flat[i::step] for i in self._data_idx]
+        if self.identity_index is None:
+            return data
+        ids = flat[self.identity_index::step]
+        # validate() sends a row holding its NHS number in another field to the slow path.
+        if self._nhs_mode and any(any(map(eq, ids, flat[i::step])) for i in self._clear_idx):
+            return None
+        keys = self._block_keys(ids)
+        return None if keys is None else [keys, *data]
+
+    def _block_keys(self, ids: list[str]) -> list[str] | None:
+        """patient_key of each identity, or None if any identity is invalid."""
+        keys = list(map(self._key_cache.get, ids))
+        if all(keys):
+            return keys  # type: ignore[return-value]
+        for v in set(ids).difference(self._key_cache):
+            if self._identity_error(v) is not None:
+                return None
+            self.hmac(v)
+        keys = list(map(self._key_cache.get, ids))
+        # Every identity is now known valid, but the bounded cache may have been cleared meanwhile.
+        return keys if all(keys) else list(map(self.hmac, ids))  # type: ignore[return-value]
 
     def validate(self, rec: list[str]) -> tuple[list[str] | None, list[RowError] | None]:
         """(stage row without line number, None) when valid, else (None, errors)."""
@@ -335,6 +395,17 @@ class RowValidator:
 
 
 _MEMO_MAX = 50_000  # remembered valid values per column (bounded memory)
+
+
+def _learn(memo: set[str], values: list[str], check: Check) -> bool:
+    """Check each value of a column not yet in its memo once; remember the valid ones (bounded).
+    False when any is invalid, or empty where validate() would report or fill it in."""
+    for v in set(values).difference(memo):
+        if not v or check(v) is not None:
+            return False
+        if len(memo) < _MEMO_MAX:
+            memo.add(v)
+    return True
 
 
 def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:

@@ -19,8 +19,15 @@ def _required(name: str) -> str:
     return value
 
 
+def _metadata_uri() -> str:
+    """SPW_SUPERSET_DATABASE_URI (spw.superset.server) or SPW_SUPERSET_METADATA_URL (docker compose)."""
+    uri = os.environ.get("SPW_SUPERSET_DATABASE_URI") or _required("SPW_SUPERSET_METADATA_URL")
+    # psycopg2 is the driver installed in the Superset venv.
+    return uri.replace("postgresql://", "postgresql+psycopg2://", 1)
+
+
 # Metadata database: the `superset` database on the warehouse server, as role spw_superset.
-SQLALCHEMY_DATABASE_URI = _required("SPW_SUPERSET_DATABASE_URI")
+SQLALCHEMY_DATABASE_URI = _metadata_uri()
 SQLALCHEMY_TRACK_MODIFICATIONS = False
 
 # Signing key for sessions and CSRF tokens: from the environment only, never Superset's default.
