@@ -131,8 +131,8 @@ def render(results: list[LevelResult], sizes: dict[str, int], patients: int | No
     lines = [
         SECTION, "",
         f"`benchmarks/bench_dashboards.py`, {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {platform.machine()}, "
-        f"{os.cpu_count()} cores shared with other work; Superset {workers}, Postgres on the same machine, "
-        "loopback only.",
+        f"{os.cpu_count()} cores shared with other work (load average {os.getloadavg()[0]:.1f} at the end); "
+        f"Superset {workers}, Postgres on the same machine, loopback only.",
         "",
         f"Each simulated user is logged in as a demo account (regional steering groups, NHS England, analyst), "
         f"so row-level security is applied to every query, and posts the {n_bodies} chart queries of the "

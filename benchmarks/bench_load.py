@@ -1,12 +1,18 @@
 """Ingestion benchmark (not a test): our validated, pseudonymised load vs plain COPY of the same file.
 
-    SPW_HOME=... python benchmarks/bench_load.py --rows 500000 [--files 2] [--repeat 2]
+    SPW_HOME=... python benchmarks/bench_load.py --rows 500000 [--files 2] [--repeat 3]
 
 Starts (or re-uses) the cluster of $SPW_HOME, generates GP-appointment deliveries in a temporary
-folder, then in the same run: (a) plain `COPY ... FROM STDIN (format csv, header)` of the files into an
-empty table with the same typed columns, no index; (b) `spw.ingest.loader.load_file` into an emptied
-raw.gp_appointments. Reports rows/s, the ratio and peak memory (max RSS; Python heap by tracemalloc on
-a separate run so it does not slow the timed one).
+folder, then in the same run, interleaved round by round:
+(a) plain `COPY ... FROM STDIN (format csv, header)` of the files into an empty table with the same
+    typed columns and no index: the strict baseline, on which the target (our load reaches at least
+    0.5 of plain COPY throughput "into an empty table") is judged;
+(b) the same plain COPY into an empty table of the same shape as raw.gp_appointments (its columns,
+    defaults and unique record key; file_name/file_sha256 given as constant defaults), so that the
+    cost of the unique index, which belongs to the table and not to the loader, is in both;
+(c) `spw.ingest.loader.load_file` into an emptied raw.gp_appointments.
+Reports rows/s, both ratios, CPU per row (client and Postgres backend), the load average and peak
+memory (max RSS; Python heap by tracemalloc on a separate run so it does not slow the timed one).
 """
 
 from __future__ import annotations
@@ -59,28 +65,62 @@ def self_cpu() -> float:
     return r.ru_utime + r.ru_stime
 
 
-CPU: dict[str, list[tuple[float, float]]] = {"copy": [], "spw": []}  # (client s, server s) per run
+# (client s, server s) per run
+CPU: dict[str, list[tuple[float, float]]] = {"copy": [], "copy_keyed": [], "spw": []}
+
+
+def _timed_copy(files: list[Path], table: str, columns: str, name: str) -> float:
+    with db.connect("warehouse") as conn:
+        server0, client0 = proc_cpu(conn.info.backend_pid), self_cpu()
+        t0 = time.perf_counter()
+        with conn.transaction():
+            for p in files:
+                with conn.cursor().copy(f"copy {table} {columns} from stdin (format csv, header)") as cp, \
+                        open(p, "rb") as f:
+                    while block := f.read(1 << 20):
+                        cp.write(block)
+        elapsed = time.perf_counter() - t0
+        CPU[name].append((self_cpu() - client0, proc_cpu(conn.info.backend_pid) - server0))
+        conn.execute(f"drop table {table}")
+        conn.commit()
+    return elapsed
 
 
 def plain_copy(files: list[Path]) -> float:
+    """Baseline (a): the files' columns, typed, into an empty table with no index."""
     cols = ", ".join(f"{n} {'date' if n == 'appointment_date' else 'text'}" for n in HEADER)
     with db.connect("warehouse") as conn:
         conn.execute("drop table if exists public.bench_plain_copy")
         conn.execute(f"create table public.bench_plain_copy ({cols})")
         conn.commit()
-        server0, client0 = proc_cpu(conn.info.backend_pid), self_cpu()
-        t0 = time.perf_counter()
-        with conn.transaction():
-            for p in files:
-                with conn.cursor().copy("copy public.bench_plain_copy from stdin (format csv, header)") as cp, \
-                        open(p, "rb") as f:
-                    while block := f.read(1 << 20):
-                        cp.write(block)
-        elapsed = time.perf_counter() - t0
-        CPU["copy"].append((self_cpu() - client0, proc_cpu(conn.info.backend_pid) - server0))
-        conn.execute("drop table public.bench_plain_copy")
+    return _timed_copy(files, "public.bench_plain_copy", "", "copy")
+
+
+def plain_copy_keyed(files: list[Path]) -> float:
+    """Baseline (b): an empty copy of raw.gp_appointments (columns, defaults, unique record key).
+
+    The file's nhs_number goes into patient_key as it is; file_name and file_sha256 come from
+    constant defaults (one delivery), loaded_at from now(), as in our load.
+    """
+    with db.connect("warehouse") as conn:
+        conn.execute("drop table if exists public.bench_copy_keyed")
+        conn.execute("create table public.bench_copy_keyed (like raw.gp_appointments "
+                     "including defaults including constraints including indexes)")
+        conn.execute("alter table public.bench_copy_keyed alter column file_name set default 'bench.csv', "
+                     f"alter column file_sha256 set default '{'0' * 64}'")
         conn.commit()
-    return elapsed
+    columns = "(" + ", ".join(c.PATIENT_KEY if n == c.NHS_NUMBER else n for n in HEADER) + ")"
+    return _timed_copy(files, "public.bench_copy_keyed", columns, "copy_keyed")
+
+
+def raw_table_extras() -> tuple[list[str], int]:
+    """Indexes and the number of user triggers on raw.gp_appointments (the loader's target)."""
+    with db.connect("warehouse") as conn:
+        idx = [r[0] for r in conn.execute(
+            "select indexdef from pg_indexes where schemaname = 'raw' and tablename = 'gp_appointments'")]
+        trg = conn.execute("select count(*) from pg_trigger where tgrelid = 'raw.gp_appointments'::regclass "
+                           "and not tgisinternal").fetchone()[0]
+    return idx, trg
 
 
 def reset_raw() -> None:
@@ -113,6 +153,12 @@ def max_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_line(name: str, label: str, total: int) -> str:
+    client, server = min(CPU[name], key=sum)
+    return (f"CPU per row, {label}: client {1e6 * client / total:.2f} us + server {1e6 * server / total:.2f} us "
+            f"= {1e6 * (client + server) / total:.2f} us")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=500_000, help="rows per file")
@@ -121,40 +167,48 @@ def main() -> None:
     args = ap.parse_args()
     pg.start()
     db.bootstrap()
+    loads = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory() as tmp:
         files = [Path(tmp) / f"2024-{k + 1:02d}.csv" for k in range(args.files)]
         for k, p in enumerate(files):
             generate(p, args.rows, k * args.rows)
         total = args.rows * args.files
         size_mb = sum(p.stat().st_size for p in files) / 1e6
+        reset_raw()
+        indexes, triggers = raw_table_extras()
         rss0 = max_rss_mib()
-        # Interleaved repeats, best of each: the machine is shared, so noise hits both alike.
-        copy_runs: list[float] = []
-        ours_runs: list[float] = []
+        # Interleaved rounds, best of each: the machine is shared, so noise hits all three alike.
+        runs: dict[str, list[float]] = {"copy": [], "copy_keyed": [], "spw": []}
         for _ in range(args.repeat):
-            copy_runs.append(plain_copy(files))
-            ours_runs.append(our_load(files))
+            runs["copy"].append(plain_copy(files))
+            runs["copy_keyed"].append(plain_copy_keyed(files))
+            runs["spw"].append(our_load(files))
+            loads.append(os.getloadavg()[0])
         rss_ours = max_rss_mib()
-        copy_s, ours_s = min(copy_runs), min(ours_runs)
+        best = {k: min(v) for k, v in runs.items()}
         reset_raw()
         tracemalloc.start()
         our_load(files)
         heap_peak = tracemalloc.get_traced_memory()[1] / 2**20
         tracemalloc.stop()
         reset_raw()
+    with db.connect("warehouse") as conn:
+        server_version = conn.execute("show server_version").fetchone()[0]
     print(f"machine: {platform.machine()}, {platform.processor() or '?'}, python {platform.python_version()}, "
-          f"{Path('/proc/cpuinfo').read_text().count('processor')} cpu(s)")
+          f"postgres {server_version}, {Path('/proc/cpuinfo').read_text().count('processor')} cpu(s)")
     print(f"data: {args.files} file(s) x {args.rows} rows = {total} rows, {size_mb:.1f} MB")
-    print(f"plain COPY:  best {copy_s:6.2f} s  {total / copy_s:10.0f} rows/s   (runs: {fmt(copy_runs)})")
-    print(f"spw loader:  best {ours_s:6.2f} s  {total / ours_s:10.0f} rows/s   (runs: {fmt(ours_runs)})")
-    print(f"throughput ratio (spw / plain COPY): {copy_s / ours_s:.2f}")
-    for name, label in (("copy", "plain COPY"), ("spw", "spw loader")):
-        client, server = min(CPU[name], key=sum)
-        print(f"CPU per row, {label}: client {1e6 * client / total:.2f} us + server {1e6 * server / total:.2f} us "
-              f"= {1e6 * (client + server) / total:.2f} us")
-    cpu_copy, cpu_spw = (sum(min(CPU[k], key=sum)) for k in ("copy", "spw"))
-    print(f"CPU ratio (plain COPY / spw, total CPU seconds): {cpu_copy / cpu_spw:.2f}")
-    print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+    print(f"raw.gp_appointments: {triggers} user trigger(s); indexes: {'; '.join(indexes)}")
+    labels = {"copy": "(a) plain COPY, no index", "copy_keyed": "(b) plain COPY, raw shape + key",
+              "spw": "(c) spw loader"}
+    for k, label in labels.items():
+        print(f"{label:32s} best {best[k]:6.2f} s {total / best[k]:10.0f} rows/s   (runs: {fmt(runs[k])})")
+    print(f"throughput ratio spw / (a), the target's strict baseline (>= 0.5): {best['copy'] / best['spw']:.2f}")
+    print(f"throughput ratio spw / (b), same table shape and unique key:        {best['copy_keyed'] / best['spw']:.2f}")
+    for k, label in labels.items():
+        print(cpu_line(k, label, total))
+    cpu = {k: sum(min(CPU[k], key=sum)) for k in CPU}
+    print(f"CPU ratio (a) / spw: {cpu['copy'] / cpu['spw']:.2f}; (b) / spw: {cpu['copy_keyed'] / cpu['spw']:.2f}")
+    print(f"load average (1 min) at the start and after each round: {', '.join(f'{x:.1f}' for x in loads)}")
     print(f"max RSS: start {rss0:.0f} MiB, after the runs {rss_ours:.0f} MiB; "
           f"Python heap peak during one spw load {heap_peak:.1f} MiB")
 

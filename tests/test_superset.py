@@ -180,6 +180,27 @@ def test_form_login_needs_the_csrf_token(superset: str, passwords: dict[str, str
 # ---------------------------------------------------------------- bundle
 
 
+def test_bundle_is_well_formed() -> None:
+    """Reads only published tables, masks the password, and every chart node carries uuid + chartId."""
+    db_yaml = yaml.safe_load((BUNDLE / "databases" / "warehouse.yaml").read_text())
+    assert "spw_bi_reader:XXXXXXXXXX@" in db_yaml["sqlalchemy_uri"]
+    datasets = [yaml.safe_load(p.read_text()) for p in (BUNDLE / "datasets").rglob("*.yaml")]
+    assert datasets and all(d["schema"] == "published" and d["sql"] is None for d in datasets)
+    assert all(d["database_uuid"] == db_yaml["uuid"] for d in datasets)
+    dataset_uuids = {d["uuid"] for d in datasets}
+    charts = {c.uuid: c for c in queries.bundle_charts(BUNDLE)}
+    assert all(c.dataset_uuid in dataset_uuids for c in charts.values())
+    placed = []
+    for dash in queries.bundle_dashboards(BUNDLE):
+        nodes = [n for n in dash["position"].values() if isinstance(n, dict) and n.get("type") == "CHART"]
+        assert nodes and all(isinstance(n["meta"].get("chartId"), int) and n["meta"]["uuid"] in charts
+                             for n in nodes), dash["dashboard_title"]
+        placed += [n["meta"]["uuid"] for n in nodes]
+        for f in dash["metadata"]["native_filter_configuration"]:
+            assert all(t["datasetUuid"] in dataset_uuids for t in f["targets"]), f["name"]
+    assert set(placed) == set(charts), "every chart sits on a dashboard"
+
+
 def test_bundle_imports_and_reimports_idempotently(superset: str, admin: SupersetClient) -> None:
     expected = _bundle_uuids()
     first = _inventory(admin)

@@ -39,7 +39,7 @@ log = logging.getLogger("spw.ingest")
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # longer physical lines reject the file (keeps memory bounded)
-BLOCK_CHARS = 1 << 19  # text read and validated at a time (memory stays bounded)
+BLOCK_CHARS = 1 << 16  # text read and validated at a time (memory stays bounded)
 COPY_CHARS = 1 << 20  # COPY text buffered before each copy.write
 STAGE = "spw_stage"
 
