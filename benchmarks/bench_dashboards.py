@@ -152,11 +152,11 @@ def render(results: list[LevelResult], sizes: dict[str, int], patients: int | No
     for r in results:
         lines.append(f"| {r.users} | {'cached' if r.cached else 'uncached'} | {r.requests} | {r.errors} | "
                      f"{r.p50_ms:.0f} | {r.p95_ms:.0f} | {r.max_ms:.0f} | {r.per_second:.1f} |")
-    ten = next((r for r in results if r.users == 10 and not r.cached), None)
-    if ten:
-        verdict = "met" if ten.p95_ms < 1000 and ten.errors == 0 else "NOT met"
-        lines += ["", f"Target p95 < 1 s at 10 concurrent users (uncached): **{verdict}** "
-                  f"(p95 {ten.p95_ms:.0f} ms)."]
+    for r in results:
+        if r.users == 10:
+            verdict = "met" if r.p95_ms < 1000 and r.errors == 0 else "NOT met"
+            lines += ["", f"Target p95 < 1 s at 10 concurrent users ({'cached' if r.cached else 'uncached'}): "
+                      f"**{verdict}** (p95 {r.p95_ms:.0f} ms)."]
     return "\n".join(lines) + "\n"
 
 
