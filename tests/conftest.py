@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -72,18 +73,24 @@ def unique(prefix: str) -> str:
 
 
 # Size of the synthetic ICB the end-to-end tests share (one pipeline run per test session).
-PIPELINE_PATIENTS = int(os.environ.get("SPW_TEST_PATIENTS", "4000"))
-PIPELINE_SEED = 7
+# A higher referral rate than the national default gives enough referrals on a small population for
+# the matched estimate to recover the planted effect (tests/test_warehouse_recovery.py).
+PIPELINE_PATIENTS = int(os.environ.get("SPW_TEST_PATIENTS", "12000"))
+PIPELINE_SEED = 11
+PIPELINE_REFERRAL_RATE = 0.1
+PIPELINE_TODAY = date(2026, 1, 15)  # fixed, so the test data are the same whatever day the suite runs
 
 
 @pytest.fixture(scope="session")
 def synthetic_landing(pg_server: str) -> Path:
     """A synthetic landing folder, generated once per session (deterministic)."""
     from spw.synth import generate
+    from spw.synth.params import SynthParams
 
     out = TEST_HOME / "landing"
     shutil.rmtree(out, ignore_errors=True)
-    generate(out, patients=PIPELINE_PATIENTS, seed=PIPELINE_SEED)
+    generate(out, patients=PIPELINE_PATIENTS, seed=PIPELINE_SEED,
+             params=SynthParams(referral_rate=PIPELINE_REFERRAL_RATE), today=PIPELINE_TODAY)
     return out
 
 

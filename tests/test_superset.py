@@ -35,7 +35,7 @@ from spw.config import venv_bin
 from spw.superset import bundle, queries, security, server
 from spw.superset.api import SupersetClient
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.uses_built_warehouse]
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "dashboards" / "bundle"

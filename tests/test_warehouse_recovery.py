@@ -20,36 +20,16 @@ import pytest
 import recovery_reference as ref
 import warehouse_helpers as wh
 
-# Enough referrals for a stable estimate while the whole build stays under a minute: a higher
-# referral rate than the national default, on a few thousand patients.
-PATIENTS = 12000
-SEED = 11
-TODAY = date(2026, 1, 15)
-DBT_SELECT = "+mart_demand_reduction+ +mart_cohort_attrition+"
-
-pytestmark = pytest.mark.slow
+# The synthetic ICB (size, seed, referral rate, "today") is the session's shared one: see
+# PIPELINE_* in conftest.py. It is loaded and built once, through the real Airflow pipeline.
+pytestmark = [pytest.mark.slow, pytest.mark.uses_built_warehouse]
 
 
 @pytest.fixture(scope="module")
-def landing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from spw.synth.generator import generate
-    from spw.synth.params import SynthParams
-
-    out = tmp_path_factory.mktemp("landing")
-    generate(out, patients=PATIENTS, seed=SEED, params=SynthParams(referral_rate=0.1), today=TODAY)
-    return out
-
-
-@pytest.fixture(scope="module")
-def warehouse(pg_server: str, landing: Path) -> Path:
-    from spw.dbtrun import run_dbt
-
-    wh.recreate_warehouse()
-    wh.load_folder(landing)
+def warehouse(built_warehouse: Path) -> Path:
     rejected = wh.query("select count(*) as n from audit.rejected_rows")[0]["n"]
     assert rejected == 0, "the reference below assumes every synthetic row loads"
-    run_dbt(["build", "--select", DBT_SELECT])
-    return landing
+    return built_warehouse
 
 
 @pytest.fixture(scope="module")
