@@ -8,8 +8,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 
 from spw import db, pg
-from spw.config import landing_dir, spw_home
+from spw.config import landing_dir
 from spw.errors import SpwError
+from spw.secrets import json_secret_file
 
 Progress = Callable[[str], AbstractContextManager[None]]
 
@@ -39,6 +40,20 @@ def _pct(v: object) -> str:
     return "n/a" if v is None else f"{float(v):+.1f}%"  # type: ignore[arg-type]
 
 
+def _nothing_new(landing: Path) -> bool:
+    """True when every landed file is already in the ledger and the marts exist: a re-run of the
+    pipeline would load nothing, so a second `make demo` skips it."""
+    import hashlib
+
+    files = sorted(p for p in landing.glob("*/*.csv") if not p.name.startswith("."))
+    with db.connect("warehouse", "spw_analyst") as conn:
+        built = conn.execute("select to_regclass('marts.mart_demand_reduction') is not null").fetchone()[0]
+        if not built:
+            return False
+        known = {r[0] for r in conn.execute("select distinct sha256 from audit.file_loads")}
+    return all(hashlib.sha256(p.read_bytes()).hexdigest() in known for p in files)
+
+
 def headline_figures() -> list[str]:
     with db.connect("warehouse", "spw_analyst") as conn:
         rows = conn.execute(HEADLINE_SQL).fetchall()
@@ -59,24 +74,29 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     cmd_up(None)  # type: ignore[arg-type]
     landing = landing_dir()
     _synth_if_needed(landing, patients, seed, progress)
-    failed = run_pipeline(landing, progress=progress)
-    if failed:
-        raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
-    with progress("dbt docs generate"):
-        run_dbt(["docs", "generate"], capture=True)
+    if _nothing_new(landing):
+        print(f"every file in {landing} is already loaded and the marts are built: pipeline skipped")
+    else:
+        failed = run_pipeline(landing, progress=progress)
+        if failed:
+            raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
+        with progress("dbt docs generate"):
+            run_dbt(["docs", "generate"], capture=True)
     with progress("Superset: start"):
         superset_url = server.serve()
     with progress("Superset: dashboards, roles, row-level security, demo users"):
-        users_file = import_all()
+        import_all()
+    users_file = json_secret_file("superset_users.json")
     with progress("Airflow UI: start"):
         airflow_url = start_airflow_ui()
     print()
-    print(f"Superset dashboards: {superset_url}   (admin login in {spw_home() / 'secrets'})")
-    print(f"Airflow UI:          {airflow_url}   (login admin, password in {spw_home() / 'secrets'})")
+    print(f"Superset dashboards: {superset_url}   (logins below)")
+    airflow_pw = json_secret_file("airflow_passwords.json")
+    print(f"Airflow UI:          {airflow_url}   (user admin, password in {airflow_pw})")
     print(f"dbt docs:            {Path('dbt_project/target/index.html').resolve()}")
     print(f"Warehouse (psql):    spw db-url --role spw_analyst   ({'external' if pg.external_url() else 'local'})")
-    print(f"Demo users:          {users_file}")
-    for name, password in json.loads(Path(users_file).read_text()).items():
+    print(f"Superset users:      (from {users_file})")
+    for name, password in json.loads(users_file.read_text()).items():
         print(f"  {name:<12} {password}")
     print()
     for line in headline_figures():
