@@ -6,7 +6,7 @@
     'eligible', 'engaged'
 ] %}
 with mart as (
-    select * from {{ ref('mart_cohort_attrition') }}
+    {{ with_geography_ancestors(ref('mart_cohort_attrition')) }}
 )
 
 select
@@ -14,6 +14,9 @@ select
     geography_code,
     geography_name,
     region_code,
+    icb_code,
+    sub_icb_code,
+    pcn_code,
     cohort_fy,
     window_months,
     {%- for c in counts %}

@@ -3,7 +3,7 @@
 -- appointments rounded or suppressed; the rate, shares and change from the rounded counts; the mean
 -- SWEMWBS change NULL when it rests on 1..7 people.
 with mart as (
-    select * from {{ ref('mart_equity') }}
+    {{ with_geography_ancestors(ref('mart_equity')) }}
 )
 
 select
@@ -11,6 +11,9 @@ select
     geography_code,
     geography_name,
     coalesce(region_code, 'UNK') as region_code,
+    icb_code,
+    sub_icb_code,
+    pcn_code,
     cohort_fy,
     dimension,
     value,

@@ -2,7 +2,7 @@
 -- Published twin of marts.mart_referral_pathway with methods §9 below England level: counts rounded or
 -- suppressed; the percentage from the rounded count and total.
 with mart as (
-    select * from {{ ref('mart_referral_pathway') }}
+    {{ with_geography_ancestors(ref('mart_referral_pathway')) }}
 )
 
 select
@@ -10,6 +10,9 @@ select
     geography_code,
     geography_name,
     coalesce(region_code, 'UNK') as region_code,
+    icb_code,
+    sub_icb_code,
+    pcn_code,
     month,
     financial_year,
     category,

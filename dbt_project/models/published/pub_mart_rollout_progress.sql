@@ -3,7 +3,7 @@
 -- and referral counts and the registered population rounded or suppressed; the pro-rata ambition and
 -- the percentage of it come from the rounded figures. WTE and entitlement are published as they are.
 with mart as (
-    select * from {{ ref('mart_rollout_progress') }}
+    {{ with_geography_ancestors(ref('mart_rollout_progress')) }}
 ),
 
 published as (
@@ -12,6 +12,9 @@ published as (
         geography_code,
         geography_name,
         coalesce(region_code, 'UNK') as region_code,
+        icb_code,
+        sub_icb_code,
+        pcn_code,
         financial_year,
         as_at_month,
         {{ suppress_count('registered_population') }} as registered_population,
@@ -37,6 +40,9 @@ select
     geography_code,
     geography_name,
     region_code,
+    icb_code,
+    sub_icb_code,
+    pcn_code,
     financial_year,
     as_at_month,
     registered_population,

@@ -3,7 +3,7 @@
 -- England level; means, CI and percentages NULL when n_paired is 1..7; percentages from the rounded
 -- counts.
 with mart as (
-    select * from {{ ref('mart_wellbeing_outcomes') }}
+    {{ with_geography_ancestors(ref('mart_wellbeing_outcomes')) }}
 )
 
 select
@@ -11,6 +11,9 @@ select
     geography_code,
     geography_name,
     coalesce(region_code, 'UNK') as region_code,
+    icb_code,
+    sub_icb_code,
+    pcn_code,
     cohort_fy,
     instrument,
     item,
