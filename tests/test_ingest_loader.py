@@ -321,3 +321,208 @@ def test_memory_does_not_grow_with_file_size(conn, tmp_path: Path) -> None:
         tracemalloc.stop()
         assert r.rows_loaded == rows
     assert peaks[200_000] < 1.5 * peaks[20_000] + 2 * 2**20, peaks
+
+
+def test_copy_sending_thread_keeps_order_and_bounds_its_queue(conn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """COPY pieces reach the server in order; ahead of a slow server, write() waits once `depth`
+    pieces are queued (memory stays bounded)."""
+    import threading
+
+    from psycopg.copy import LibpqWriter
+
+    from spw.ingest.loader import _SendThread
+
+    gate = threading.Event()
+    real_write = LibpqWriter.write
+
+    def slow_write(self, data) -> None:
+        gate.wait()
+        real_write(self, data)
+
+    monkeypatch.setattr(LibpqWriter, "write", slow_write)
+    conn.execute("create temporary table sink (n int, seq bigint generated always as identity)")
+    cur = conn.cursor()
+    writer = _SendThread(cur, depth=2)
+    with cur.copy("copy sink (n) from stdin", writer=writer) as cp:
+        producer = threading.Thread(target=lambda: [cp.write(f"{i}\n") for i in range(6)])
+        producer.start()
+        try:
+            for _ in range(1000):
+                if writer._queue.full():
+                    break
+                time.sleep(0.01)
+            # 6 pieces: at most 1 held by the blocked sender and 2 queued, so the producer must wait.
+            assert writer._queue.full() and producer.is_alive()
+        finally:
+            gate.set()
+            producer.join()
+    assert [r[0] for r in conn.execute("select n from sink order by seq")] == list(range(6))
+
+
+def test_copy_sending_thread_error_reaches_the_loader(conn, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A failure while sending (e.g. a lost connection) fails the load; nothing is kept, the
+    connection stays usable and the sending thread ends."""
+    import threading
+
+    from psycopg.copy import LibpqWriter
+
+    def broken_write(self, data) -> None:
+        raise OSError("send failed")
+
+    path = _big_file(tmp_path / "2024-07.csv", 30_000)  # several COPY pieces
+    monkeypatch.setattr(LibpqWriter, "write", broken_write)
+    with pytest.raises(OSError, match="send failed"):
+        load_file(conn, "gp_appointments", path, "err", today=SYNTH_TODAY)
+    assert not [t for t in threading.enumerate() if t.name == "spw-copy"]
+    monkeypatch.undo()
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
+    assert conn.execute("select count(*) from audit.file_loads").fetchone() == (0,)
+    r = load_file(conn, "gp_appointments", path, "ok", today=SYNTH_TODAY)
+    assert (r.status, r.rows_loaded) == ("loaded", 30_000)
+
+
+def test_existing_key_early_in_a_large_file_goes_through_the_stage(conn, tmp_path: Path) -> None:
+    """The server stops the direct COPY at the first existing key while the sending thread still has
+    pieces to send; the load falls back to the stage table and replaces the record."""
+    load_file(conn, "gp_appointments", _big_file(tmp_path / "2024-08.csv", 2), "s", today=SYNTH_TODAY)
+    r = load_file(conn, "gp_appointments", _big_file(tmp_path / "2024-09.csv", 40_000), "s", today=SYNTH_TODAY)
+    assert (r.status, r.rows_loaded) == ("loaded", 40_000)
+    assert conn.execute("select count(*), count(distinct appointment_id) from raw.gp_appointments "
+                        "where file_name = '2024-09.csv'").fetchone() == (40_000, 40_000)
+
+
+def _raw_definition(conn) -> tuple[list[tuple], list[tuple]]:
+    """raw.gp_appointments' constraints and column defaults, as the catalog shows them."""
+    keys = conn.execute("select conname, pg_get_constraintdef(oid) from pg_constraint "
+                        "where conrelid = 'raw.gp_appointments'::regclass order by 1").fetchall()
+    defaults = conn.execute("select column_name, column_default from information_schema.columns "
+                            "where table_schema = 'raw' and table_name = 'gp_appointments' "
+                            "and column_default is not null order by 1").fetchall()
+    return keys, defaults
+
+
+def _raw_rows(conn) -> tuple[int, str]:
+    """Count and checksum of raw.gp_appointments without loaded_at (the load's time)."""
+    return conn.execute("select count(*), md5(string_agg(r::text, '|' order by r::text)) from (select "
+                        "patient_key, appointment_id, practice_code, appointment_date, appt_status, hcp_type, "
+                        "appt_mode, national_category, time_between_book_and_appt, file_name, file_sha256 "
+                        "from raw.gp_appointments) r").fetchone()
+
+
+@pytest.fixture()
+def bulk_spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every file is a bulk candidate; the list records whether each load took the bulk path."""
+    import spw.ingest.loader as loader
+
+    taken: list[bool] = []
+    real = loader._begin_bulk
+
+    def spy(*args) -> bool:
+        taken.append(real(*args))
+        return taken[-1]
+
+    monkeypatch.setattr(loader, "BULK_MIN_BYTES", 0)
+    monkeypatch.setattr(loader, "_begin_bulk", spy)
+    return taken
+
+
+def test_bulk_load_into_an_empty_table_matches_the_usual_load(conn, tmp_path: Path, bulk_spy: list[bool],
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import spw.ingest.loader as loader
+
+    definition = _raw_definition(conn)
+    rows = baseline_rows("gp_appointments", 40)
+    path = write_csv(tmp_path / "2024-10 (NHS 943 476 5919).csv", rows)
+    bulk = load_file(conn, "gp_appointments", path, "bulk", today=SYNTH_TODAY)
+    assert bulk_spy == [True] and (bulk.status, bulk.rows_loaded) == ("loaded", 40)
+    assert _raw_definition(conn) == definition  # record key rebuilt, the file's defaults removed
+    loaded = _raw_rows(conn)
+    assert conn.execute("select distinct file_name, file_sha256 from raw.gp_appointments").fetchall() == [
+        (bulk.file_name, bulk.sha256)]
+    assert "943" not in bulk.file_name  # the masked name, as in the usual path
+
+    reset_ingest_tables(conn)
+    monkeypatch.setattr(loader, "BULK_MIN_BYTES", 1 << 62)
+    usual = load_file(conn, "gp_appointments", path, "usual", today=SYNTH_TODAY)
+    assert bulk_spy == [True]  # not asked again: the file is below the size
+    assert _raw_rows(conn) == loaded
+    assert [getattr(usual, f) for f in ("status", "rows_read", "rows_loaded", "rows_rejected", "warnings")] == [
+        getattr(bulk, f) for f in ("status", "rows_read", "rows_loaded", "rows_rejected", "warnings")]
+
+
+def test_bulk_load_only_into_an_empty_table(conn, tmp_path: Path, bulk_spy: list[bool]) -> None:
+    """A table with rows keeps its key during a load (its readers are not locked out); an existing
+    key is then replaced as usual."""
+    _seed_baseline(conn, tmp_path)
+    assert bulk_spy == [True]  # the first delivery went in as a bulk load
+    r = load_file(conn, "gp_appointments", write_csv(tmp_path / "2024-11.csv", baseline_rows("gp_appointments", 3)),
+                  "more", today=SYNTH_TODAY)
+    assert bulk_spy == [True, False] and r.rows_loaded == 3
+    assert conn.execute("select file_name, count(*) from raw.gp_appointments group by 1").fetchall() == [
+        ("2024-11.csv", 3)]
+
+
+def test_bulk_load_with_a_key_twice_is_rejected_naming_the_lines(conn, tmp_path: Path, bulk_spy: list[bool]) -> None:
+    definition = _raw_definition(conn)
+    rows = baseline_rows("gp_appointments", 30)
+    rows[20][0] = rows[3][0]
+    r = load_file(conn, "gp_appointments", write_csv(tmp_path / "dup.csv", rows), "dup", today=SYNTH_TODAY)
+    assert bulk_spy == [True]
+    assert r.status == "rejected"
+    assert r.reason == (f"duplicate record key (appointment_id): appointment_id={rows[3][0]} appears on lines 4, 21; "
+                        "a delivery must carry each record once")
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
+    assert _raw_definition(conn) == definition
+
+
+def test_bulk_load_over_the_error_threshold_leaves_the_table_as_it_was(conn, tmp_path: Path,
+                                                                       bulk_spy: list[bool]) -> None:
+    definition = _raw_definition(conn)
+    rows = baseline_rows("gp_appointments", 30)
+    rows[7][4] = "Maybe"
+    r = load_file(conn, "gp_appointments", write_csv(tmp_path / "bad.csv", rows), "bad", today=SYNTH_TODAY)
+    assert bulk_spy == [True] and r.status == "rejected" and r.rows_rejected == 1
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
+    assert conn.execute("select count(*) from audit.rejected_rows").fetchone() == (1,)
+    assert _raw_definition(conn) == definition
+
+
+def test_bulk_load_does_not_wait_long_for_a_reader(conn, tmp_path: Path, bulk_spy: list[bool],
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reader of the empty table (an open transaction that read it) keeps the exclusive lock from
+    being granted: after BULK_LOCK_WAIT the load goes the usual way, and the reader is not blocked."""
+    import spw.ingest.loader as loader
+    from spw import db
+
+    monkeypatch.setattr(loader, "BULK_LOCK_WAIT", "200ms")
+    with db.connect("warehouse", "spw_transformer") as reader:
+        assert reader.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
+        t0 = time.monotonic()
+        r = load_file(conn, "gp_appointments", _big_file(tmp_path / "2024-12.csv", 1000), "rd", today=SYNTH_TODAY)
+        assert bulk_spy == [False] and (r.status, r.rows_loaded) == ("loaded", 1000)
+        assert time.monotonic() - t0 < 30
+        assert conn.execute("show lock_timeout").fetchone() == ("0",)  # the session's setting is back
+        reader.rollback()
+        assert reader.execute("select count(*) from raw.gp_appointments").fetchone() == (1000,)
+
+
+def test_killed_bulk_load_leaves_the_table_as_it_was(conn, tmp_path: Path) -> None:
+    definition = _raw_definition(conn)
+    landing = tmp_path / "landing"
+    (landing / "gp_appointments").mkdir(parents=True)
+    path = _big_file(landing / "gp_appointments" / "2024-09.csv", 400_000)
+    from spw.ingest.loader import BULK_MIN_BYTES
+
+    assert path.stat().st_size >= BULK_MIN_BYTES  # a bulk load: the table is empty
+    proc = _start_loader(landing)
+    assert _wait_mid_copy(proc) > 0
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    _wait_backend_gone(conn.info.backend_pid)
+    conn.rollback()
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
+    assert conn.execute("select count(*) from audit.file_loads").fetchone() == (0,)
+    assert _raw_definition(conn) == definition
+    rerun = load_source(None, landing, "gp_appointments", "rerun", today=SYNTH_TODAY)
+    assert [(r.status, r.rows_loaded) for r in rerun] == [("loaded", 400_000)]
+    assert _raw_definition(conn) == definition

@@ -19,20 +19,24 @@ import io
 import logging
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
 from itertools import chain
 from pathlib import Path
-from typing import IO
+from queue import Queue
+from typing import IO, Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Buffer
+from psycopg.copy import LibpqWriter
 
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import Pseudonymiser, mask_nhs
-from spw.ingest.schema import ensure_schema, raw_table
+from spw.ingest.schema import ensure_schema, raw_table, record_key_constraint, record_key_name
 from spw.ingest.validate import RowValidator, StructuralError, plan_header
 
 log = logging.getLogger("spw.ingest")
@@ -41,7 +45,12 @@ CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # longer physical lines reject the file (keeps memory bounded)
 BLOCK_CHARS = 1 << 16  # text read and validated at a time (memory stays bounded)
 COPY_CHARS = 1 << 20  # COPY text buffered before each copy.write
+SEND_DEPTH = 4  # COPY pieces queued for the sending thread at most
 STAGE = "spw_stage"
+# A file this large loaded into an empty raw table goes in as a bulk load (record key built after
+# the COPY); below it the saving is a few milliseconds, not worth an exclusive lock.
+BULK_MIN_BYTES = 4 << 20
+BULK_LOCK_WAIT = "1s"  # at most this long waiting for the exclusive lock; then the usual COPY
 
 
 @dataclass
@@ -211,6 +220,45 @@ class _Rejects:
         self.spool.close()
 
 
+class _SendThread(LibpqWriter):
+    """COPY data sent by a thread of its own, so that the client and the server work at once: the
+    loader parses, validates and pseudonymises the next block (Python, holding the GIL) while this
+    thread waits on the socket (libpq, without the GIL) and the backend inserts the rows already sent.
+    Sent in the loader's thread, the two mostly took turns. At most `depth` pieces wait in the queue,
+    so memory stays bounded when the server is the slower side.
+    """
+
+    def __init__(self, cursor: psycopg.Cursor[Any], depth: int = SEND_DEPTH) -> None:
+        super().__init__(cursor)
+        self._queue: Queue[Buffer] = Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._send, name="spw-copy", daemon=True)
+        self._thread.start()
+
+    def _send(self) -> None:
+        try:
+            while data := self._queue.get():
+                super().write(data)
+        except BaseException as exc:  # re-raised in the loader's thread by write() or finish()
+            self._error = exc
+            while self._queue.get():  # keep taking pieces, or write() would wait for ever
+                pass
+
+    def write(self, data: Buffer) -> None:
+        if self._error is not None:
+            raise self._error
+        self._queue.put(data)
+
+    def finish(self, exc: BaseException | None = None) -> None:
+        self._queue.put(b"")
+        self._thread.join()
+        error = self._error
+        # A failure on either side ends the COPY with CopyFail (nothing of it is kept).
+        super().finish(exc or error)
+        if error is not None and exc is None:
+            raise error
+
+
 def _stage_ddl(source: c.Source) -> sql.Composed:
     cols = []
     for n, t in source.raw_columns:
@@ -268,6 +316,9 @@ class _RowStream:
 
     def __init__(self, cp: psycopg.Copy, validator: RowValidator, text: IO[str], line_no: int,
                  suffix: str | None, rejects: _Rejects, parse: _Parse) -> None:
+        """`suffix`: COPY text after each row's values: None for the row's line number (stage table),
+        "" for nothing (bulk load: the file's name and sha256 come from column defaults), else the
+        file's name and sha256."""
         self.cp, self.validator, self.text, self.line_no = cp, validator, text, line_no
         self.suffix, self.rejects, self.parse = suffix, rejects, parse
         self.step = validator.n_fields + 1  # fields of a row plus the row-end marker
@@ -316,7 +367,10 @@ class _RowStream:
             return False
         first = self.line_no + 1
         self.line_no += rows
-        cols.append([self.suffix] * rows if self.suffix is not None else list(map(str, range(first, first + rows))))
+        if self.suffix is None:
+            cols.append(list(map(str, range(first, first + rows))))
+        elif self.suffix:
+            cols.append([self.suffix] * rows)
         width = 2 * len(cols)
         out = ["\t"] * (rows * width)  # value, tab, value, tab, ..., value, newline
         for k, col in enumerate(cols):
@@ -331,6 +385,7 @@ class _RowStream:
         lines = iter(io.StringIO(block, newline=""))
         more = chain(lines, self.text)
         validate, suffix, parse = self.validator.validate, self.suffix, self.parse
+        end = f"\t{suffix}\n" if suffix else "\n"
         for text_line in lines:
             self.line_no += 1
             start = self.line_no
@@ -349,7 +404,7 @@ class _RowStream:
             if errors is None:
                 line = "\t".join(row) if plain else "\t".join(map(_copy_escape, row))  # type: ignore[arg-type]
                 self.loaded += 1
-                self._emit(f"{line}\t{suffix if suffix is not None else start}\n")
+                self._emit(f"{line}\t{start}\n" if suffix is None else line + end)
             else:
                 self.rejected += 1
                 if parse.first_error is None:
@@ -358,9 +413,11 @@ class _RowStream:
 
 
 def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], today: date,
-                 rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None = None) -> None:
+                 rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None = None,
+                 bulk: bool = False) -> None:
     """Parse, validate and COPY valid rows into the stage table (with each row's line number), or
-    with `direct` = (file_name, sha256) straight into raw.<source>; raise StructuralError on a file
+    with `direct` = (file_name, sha256) straight into raw.<source> (with `bulk`, leaving file_name
+    and file_sha256 to the column defaults set by _begin_bulk); raise StructuralError on a file
     fault."""
     try:
         header, line_no = _header(iter(text))
@@ -375,11 +432,13 @@ def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], toda
         if any(col.default is not None and col.name not in plan.positions for col in source.columns):
             raise _NeedStage("an absent column takes its default from the stage table")
         # loaded_at comes from the column default now(): the transaction's start, as in the stage path.
-        target, extra = raw_table(source), ["file_name", "file_sha256"]
-        suffix = "\t".join(map(_copy_escape, direct))
+        target = raw_table(source)
+        extra = [] if bulk else ["file_name", "file_sha256"]
+        suffix = "" if bulk else "\t".join(map(_copy_escape, direct))
     copy_sql = sql.SQL("copy {} ({}) from stdin (format text, null '')").format(
         target, sql.SQL(", ").join(map(sql.Identifier, [*validator.stage_columns, *extra])))
-    with conn.cursor().copy(copy_sql) as cp:
+    cur = conn.cursor()
+    with cur.copy(copy_sql, writer=_SendThread(cur)) as cp:
         stream = _RowStream(cp, validator, text, line_no, suffix, rejects, parse)
         try:
             stream.run()
@@ -433,6 +492,54 @@ def _replace_records(conn: psycopg.Connection, source: c.Source, file_name: str,
         t=raw_table(source), cols=cols, data=data, s=stage), (file_name, sha256))
 
 
+class _NotEmpty(Exception):
+    """raw.<source> holds rows: no bulk load (raised inside a savepoint, to release the lock)."""
+
+
+def _has_rows(conn: psycopg.Connection, source: c.Source) -> bool:
+    return conn.execute(sql.SQL("select exists (select from {})").format(raw_table(source))).fetchone()[0]
+
+
+def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha256: str) -> bool:
+    """Prepare a bulk load into an empty raw.<source>, as pg_restore does: drop the unique record key
+    (rebuilt by _end_bulk from the loaded rows in one sorted pass, instead of one index insertion
+    per row), and give file_name and file_sha256 this file's values as column defaults (so they are
+    not sent and parsed in every row). Both changes are made and undone in the load's transaction:
+    no other session ever sees them, and a killed load leaves nothing.
+
+    This takes an ACCESS EXCLUSIVE lock on the table until the load commits: readers of the (empty)
+    table wait for the first delivery. It is not used when the table has rows (their readers would
+    wait for the whole load) or when the lock is not granted within BULK_LOCK_WAIT (e.g. a
+    transformation still reading the table); then the usual COPY runs.
+    """
+    if _has_rows(conn, source):
+        return False
+    table = raw_table(source)
+    try:
+        with conn.transaction():  # a savepoint: its rollback also releases the lock
+            old_wait = conn.execute("select current_setting('lock_timeout')").fetchone()[0]
+            conn.execute("select set_config('lock_timeout', %s, true)", (BULK_LOCK_WAIT,))
+            conn.execute(sql.SQL("lock table {} in access exclusive mode").format(table))
+            conn.execute("select set_config('lock_timeout', %s, true)", (old_wait,))
+            if _has_rows(conn, source):  # loaded by another session before the lock was granted
+                raise _NotEmpty
+            conn.execute(sql.SQL(
+                "alter table {} drop constraint {}, alter column file_name set default {}, "
+                "alter column file_sha256 set default {}").format(
+                table, record_key_name(source), sql.Literal(file_name), sql.Literal(sha256)))
+    except (_NotEmpty, psycopg.errors.LockNotAvailable, psycopg.errors.InsufficientPrivilege):
+        return False
+    return True
+
+
+def _end_bulk(conn: psycopg.Connection, source: c.Source) -> None:
+    """Undo _begin_bulk's defaults and rebuild the record key; a key twice in the file raises
+    UniqueViolation (the caller then loads through the stage table, which names the lines)."""
+    conn.execute(sql.SQL(
+        "alter table {} alter column file_name drop default, alter column file_sha256 drop default, "
+        "add {}").format(raw_table(source), record_key_constraint(source)))
+
+
 def _key_required(source: c.Source, name: str) -> bool:
     if name == c.PATIENT_KEY:
         return True
@@ -444,15 +551,19 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
                today: date, max_invalid_fraction: float, rejects: _Rejects, parse: _Parse) -> None:
     """Everything that may be rolled back: copy, validate, threshold, replace records.
 
-    First try: COPY straight into raw (activity deliveries normally carry only new keys). If a key
-    is already in raw or twice in the file, the unique constraint stops the COPY; the savepoint
-    undoes it and the file is loaded again through a stage table, which replaces records and names
-    duplicate lines. Either way the file's rows arrive in one transaction.
+    First try: COPY straight into raw (activity deliveries normally carry only new keys), as a bulk
+    load when raw.<source> is empty and the file large (_begin_bulk). If a key is already in raw or
+    twice in the file, the unique constraint stops the COPY (or the bulk load's rebuilt key); the
+    savepoint undoes it and the file is loaded again through a stage table, which replaces records
+    and names duplicate lines. Either way the file's rows arrive in one transaction.
     """
     try:
         with conn.transaction():
-            _parse_file(conn, source, path, scan, today, rejects, parse, (file_name, scan.sha256))
+            bulk = scan.size >= BULK_MIN_BYTES and _begin_bulk(conn, source, file_name, scan.sha256)
+            _parse_file(conn, source, path, scan, today, rejects, parse, (file_name, scan.sha256), bulk)
             _check_threshold(parse, max_invalid_fraction)
+            if bulk:
+                _end_bulk(conn, source)
             return
     except (_NeedStage, psycopg.errors.UniqueViolation):
         rejects.reset()
@@ -469,10 +580,10 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
 
 
 def _parse_file(conn: psycopg.Connection, source: c.Source, path: Path, scan: Scan, today: date,
-                rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None) -> None:
+                rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None, bulk: bool = False) -> None:
     with open(path, "rb") as f:
         text = io.TextIOWrapper(io.BufferedReader(f, CHUNK), encoding="utf-8-sig", newline="")
-        _stream_rows(conn, source, text, today, rejects, parse, direct)
+        _stream_rows(conn, source, text, today, rejects, parse, direct, bulk)
         # The sha256 in the ledger is of the scanned bytes: a file rewritten since is not this delivery.
         st = os.fstat(f.fileno())
     if (st.st_size, st.st_mtime_ns) != (scan.size, scan.mtime_ns):

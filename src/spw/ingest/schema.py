@@ -51,13 +51,23 @@ def raw_table(source: c.Source) -> sql.Composed:
     return sql.SQL("raw.{}").format(sql.Identifier(source.name))
 
 
+def record_key_name(source: c.Source) -> sql.Identifier:
+    return sql.Identifier(f"{source.name}_record_key")
+
+
+def record_key_constraint(source: c.Source) -> sql.Composed:
+    """The unique record key of raw.<source>; the loader drops and re-adds it for a bulk load into an
+    empty table, so both use this one definition."""
+    # NULLS NOT DISTINCT: practices.effective_from is part of the key and may be empty.
+    return sql.SQL("constraint {} unique nulls not distinct ({})").format(
+        record_key_name(source), sql.SQL(", ").join(map(sql.Identifier, source.key)))
+
+
 def raw_table_ddl(source: c.Source) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
     cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
              sql.SQL("loaded_at timestamptz not null default now()")]
-    # NULLS NOT DISTINCT: practices.effective_from is part of the key and may be empty.
-    cols.append(sql.SQL("constraint {} unique nulls not distinct ({})").format(
-        sql.Identifier(f"{source.name}_record_key"), sql.SQL(", ").join(map(sql.Identifier, source.key))))
+    cols.append(record_key_constraint(source))
     return sql.SQL("create table if not exists {} ({})").format(raw_table(source), sql.SQL(", ").join(cols))
 
 
