@@ -95,8 +95,11 @@ def test_row_validator_fast_and_slow_paths_agree() -> None:
     good = ["9434765919", "A81001", "1950", "2", "2010-01-01", ""]
     first, second = v.validate(list(good)), v.validate(list(good))  # slow, then memoised fast path
     assert first == second and first[1] is None and first[0][0] == Pseudonymiser(b"k").nhs_number("9434765919")
-    # Contract column order; an empty field is "" (NULL in the csv COPY stream).
-    assert first[0][1:] == ["A81001", "1950", "2", "", "2010-01-01"]
+    # The file's column order (patient_key in the identity's place); an empty field is "" (NULL in
+    # the COPY stream).
+    assert v.stage_columns == ["patient_key", "practice_code", "year_of_birth", "sex", "registration_start_date",
+                               "imd_decile"]
+    assert first[0][1:] == ["A81001", "1950", "2", "2010-01-01", ""]
     bad = ["9434765919", "A81001", "1950", "2", "2010-01-01", "0"]
     assert v.validate(bad) == (None, [("imd_decile", "range", "0")])
     assert v.validate(["9434765919", "", "1950", "2", "2010-01-01", ""]) == (

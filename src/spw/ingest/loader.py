@@ -308,7 +308,9 @@ class _RowStream:
 
     A block of lines with no double quote, backslash, tab or lone carriage return in which every line
     has the header's number of fields is split in one call and validated column by column
-    (RowValidator.validate_block); its COPY text is built with list slicing and one join. Any other
+    (RowValidator.validate_block). Its COPY text is the block's fields joined by tabs, patient_key in
+    place of the identity (COPY lists the columns in the file's order), or, when the file has unknown
+    columns to leave out or the stage needs line numbers, built with list slicing. Any other
     block (quoted fields, blank lines, a row to reject or to change) goes line by line as before: a
     line without a double quote is split directly, a line with one goes through csv, and only fields
     that may hold a tab, newline or backslash are escaped.
@@ -321,6 +323,7 @@ class _RowStream:
         file's name and sha256."""
         self.cp, self.validator, self.text, self.line_no = cp, validator, text, line_no
         self.suffix, self.rejects, self.parse = suffix, rejects, parse
+        self.end = f"\t{suffix}\n" if suffix else "\n"  # a row's end when it is not a line number
         self.step = validator.n_fields + 1  # fields of a row plus the row-end marker
         self.out: list[str] = []
         self.out_chars = self.loaded = self.rejected = self.blank = 0
@@ -362,11 +365,21 @@ class _RowStream:
         flat = body.replace("\n", ",\n,").split(",")
         if len(flat) != rows * step - 1 or flat[step - 1::step].count("\n") != rows - 1:
             return False
-        cols = self.validator.validate_block(flat, step)
-        if cols is None:
+        validator = self.validator
+        keys = validator.validate_block(flat, step)
+        if keys is None:
             return False
         first = self.line_no + 1
         self.line_no += rows
+        self.loaded += rows
+        if validator.whole_rows and self.suffix is not None:
+            # The rows go to COPY field for field: tabs for commas, the row-end markers become the
+            # row ends (no value holds a tab or newline), patient_key in place of the identity.
+            if validator.identity_index is not None:
+                flat[validator.identity_index::step] = keys
+            self._emit("\t".join(flat).replace("\t\n\t", self.end) + self.end)
+            return True
+        cols = validator.block_columns(flat, step, keys)
         if self.suffix is None:
             cols.append(list(map(str, range(first, first + rows))))
         elif self.suffix:
@@ -376,7 +389,6 @@ class _RowStream:
         for k, col in enumerate(cols):
             out[2 * k::width] = col
         out[width - 1::width] = ["\n"] * rows
-        self.loaded += rows
         self._emit("".join(out))
         return True
 
@@ -384,8 +396,7 @@ class _RowStream:
         """The block line by line; a quoted field may continue past the block into the file."""
         lines = iter(io.StringIO(block, newline=""))
         more = chain(lines, self.text)
-        validate, suffix, parse = self.validator.validate, self.suffix, self.parse
-        end = f"\t{suffix}\n" if suffix else "\n"
+        validate, suffix, parse, end = self.validator.validate, self.suffix, self.parse, self.end
         for text_line in lines:
             self.line_no += 1
             start = self.line_no

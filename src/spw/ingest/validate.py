@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from operator import contains, eq, itemgetter
 
@@ -32,6 +33,9 @@ _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _PSEUDO = re.compile(c.PSEUDO_PATTERN)
 # Ranges of at most this many integers are checked by set look-up of their canonical strings.
 _SMALL_RANGE = 10_000
+# Significant digits of the largest PostgreSQL integer: more can only be out of range (and int() of
+# a string over 4300 digits raises, so such a value must never reach it).
+_INT4_DIGITS = len(str(c.INT4_MAX))
 
 
 class StructuralError(Exception):
@@ -136,7 +140,12 @@ def _int_check(col: c.Column, today: date) -> Check:
             return None
         if not _INT.fullmatch(v):
             return c.RULE_INT_FORMAT
-        return None if low <= int(v) <= high else c.RULE_RANGE
+        digits = v.lstrip("+-").lstrip("0")
+        if len(digits) > _INT4_DIGITS:
+            return c.RULE_RANGE
+        # Leading zeros are valid (PostgreSQL reads them too) but count towards int()'s digit limit.
+        n = -int(digits or "0") if v[0] == "-" else int(digits or "0")
+        return None if low <= n <= high else c.RULE_RANGE
 
     return check
 
@@ -147,12 +156,31 @@ def _decimal_check(col: c.Column, today: date) -> Check:
     def check(v: str) -> str | None:
         if not _DECIMAL.fullmatch(v):
             return c.RULE_DECIMAL_FORMAT
-        x = float(v)
-        if (lo is not None and x < lo) or (hi is not None and x > hi):
+        whole, _, fraction = v.lstrip("+-").partition(".")
+        # What a PostgreSQL numeric column cannot hold would fail the whole COPY, not just this row.
+        if len(fraction) > c.NUMERIC_MAX_FRACTION_DIGITS:
+            return c.RULE_DECIMAL_FORMAT
+        if len(whole.lstrip("0")) > c.NUMERIC_MAX_WHOLE_DIGITS:
             return c.RULE_RANGE
-        return None
+        return None if decimal_within(v, lo, hi) else c.RULE_RANGE
 
     return check
+
+
+def decimal_within(v: str, lo: float | None, hi: float | None) -> bool:
+    """lo <= v <= hi, exactly, for a decimal string v (bounds None = unbounded).
+
+    float(v) is the double nearest to v, and rounding is monotonic, so a float strictly inside or
+    outside the bounds (doubles themselves) decides exactly; only a float equal to a bound needs the
+    exact comparison: 35.00000000000000001 rounds to 35.0 but is above 35.
+    """
+    x = float(v)
+    if (lo is not None and x < lo) or (hi is not None and x > hi):
+        return False
+    if x in (lo, hi):
+        d = Decimal(v)
+        return (lo is None or d >= Decimal(lo)) and (hi is None or d <= Decimal(hi))
+    return True
 
 
 def _text_check(col: c.Column) -> Check | None:
@@ -194,8 +222,18 @@ class RowValidator:
         self.plan = plan
         self.n_fields = plan.n_fields
         present = [col for col in src.columns if col.name in plan.positions]
-        # Stage/COPY column order: patient_key (person-level), then the file's contract columns.
-        self.stage_columns = ([c.PATIENT_KEY] if src.person_level else []) + [col.name for col in present]
+        # Stage/COPY column order: the file's, with patient_key where the identity column is. A file
+        # without unknown columns then goes to COPY field for field (see validate_block).
+        fields = sorted([(plan.positions[col.name], col.name) for col in present] + (
+            [(plan.identity_index, c.PATIENT_KEY)] if src.person_level else []))
+        self.stage_columns = [name for _, name in fields]
+        self.stage_fields = [i for i, _ in fields]  # the file field of each stage column
+        self.whole_rows = len(fields) == plan.n_fields
+        self._key_pos = self.stage_columns.index(c.PATIENT_KEY) if src.person_level else None
+        # Slow path output (identity first, then the contract's order) -> stage order.
+        slow_order = ([plan.identity_index] if src.person_level else []) + [plan.positions[col.name]
+                                                                            for col in present]
+        self._slow_perm = [slow_order.index(i) for i in self.stage_fields]
         self.identity_index = plan.identity_index
         self.identity = plan.identity
         self._nhs_mode = plan.identity == c.NHS_NUMBER
@@ -237,7 +275,7 @@ class RowValidator:
         self._memos = memos
         self._memo_get = _getter(memo_idx)
         self._required_get = _getter(required_plain) if required_plain else None
-        self._data_get = _getter([i for i, *_ in self.checks])
+        self._row_get = _getter(self.stage_fields)
         self._build_block_path(memo_idx, memos, required_plain)
 
     def _build_block_path(self, memo_idx: list[int], memos: list[set[str] | frozenset[str] | dict[str, str]],
@@ -254,9 +292,11 @@ class RowValidator:
         self._clear_idx = [i for i in self._data_idx if i not in static or any(
             len(v) == 10 and v.isdigit() and nhs_number_error(v) is None for v in static[i])]
 
-    def validate_block(self, flat: list[str], step: int) -> list[list[str]] | None:
-        """Stage columns (patient_key first) of a block of rows that all have n_fields fields, given
-        as one flat list (row r's field f at r * step + f); None when any row needs validate().
+    def validate_block(self, flat: list[str], step: int) -> list[str] | None:
+        """The patient_key of each row (an empty list for a source without identity) of a block of
+        rows that all have n_fields fields, given as one flat list (row r's field f at r * step + f);
+        None when any row needs validate(). The rows' other stage values are their fields as they
+        are (block_columns).
 
         The same per-column sets as validate(), each checked on a whole column at once in C; a value
         not seen before is checked once per block, not once per row. Any row that validate() would
@@ -275,15 +315,18 @@ class RowValidator:
         for idx in self._block_required:
             if "" in flat[idx::step]:
                 return None
-        data = [flat[i::step] for i in self._data_idx]
         if self.identity_index is None:
-            return data
+            return []
         ids = flat[self.identity_index::step]
         # validate() sends a row holding its NHS number in another field to the slow path.
         if self._nhs_mode and any(any(map(eq, ids, flat[i::step])) for i in self._clear_idx):
             return None
-        keys = self._block_keys(ids)
-        return None if keys is None else [keys, *data]
+        return self._block_keys(ids)
+
+    def block_columns(self, flat: list[str], step: int, keys: list[str]) -> list[list[str]]:
+        """Stage columns of a block that validate_block accepted, in stage order."""
+        ident = self.identity_index
+        return [keys if i == ident else flat[i::step] for i in self.stage_fields]
 
     def _block_keys(self, ids: list[str]) -> list[str] | None:
         """patient_key of each identity, or None if any identity is invalid."""
@@ -306,7 +349,7 @@ class RowValidator:
             if errors is None:
                 i = self.identity_index
                 if i is None:
-                    return [*self._data_get(rec)], None
+                    return [*self._row_get(rec)], None
                 # The row's NHS number anywhere else in the row (e.g. used as an identifier) would
                 # reach the database in clear: the slow path names that column.
                 if self._nhs_mode and rec.count(rec[i]) > 1:
@@ -317,7 +360,9 @@ class RowValidator:
                     if self._identity_error(rec[i]) is not None:
                         return self._validate_slow(rec)
                     key = self.hmac(rec[i])
-                return [key, *self._data_get(rec)], None
+                row = [*self._row_get(rec)]
+                row[self._key_pos] = key  # type: ignore[index]
+                return row, None
             return None, errors
         return self._validate_slow(rec)
 
@@ -361,7 +406,7 @@ class RowValidator:
         for idx, memo in self._growable:
             if len(memo) < _MEMO_MAX:
                 memo.add(rec[idx])
-        return out, None
+        return [out[k] for k in self._slow_perm], None
 
     def _identity_error(self, v: str) -> str | None:
         if not v:
@@ -388,9 +433,10 @@ class RowValidator:
             v, on_v = rec[i], rec[on_i]
             if v and on_v in ranges and name not in bad:
                 lo, hi = ranges[on_v]
-                if not lo <= float(v) <= hi:
+                if not decimal_within(v, lo, hi):
                     errors = errors or []
-                    errors.append((name, c.RULE_DEPENDENT_RANGE, f"{v} (outside {lo:g} to {hi:g} for {on} {on_v})"))
+                    errors.append((name, c.RULE_DEPENDENT_RANGE,
+                                   f"{mask_nhs(v)} (outside {lo:g} to {hi:g} for {on} {on_v})"))
         return errors
 
 
