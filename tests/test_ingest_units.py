@@ -111,6 +111,14 @@ def test_scan_file_faults(tmp_path: Path) -> None:
     # A two-byte character straddling the scanner's chunk boundary is not an error.
     ok.write_bytes(b"a,b\n" + b"x" * (CHUNK - 5) + "é".encode() + b"\n")
     assert scan_file(ok).fault is None
+    # A character cut short at the chunk boundary, followed by an all-ASCII chunk, is one.
+    cut = tmp_path / "cut.csv"
+    cut.write_bytes(b"a,b\n1,2\n" + b"x" * (CHUNK - 9) + "é".encode()[:1] + b"x\n" * 10)
+    assert scan_file(cut).fault == ("the file is not UTF-8 text: undecodable byte 0xc3 at line 3; "
+                                    "save it as UTF-8 (e.g. 'CSV UTF-8') and deliver it again")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"a,b\n" + b"x\n" * CHUNK + "é".encode("latin-1") + b"\n")
+    assert "undecodable byte 0xe9 at line" in scan_file(latin).fault
     trunc = tmp_path / "trunc.csv"
     trunc.write_bytes(b"a,b\n1,2\n3," + "é".encode()[:1])
     assert "line 3" in scan_file(trunc).fault

@@ -158,7 +158,10 @@ def _lines_before(path: Path, offset: int) -> int:
 def _chunk_fault(chunk: bytes, decoder: codecs.IncrementalDecoder, lines_before: Callable[[], int], tail: int,
                  head: bytes) -> str | None:
     try:
-        decoder.decode(chunk)
+        # An ASCII chunk with no multi-byte character left open before it is valid UTF-8: skip the
+        # decoding (about as costly as the sha256).
+        if decoder.getstate()[0] or not chunk.isascii():
+            decoder.decode(chunk)
     except UnicodeDecodeError as exc:
         # exc.object may include up to 3 bytes held back from the previous chunk (never a newline).
         return _utf8_fault(exc, lines_before(), head)
