@@ -33,6 +33,7 @@ from spw.ingest import contract as c
 from spw.ingest.loader import load_file
 from spw.ingest.pseudonymise import nhs_number_from
 from spw.ingest.schema import ensure_schema
+from spw.secrets import ensure_pseudonymisation_key
 
 HEADER = ["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type",
           "appt_mode", "national_category", "time_between_book_and_appt"]
@@ -165,6 +166,7 @@ def main() -> None:
     ap.add_argument("--files", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
+    ensure_pseudonymisation_key()  # set-up, as `spw up` does: loads never create a key
     pg.start()
     db.bootstrap()
     loads = [os.getloadavg()[0]]

@@ -157,7 +157,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from spw import db, pg
+    from spw.secrets import ensure_pseudonymisation_key
 
+    ensure_pseudonymisation_key()  # set-up, as `spw up` does: loads never create a key
     pg.start()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="spw-bench-"))
     full, initial, last = work / "full", work / "initial", work / "last"

@@ -32,7 +32,10 @@ def step(title: str) -> Iterator[None]:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from spw import db, pg
+    from spw.secrets import ensure_pseudonymisation_key
 
+    # The one place the local deployment's pseudonymisation key is created (loads never create one).
+    ensure_pseudonymisation_key()
     with step("PostgreSQL"):
         pg.start()
         db.bootstrap()

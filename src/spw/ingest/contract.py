@@ -20,6 +20,10 @@ MIN_DATE = "1900-01-01"
 # Type names of the contract and their PostgreSQL column types in raw.
 PG_TYPES = {"text": "text", "date": "date", "int": "integer", "decimal": "numeric"}
 INT4_MAX = 2_147_483_647
+# What an unconstrained PostgreSQL numeric holds: digits before the point (leading zeros aside) and
+# after it (trailing zeros included). A longer value would fail the whole COPY, so it is a row error.
+NUMERIC_MAX_WHOLE_DIGITS = 131_072
+NUMERIC_MAX_FRACTION_DIGITS = 16_383
 
 # Sentinel for "the year of the load date" (patients.year_of_birth upper bound).
 LOAD_YEAR = "load_year"

@@ -17,9 +17,13 @@ PSEUDO_PREFIX = "pseudo:"
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _WEIGHT_SUM = sum(_WEIGHTS)
 _BLOCK = 64  # SHA-256 block size in bytes
-# Ten digits, optionally grouped 3-3-4 by spaces or hyphens, not part of a longer digit run.
-_NHS_LIKE = re.compile(r"(?<![0-9])[0-9]{3}[ -]?[0-9]{3}[ -]?[0-9]{4}(?![0-9])")
-_MASK = re.compile(r"(?<![0-9])(?:[0-9]{3}[ -][0-9]{3}[ -][0-9]{4}|[0-9]{10,})(?![0-9])")
+# Ten digits grouped 3-3-4, each of the two separators optional and any of space, hyphen or dot
+# (`943 476 5919`, `943 4765919`, `943.476.5919`), not part of a longer digit run. Detection and
+# masking share this one pattern, so a form the detector accepts can never escape the mask.
+_NHS_GROUPED = r"[0-9]{3}[ .-]?[0-9]{3}[ .-]?[0-9]{4}"
+_NHS_LIKE = re.compile(rf"(?<![0-9]){_NHS_GROUPED}(?![0-9])")
+# Longer runs first: a run of 10 or more digits is masked whole, whatever its grouping.
+_MASK = re.compile(rf"(?<![0-9])(?:[0-9]{{10,}}|{_NHS_GROUPED})(?![0-9])")
 _DIGIT = re.compile(r"[0-9]")
 _NON_DIGIT = re.compile(r"[^0-9]")
 
@@ -61,15 +65,17 @@ def is_valid_nhs_number(value: str) -> bool:
 
 
 def mask_nhs(text: str | None) -> str | None:
-    """Replace with `*` every digit of anything that could hold an NHS number: 10 digits grouped
-    3-3-4 by spaces or hyphens, or any run of 10 or more digits (over-masking is the safe side)."""
+    """Replace with `*` every digit of anything that could hold an NHS number: every form
+    contains_nhs_number looks at (10 digits grouped 3-3-4, separators optional), valid or not, and
+    any run of 10 or more digits (over-masking is the safe side)."""
     if not text:
         return text
     return _MASK.sub(lambda m: _DIGIT.sub("*", m.group(0)), text)
 
 
 def contains_nhs_number(text: str) -> bool:
-    """True when the text holds a valid NHS number (10 digits, optionally grouped 3-3-4)."""
+    """True when the text holds a valid NHS number (10 digits, optionally grouped 3-3-4 by space,
+    hyphen or dot)."""
     return any(nhs_number_error(_NON_DIGIT.sub("", m.group(0))) is None for m in _NHS_LIKE.finditer(text))
 
 
