@@ -97,6 +97,10 @@ def main() -> None:
                                          *base[5:]]))
     write("nhs_number_as_identifier", gp([*base[:30], gp_row(200, appointment_id=NHS[200 % len(NHS)]),
                                           *base[30:]]))
+    # Other ways of writing one: a single separator, dots. Detected and masked like `943 476 5919`.
+    write("nhs_number_one_separator", gp([*base[:5], gp_row(200, national_category="pt 943 4765919 called"),
+                                          *base[5:]]))
+    write("nhs_number_dotted", gp([*base[:5], gp_row(200, national_category="pt 943.476.5919 called"), *base[5:]]))
     pseudo_header = ["pseudo_nhs_number" if h == "nhs_number" else h for h in GP_HEADER]
     write("pseudo_too_short", gp([gp_row(1, nhs_number="Ab3_x9-Z"), gp_row(2, nhs_number="Ab3_x9")],
                                  header=pseudo_header))
@@ -148,6 +152,11 @@ def main() -> None:
         ["U12345", "2024-05-01", "2.5", "3", ""],
         ["U12345", "2024-05-01", "1.0", "1", "other"],
         ["U12346", "2024-05-01", "0", "", ""]]))
+    # Numbers no PostgreSQL integer/numeric holds (and int() refuses over 4300 digits): row errors.
+    write("workforce_huge_numbers", csv_text([["pcn_code", "month", "wte", "headcount", "funding"],
+        ["U12345", "2024-05-01", "1", "9" * 5000, "ARRS"],
+        ["U12346", "2024-05-01", "1." + "1" * 16384, "1", "ARRS"],
+        ["U12347", "2024-05-01", "2", "0" * 5000 + "3", "ARRS"]]))
     write("workforce_funding_duplicate", csv_text([["pcn_code", "month", "wte", "funding"],
         ["U12345", "2024-05-01", "2.5", ""],
         ["U12345", "2024-05-01", "1.0", "ARRS"]]))
@@ -159,6 +168,13 @@ def main() -> None:
         ["W4", "R1", "2024-03-10", "baseline", "WEMWBS", "total", "13.5"],
         ["W5", "R1", "2024-03-10", "follow_up", "WEMWBS", "total", "70"],
         ["W6", "R1", "2024-03-10", "follow-up", "SWEMWBS", "total", "seven"]]))
+    # Just outside a bound by less than float precision; a score that is also a valid NHS number.
+    write("wellbeing_exact_bounds", csv_text([wellbeing,
+        ["W1", "R1", "2024-03-10", "baseline", "SWEMWBS", "total", "35.00000000000000001"],
+        ["W2", "R1", "2024-03-10", "baseline", "ONS4", "happy", "10.0000000000000001"],
+        ["W3", "R1", "2024-03-10", "baseline", "ONS4", "happy", "0000000019"],
+        ["W4", "R1", "2024-03-10", "baseline", "SWEMWBS", "total", "6.99999999999999999"],
+        ["W5", "R1", "2024-03-10", "baseline", "SWEMWBS", "total", "35.000"]]))
     practices = ["practice_code", "practice_name", "pcn_code", "sub_icb_code", "icb_code", "region_code",
                  "list_size", "effective_from"]
     write("practices_duplicate_null_key", csv_text([practices,
