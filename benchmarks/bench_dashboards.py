@@ -210,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"p95 {r.p95_ms:.0f} ms, max {r.max_ms:.0f} ms, {r.errors} errors, "
                       f"{r.per_second:.1f} req/s", flush=True)
         text = render(results, published_sizes(), patients_in_warehouse(), pcns_in_warehouse(), len(bodies),
-                      "gunicorn 2 workers x 4 threads")
+                      "gunicorn {} workers x {} threads".format(*server.gunicorn_shape()))
         print(text)
         if not args.no_write:
             write_section(text)

@@ -136,9 +136,31 @@ def dataset_yaml(ds: d.Dataset, columns: list[tuple[str, str]]) -> dict[str, Any
     }
 
 
+def level_clause(levels: tuple[str, ...]) -> str:
+    unknown = set(levels) - set(d.LEVELS)
+    if unknown:
+        raise ValueError(f"unknown geography levels {sorted(unknown)}")
+    if len(levels) == 1:
+        return f"geography_level = '{levels[0]}'"
+    return "geography_level in (" + ", ".join(f"'{v}'" for v in levels) + ")"
+
+
+def in_scope(f: d.Filter, c: d.Chart, columns: dict[str, set[str]]) -> bool:
+    """A filter narrows a chart whose dataset has its column, unless the chart shows only coarser levels.
+
+    E.g. the ICB filter leaves a region-level chart alone rather than emptying it.
+    """
+    if f.column not in columns[c.dataset]:
+        return False
+    if f.level and c.levels:
+        return max(d.LEVELS.index(v) for v in c.levels) >= d.LEVELS.index(f.level)
+    return True
+
+
 def chart_params(c: d.Chart) -> dict[str, Any]:
     """form_data for the chart's viz type; only settings whose behaviour on import is well known."""
-    filters = [{"clause": "WHERE", "expressionType": "SQL", "sqlExpression": w} for w in c.where]
+    where = [*c.where, level_clause(c.levels)] if c.levels else list(c.where)
+    filters = [{"clause": "WHERE", "expressionType": "SQL", "sqlExpression": w} for w in where]
     base: dict[str, Any] = {"viz_type": c.viz, "adhoc_filters": filters, "extra_form_data": {},
                             "dashboards": [], "color_scheme": d.COLOR_SCHEME}
     if c.viz == "table":
@@ -250,12 +272,12 @@ def dashboard_yaml(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
 
 def native_filters(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dict[str, int],
                    in_dash: list[str], columns: dict[str, set[str]]) -> list[dict[str, Any]]:
-    """Select filters on a shared column name; charts whose dataset lacks the column are out of scope."""
+    """Select filters on a shared column name; charts out of scope (in_scope) are listed as excluded."""
     out = []
     for f in dash.filters:
         if f.column not in columns[f.dataset]:
             raise SystemExit(f"{dash.key}: filter {f.name} targets missing column {f.dataset}.{f.column}")
-        excluded = [chart_ids[k] for k in in_dash if f.column not in columns[charts[k].dataset]]
+        excluded = [chart_ids[k] for k in in_dash if not in_scope(f, charts[k], columns)]
         value = list(f.default) if f.default else None
         out.append({
             "id": f"NATIVE_FILTER-{dash.key}-{f.column}",

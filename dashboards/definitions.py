@@ -55,7 +55,8 @@ class Chart:
     metrics: tuple[str, ...] = ()  # saved metric names of the dataset
     groupby: tuple[str, ...] = ()  # bar/line: one series per value
     x: str | None = None  # bar/line: x axis column
-    where: tuple[str, ...] = ()  # fixed SQL filters (design, geography level, ...)
+    where: tuple[str, ...] = ()  # fixed SQL filters (design, measure, ...)
+    levels: tuple[str, ...] = ()  # geography levels shown (a fixed filter); () = all, or not by level
     order_by: tuple[tuple[str, bool], ...] = ()
     time_grain: str | None = None
     number_format: str = "SMART_NUMBER"
@@ -83,6 +84,7 @@ class Filter:
     multi: bool = True
     parents: tuple[str, ...] = ()  # cascading: parent filter columns
     default: tuple[str, ...] = ()
+    level: str | None = None  # geography level of the filter's codes (charts above it are out of scope)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,18 @@ LABELS = {
 DESCRIPTIONS = {
     "region_code": "NHS England region code (Y56 to Y63); ENG marks England-level rows.",
     "is_suppressed": "True where counts of 1 to 7 were suppressed (methods section 9).",
+    "icb_code": "ICB the row's area lies in (the area itself at ICB level); empty at England and region level.",
+    "sub_icb_code": "Sub-ICB location the row's area lies in (itself at sub-ICB level); empty above it.",
+    "pcn_code": "The row's PCN; empty for areas above PCN level.",
 }
+
+# ---------------------------------------------------------------- geography
+
+# Tables published by geography level carry, beside geography_level/geography_code/region_code, the
+# codes of the ICB, sub-ICB location and PCN each row's area lies in (its own included, NULL above its
+# level), so the same ICB/sub-ICB/PCN filters narrow them and the PCN-by-month charts.
+LEVELS = ("england", "region", "icb", "sub_icb", "pcn")  # coarsest to finest
+
 
 # ---------------------------------------------------------------- datasets
 
@@ -352,7 +365,7 @@ REJECT_RULES = tuple(m.name for m in DATASETS[-1].metrics if m.name.startswith("
 
 # ---------------------------------------------------------------- charts
 
-STANDARD_REGION = ("design = 'standard'", "geography_level = 'region'", "population = 'referred'",
+STANDARD_REGION = ("design = 'standard'", "population = 'referred'",
                    "subgroup = 'all'", "cohort_fy = 'all'")
 
 CHARTS = (
@@ -375,15 +388,15 @@ CHARTS = (
           columns=("geography_level", "geography_name", "financial_year", "as_at_month",
                    "cumulative_referrals_shown", "pro_rata_ambition_shown", "pct_of_ambition_shown",
                    "wte_shown", "entitlement_shown", "wte_pct_shown"),
-          where=("geography_level in ('england', 'region', 'icb')",),
+          levels=("england", "region", "icb"),
           order_by=(("financial_year", False), ("geography_level", True), ("geography_name", True))),
     Chart("progress_pct", "Progress against the 2023/24 ambition", PROGRESS, "big_number_total",
           "Cumulative referrals in the ambition year as a percentage of this area's pro-rata share of 900,000.",
-          metrics=("pct_of_ambition",), where=("geography_level = 'region'", "is_ambition_year"),
+          metrics=("pct_of_ambition",), where=("is_ambition_year",), levels=("region",),
           number_format=",.1f", subtitle="% of pro-rata share, 2023/24"),
     # pathway
     *(Chart(f"pathway_{cat}", title, PATHWAY, "echarts_timeseries_bar", desc, x="value",
-            metrics=("referrals",), where=(f"category = '{cat}'", "geography_level = 'region'"), x_title=title,
+            metrics=("referrals",), where=(f"category = '{cat}'",), levels=("region",), x_title=title,
             y_title="Referrals")
       for cat, title, desc in (
           ("referral_source", "Referral sources", "Who referred people to social prescribing."),
@@ -397,29 +410,30 @@ CHARTS = (
           "95% confidence interval. All referred patients, all cohort years.",
           columns=("geography_name", "measure", "window_months", "n_patients_shown", "pre_mean_shown",
                    "post_mean_shown", "pct_change_shown", "n_matched_shown", "did_pct_shown"),
-          where=STANDARD_REGION, order_by=(("measure", True), ("window_months", True)), height=60),
+          where=STANDARD_REGION, levels=("region",), order_by=(("measure", True), ("window_months", True)),
+          height=60),
     Chart("did_by_measure", "Difference-in-differences by measure and window (%)", DEMAND,
           "echarts_timeseries_bar", "Change in use relative to matched controls; below zero means demand fell.",
-          x="measure", metrics=("did_pct",), groupby=("window_months",), where=STANDARD_REGION,
+          x="measure", metrics=("did_pct",), groupby=("window_months",), where=STANDARD_REGION, levels=("region",),
           number_format=",.1f", y_title="%", height=60),
     # wellbeing and equity
     Chart("wellbeing_change", "Wellbeing change from baseline to follow-up", WELLBEING, "table",
           "Paired baseline and follow-up scores by instrument; change with 95% confidence interval.",
           columns=("geography_name", "cohort_fy", "instrument", "item", "n_paired_shown", "baseline_mean_shown",
                    "followup_mean_shown", "mean_change_shown", "improved_pct_shown"),
-          where=("geography_level in ('england', 'region')",),
+          levels=("england", "region"),
           order_by=(("geography_level", True), ("cohort_fy", True), ("instrument", True), ("item", True))),
     Chart("equity_table", "Equity of access and outcome by deprivation, age, sex and ethnic group", EQUITY,
           "table", "People referred per 1,000 registered, the share engaged, and the change in GP "
           "appointments and wellbeing (SWEMWBS) by population group.",
           columns=("geography_name", "cohort_fy", "dimension", "value", "people_referred_shown", "rate_shown",
                    "engaged_pct_shown", "gp_pct_change_shown", "swemwbs_change_shown"),
-          where=("geography_level in ('england', 'region')", "dimension <> 'all'"),
+          where=("dimension <> 'all'",), levels=("england", "region"),
           order_by=(("geography_level", True), ("cohort_fy", True), ("dimension", True), ("value", True))),
     Chart("equity_deprivation", "People referred per 1,000 by deprivation quintile", EQUITY,
           "echarts_timeseries_bar", "Index of Multiple Deprivation quintile (1 = most deprived), all cohort "
           "years.", x="value", metrics=("rate_per_1000",), groupby=("geography_name",),
-          where=("dimension = 'imd_quintile'", "geography_level in ('england', 'region')", "cohort_fy = 'all'"),
+          where=("dimension = 'imd_quintile'", "cohort_fy = 'all'"), levels=("england", "region"),
           x_title="IMD quintile", y_title="per 1,000"),
     # ICB analyst
     Chart("demand_local", "Demand reduction by ICB, sub-ICB and PCN", DEMAND, "table",
@@ -427,7 +441,7 @@ CHARTS = (
           "population, subgroup and window.",
           columns=("geography_level", "geography_name", "cohort_fy", "population", "subgroup", "window_months",
                    "measure", "n_patients_shown", "pct_change_shown", "did_pct_shown", "did_mean_shown"),
-          where=("design = 'standard'", "geography_level in ('icb', 'sub_icb', 'pcn')"), row_limit=20000,
+          where=("design = 'standard'",), levels=("icb", "sub_icb", "pcn"), row_limit=20000,
           height=70),
     Chart("cohort_attrition", "Cohort attrition", ATTRITION, "table",
           "Index patients referred, excluded by each eligibility rule, eligible and engaged.",
@@ -464,17 +478,17 @@ CHARTS = (
     Chart("regions_progress", "Progress against ambition, by region and financial year (%)", PROGRESS,
           "echarts_timeseries_bar", "Cumulative referrals as a percentage of each region's pro-rata share of "
           "900,000.", x="geography_code", metrics=("pct_of_ambition",), groupby=("financial_year",),
-          where=("geography_level = 'region'",), number_format=",.1f", x_title="Region", y_title="%"),
+          levels=("region",), number_format=",.1f", x_title="Region", y_title="%"),
     Chart("england_referrals", "Cumulative referrals, England, 2023/24", PROGRESS, "big_number_total",
           "People referred to social prescribing link workers in England in the ambition year.",
-          metrics=("cumulative_referrals",), where=("geography_level = 'england'", "is_ambition_year"),
+          metrics=("cumulative_referrals",), where=("is_ambition_year",), levels=("england",),
           number_format=",d"),
     Chart("regions_side_by_side", "Regions side by side", PROGRESS, "table",
           "Each region's referrals, ambition share and workforce by financial year.",
           columns=("geography_name", "financial_year", "as_at_month", "cumulative_referrals_shown",
                    "pro_rata_ambition_shown", "pct_of_ambition_shown", "wte_shown", "entitlement_shown",
                    "wte_pct_shown"),
-          where=("geography_level in ('england', 'region')",),
+          levels=("england", "region"),
           order_by=(("financial_year", False), ("geography_name", True))),
     # data quality
     Chart("dq_deliveries", "Deliveries by source and month", QUALITY, "table",
@@ -500,10 +514,10 @@ CHARTS = (
 SUPPRESSION_NOTE = ("Counts of 1 to 7 people are shown as *suppressed*; counts of 8 or more are rounded to "
                     "the nearest 5 below England level. Suppressed values are never shown as zero.")
 
-REGION = Filter("NHS England region", "region_code", PCN_MONTH)
-ICB = Filter("ICB", "icb_code", PCN_MONTH, parents=("region_code",))
-SUB_ICB = Filter("Sub-ICB location", "sub_icb_code", PCN_MONTH, parents=("icb_code",))
-PCN = Filter("PCN", "pcn_code", PCN_MONTH, parents=("sub_icb_code",))
+REGION = Filter("NHS England region", "region_code", PCN_MONTH, level="region")
+ICB = Filter("ICB", "icb_code", PCN_MONTH, parents=("region_code",), level="icb")
+SUB_ICB = Filter("Sub-ICB location", "sub_icb_code", PCN_MONTH, parents=("icb_code",), level="sub_icb")
+PCN = Filter("PCN", "pcn_code", PCN_MONTH, parents=("sub_icb_code",), level="pcn")
 FY = Filter("Financial year", "financial_year", PCN_MONTH)
 
 DASHBOARDS = (
@@ -538,9 +552,6 @@ DASHBOARDS = (
             (("pcn_rollout_table", 12),),
         ),
         filters=(REGION, ICB, SUB_ICB, PCN, FY,
-                 # Tables by geography level carry the area's name, not ICB/sub-ICB/PCN columns.
-                 Filter("Area (ICB, sub-ICB or PCN)", "geography_name", DEMAND,
-                        "Areas of the demand, attrition, replication and cost tables"),
                  Filter("Population", "population", DEMAND, "Referred or engaged", multi=False),
                  Filter("Subgroup", "subgroup", DEMAND),
                  Filter("Window (months)", "window_months", DEMAND)),

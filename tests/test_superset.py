@@ -274,6 +274,36 @@ def test_regional_users_see_disjoint_rows_apart_from_england(superset: str, admi
         run_chart(users[a], chart, ds)
 
 
+def test_cached_results_never_cross_regions(superset: str, admin: SupersetClient,
+                                            passwords: dict[str, str]) -> None:
+    """The shared result cache (files here, Redis in docker) is keyed by each user's RLS clauses.
+
+    The same unforced query is answered from the cache on a repeat, yet each region only ever gets its
+    own rows, whichever region asked first; a national user's cached rows never reach a region.
+    """
+    ds = dataset_ids(admin)
+    a, b = _regions_with_data(admin, ds)[:2]
+    users = {code: _client(superset, passwords, f"region_{code.lower()}") for code in (a, b)}
+    users["all"] = _client(superset, passwords, "nhse")
+    spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_rollout_pcn_month.yaml")).read_text())
+    marker = f"pcn_code <> 'cache-test-{os.getpid()}'"  # a query nobody has cached before this test
+    body = {"datasource": {"id": ds[spec["uuid"]], "type": "table"}, "force": False, "result_format": "json",
+            "result_type": "full", "queries": [{
+                "columns": ["region_code", "pcn_code", "month"], "metrics": None, "filters": [],
+                "row_limit": 100000, "extras": {"where": marker, "having": ""}, "orderby": []}]}
+    answers: dict[str, list[tuple[bool, set[str]]]] = {code: [] for code in users}
+    for code in ("all", a, b, "all", b, a):  # the national user first, then both regions, twice each
+        status, payload = chart_data(users[code], body)
+        assert status == 200, payload
+        result = payload["result"][0]
+        answers[code].append((bool(result.get("is_cached")), {r["region_code"] for r in result["data"]}))
+    for code in (a, b):
+        (first_cached, first), (again_cached, again) = answers[code]
+        assert first and first == again <= {code, ENGLAND}, f"{code} got {first} then {again}"
+        assert not first_cached and again_cached, f"{code}: repeat not answered from the cache"
+    assert {a, b} <= answers["all"][0][1] and answers["all"][1][0], "national rows or cache missing"
+
+
 def test_user_without_data_role_gets_no_rows(superset: str, admin: SupersetClient,
                                              passwords: dict[str, str]) -> None:
     ds = dataset_ids(admin)
@@ -314,6 +344,53 @@ def test_suppressed_cells_are_shown_as_suppressed(admin: SupersetClient) -> None
             assert r["n_patients_shown"] == "suppressed"
         else:
             assert float(r["n_patients_shown"].replace(",", "")) == float(r["n_patients"])
+
+
+def _in_scope_of(column: str) -> set[str]:
+    """UUIDs of the charts that a dashboard's native filter on `column` narrows (not excluded)."""
+    uuids = set()
+    for dash in queries.bundle_dashboards(BUNDLE):
+        nodes = [n["meta"] for n in dash["position"].values() if isinstance(n, dict) and n.get("type") == "CHART"]
+        for f in dash["metadata"]["native_filter_configuration"]:
+            if f["targets"][0]["column"]["name"] == column:
+                uuids |= {m["uuid"] for m in nodes if m["chartId"] not in f["scope"]["excluded"]}
+    return uuids
+
+
+def _area_rows(api: SupersetClient, chart: queries.BundleChart, dataset_id: int,
+               filters: list[dict]) -> set[tuple]:
+    """Every row of a table chart with native-filter clauses, led by (geography_level, geography_code)."""
+    query = queries.query_for(chart.params, filters, row_limit=100000)
+    lead = ["geography_level", "geography_code"]
+    query["columns"] = lead + [c for c in query["columns"] if c not in lead]
+    status, payload = chart_data(api, {"datasource": {"id": dataset_id, "type": "table"}, "force": True,
+                                       "queries": [query], "result_format": "json", "result_type": "full"})
+    assert status == 200, f"{chart.name}: {payload}"
+    return {tuple(r[c] for c in query["columns"]) for r in payload["result"][0]["data"]}
+
+
+def test_icb_filter_narrows_tables_published_by_geography_level(superset: str, admin: SupersetClient,
+                                                                passwords: dict[str, str]) -> None:
+    """The ICB filter keeps the ICB's own rows and those of its sub-ICBs and PCNs, beyond PCN-month charts."""
+    ds = dataset_ids(admin)
+    pcn_month = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_rollout_pcn_month.yaml")).read_text())
+    lookup = raw_rows(admin, ds[pcn_month["uuid"]], ["icb_code", "sub_icb_code", "pcn_code"])
+    icb = sorted({r[0] for r in lookup if r[0]})[0]
+    inside = {("icb", icb)} | {("sub_icb", r[1]) for r in lookup if r[0] == icb} | {
+        ("pcn", r[2]) for r in lookup if r[0] == icb}
+    nhse = _client(superset, passwords, "nhse")
+    in_scope = _in_scope_of("icb_code")
+    by_level = [c for c in queries.bundle_charts(BUNDLE)
+                if c.uuid in in_scope and c.dataset_uuid != pcn_month["uuid"] and c.viz == "table"]
+    assert "Demand reduction by ICB, sub-ICB and PCN" in {c.name for c in by_level}
+    narrowed = 0
+    for chart in by_level:
+        everything = _area_rows(nhse, chart, ds[chart.dataset_uuid], [])
+        only_icb = _area_rows(nhse, chart, ds[chart.dataset_uuid], [{"col": "icb_code", "op": "IN", "val": [icb]}])
+        assert {r[:2] for r in only_icb} <= inside, f"{chart.name}: rows outside ICB {icb}"
+        assert only_icb == {r for r in everything if r[:2] in inside}, f"{chart.name}: rows of {icb} withheld"
+        narrowed += bool(only_icb) and len(only_icb) < len(everything)
+    assert narrowed >= 3, "too few tables had rows both inside and outside the ICB to show anything"
 
 
 # ---------------------------------------------------------------- browser

@@ -124,6 +124,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if failed:
         raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
     print("pipeline finished: every task succeeded")
+    from spw.superset import server
+
+    server.clear_result_cache()  # dashboards read the new data from their next request on
     return 0
 
 

@@ -26,6 +26,7 @@ from spw.secrets import get_secret, superset_secret_key
 CONFIG_FILE = Path(__file__).with_name("superset_config.py")
 ADMIN_USER = "admin"
 DEFAULT_PORT = 8088
+DEFAULT_WORKERS, DEFAULT_THREADS = 2, 4
 # Environment the caller may have that would leak the Airflow venv into Superset's interpreter.
 _SCRUB = ("VIRTUAL_ENV", "PYTHONPATH", "PYTHONHOME", "SQLALCHEMY_WARN_20")
 
@@ -155,11 +156,42 @@ def base_url() -> str:
     return f"http://127.0.0.1:{p}"
 
 
-def start(port: int | None = None, workers: int = 2, threads: int = 4, timeout: float = 180.0) -> int:
+def result_cache_dir() -> Path:
+    """Chart results of the local deployment (superset_config.DATA_CACHE_CONFIG, FileSystemCache)."""
+    return state_dir() / "home" / "cache" / "spw_data"
+
+
+def clear_result_cache() -> int:
+    """Drop every cached chart result (after new data has landed); return how many were dropped.
+
+    The file cache is shared by the gunicorn workers, so the next request of each chart and region
+    reads the warehouse again. (With Redis, as in docker, results expire after the cache timeout.)
+    """
+    folder = result_cache_dir()
+    if not folder.is_dir():
+        return 0
+    dropped = 0
+    for path in folder.iterdir():
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            dropped += 1
+    return dropped
+
+
+def gunicorn_shape() -> tuple[int, int]:
+    """(workers, threads): $SPW_SUPERSET_WORKERS / $SPW_SUPERSET_THREADS, default 2 x 4."""
+    return (int(os.environ.get("SPW_SUPERSET_WORKERS") or DEFAULT_WORKERS),
+            int(os.environ.get("SPW_SUPERSET_THREADS") or DEFAULT_THREADS))
+
+
+def start(port: int | None = None, workers: int | None = None, threads: int | None = None,
+          timeout: float = 180.0) -> int:
     """Start gunicorn on 127.0.0.1 in its own process group and wait for /health; return its pid.
 
     Re-uses a running server. `port=None` means $SPW_SUPERSET_PORT, else 8088 when free, else any.
     """
+    default_workers, default_threads = gunicorn_shape()
+    workers, threads = workers or default_workers, threads or default_threads
     pid = running_pid()
     if pid:
         return pid
