@@ -526,3 +526,25 @@ def test_killed_bulk_load_leaves_the_table_as_it_was(conn, tmp_path: Path) -> No
     rerun = load_source(None, landing, "gp_appointments", "rerun", today=SYNTH_TODAY)
     assert [(r.status, r.rows_loaded) for r in rerun] == [("loaded", 400_000)]
     assert _raw_definition(conn) == definition
+
+
+def test_a_bulk_load_does_not_hold_up_other_sources(conn, tmp_path: Path) -> None:
+    """While one source's bulk load holds its table, another source's load (ensure_schema included)
+    goes ahead: parallel DAG tasks are not serialised behind it."""
+    from spw import db
+    from spw.ingest.loader import _begin_bulk
+
+    def factory():
+        other = db.connect("warehouse", "spw_loader")
+        other.execute("set lock_timeout = '5s'")  # fail, not hang, if it waits for the bulk load
+        other.commit()
+        return other
+
+    write_csv(tmp_path / "landing" / "ae_attendances" / "2024-01.csv", baseline_rows("ae_attendances", 2))
+    with db.connect("warehouse", "spw_loader") as bulk:
+        assert _begin_bulk(bulk, c.get_source("gp_appointments"), "x.csv", "0" * 64)
+        results = load_source(factory, tmp_path / "landing", "ae_attendances", "par", today=SYNTH_TODAY)
+        assert [(r.status, r.rows_loaded) for r in results] == [("loaded", 2)]
+        bulk.rollback()
+    assert _raw_definition(conn)[0] == [
+        ("gp_appointments_record_key", "UNIQUE NULLS NOT DISTINCT (appointment_id)")]

@@ -3,11 +3,12 @@
 Per file: (1) a byte scan computes sha256 and finds encoding/binary faults with their line number;
 (2) inside one transaction the rows are parsed, validated and pseudonymised as a stream and sent
 with COPY (no row inserts): straight into raw.<source> when the delivery brings only new record
-keys (the common case), otherwise, after the unique key stops that COPY, into a temporary stage
-table from which records are replaced in raw (latest delivery wins) and duplicate keys in the file
-are reported by line. The ledger row and the row errors are written in the same transaction. A
-rejected file rolls back to a savepoint, so raw is untouched and only the ledger records it. A
-killed loader or a lost server commits nothing.
+keys (the common case; into an empty table a large file goes in as a bulk load, the record key being
+rebuilt after the COPY as pg_restore does), otherwise, after the unique key stops that COPY, into a
+temporary stage table from which records are replaced in raw (latest delivery wins) and duplicate
+keys in the file are reported by line. The ledger row and the row errors are written in the same
+transaction. A rejected file rolls back to a savepoint, so raw is untouched and only the ledger
+records it. A killed loader or a lost server commits nothing.
 """
 
 from __future__ import annotations
@@ -43,7 +44,10 @@ log = logging.getLogger("spw.ingest")
 
 CHUNK = 1 << 20
 MAX_LINE_BYTES = 1 << 20  # longer physical lines reject the file (keeps memory bounded)
-BLOCK_CHARS = 1 << 16  # text read and validated at a time (memory stays bounded)
+# Text read and validated at a time (memory stays bounded). 16 Ki characters (about 150 rows) measured
+# about 5% less client CPU than 64 Ki (the block's strings stay in cache), and a bad row sends fewer
+# rows down the row-by-row path.
+BLOCK_CHARS = 1 << 14
 COPY_CHARS = 1 << 20  # COPY text buffered before each copy.write
 SEND_DEPTH = 4  # COPY pieces queued for the sending thread at most
 STAGE = "spw_stage"

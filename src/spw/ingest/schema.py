@@ -90,9 +90,12 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         for source in c.SOURCES.values():
             conn.execute(raw_table_ddl(source))
         # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
+        # Read from pg_attribute, not information_schema.columns: its column_default opens each
+        # table, which would wait for a bulk load holding one (parallel loads of other sources).
         missing = conn.execute(
-            "select table_name from information_schema.columns where table_schema = 'raw' "
-            "and column_name = 'loaded_at' and column_default is null").fetchall()
+            "select c.relname from pg_attribute a join pg_class c on c.oid = a.attrelid "
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'raw' and c.relkind = 'r' "
+            "and a.attname = 'loaded_at' and not a.attisdropped and not a.atthasdef").fetchall()
         for (table,) in missing:
             conn.execute(sql.SQL("alter table raw.{} alter column loaded_at set default now()").format(
                 sql.Identifier(table)))
