@@ -20,13 +20,11 @@
     )
 {%- endmacro %}
 
-{#- Methods §2, in the order the marts list them. -#}
+{#- Methods §2, in the order the marts list them (macros/measures.sql defines them). -#}
 {% macro demand_measures() -%}
-    {{ return([
-        'gp_appointments', 'gp_face_to_face', 'gp_telephone', 'gp_home_visit', 'gp_video_online',
-        'practice_appointments', 'dna_appointments', 'ae_attendances', 'ae_type1_attendances',
-        'ae_admitted', 'emergency_admissions', 'emergency_bed_days'
-    ]) }}
+    {%- set names = [] -%}
+    {%- for m in event_measures() -%}{%- do names.append(m.measure) -%}{%- endfor -%}
+    {{ return(names) }}
 {%- endmacro %}
 
 {#- Measures used for the exact-match bands of methods §4. -#}
@@ -90,22 +88,6 @@
     case when {{ n }} = 0 then '0' when {{ n }} = 1 then '1' else '2+' end
 {%- endmacro %}
 
-{#- Sum of event values in the pre window [pre_start, index) and post window (index, post_end]. -#}
-{% macro pre_window_sum(event_date, value, pre_start, index_date) -%}
-    coalesce(sum(case when {{ event_date }} >= {{ pre_start }} and {{ event_date }} < {{ index_date }}
-        then {{ value }} else 0 end), 0)
-{%- endmacro %}
-
-{% macro post_window_sum(event_date, value, index_date, post_end) -%}
-    coalesce(sum(case when {{ event_date }} > {{ index_date }} and {{ event_date }} <= {{ post_end }}
-        then {{ value }} else 0 end), 0)
-{%- endmacro %}
-
-{#- Deterministic pair hash used to choose controls (methods §4). -#}
-{% macro pair_hash(index_key, control_key) -%}
-    {{ dbt.hash(dbt.concat([index_key, "'|'", control_key])) }}
-{%- endmacro %}
-
 {#- First and last day of a calendar year given as an integer expression. -#}
 {% macro year_start(year_expr) -%}
     cast(cast({{ year_expr }} as {{ dbt.type_string() }}) || '-01-01' as date)
@@ -117,8 +99,7 @@
 
 {#- Methods §4 rules a candidate j must pass for index row i (aliases), besides the ring key:
     registered from t - W to t + W months, alive after t + W months, never referred on or before
-    t + W months, and practice on day t in the index patient's sub-ICB. `g` is the candidate's
-    practice row valid on t. -#}
+    t + W months. -#}
 {% macro candidate_is_eligible(i, c) -%}
     {{ c }}.registration_start_date <= {{ i }}.pre_start
     and ({{ c }}.registration_end_date is null or {{ c }}.registration_end_date >= {{ i }}.post_end)
@@ -126,106 +107,138 @@
     and ({{ c }}.first_referral_date is null or {{ c }}.first_referral_date > {{ i }}.post_end)
 {%- endmacro %}
 
-{#- Candidate pairs for `index_rows` (joined to their own ring position as i.ring_rank,
-    i.ring_size) from `ring_candidates` (ring members with a `ring_distance` to i), keeping those
-    eligible as if indexed at t and whose practice on day t (latest effective_from when rows
-    overlap) is in the index patient's sub-ICB. -#}
-{% macro eligible_ring_pairs(ring_candidates) -%}
-    select
-        c.index_key,
-        c.window_months,
-        c.index_date,
-        c.pre_start,
-        c.gp_appointments_band,
-        c.emergency_admissions_band,
-        c.ae_attendances_band,
-        c.control_key,
-        c.ring_distance as hash_rank,
-        c.ring_size - 1 as n_candidates
-    from (
-        select
-            rc.*,
-            g.sub_icb_code as control_sub_icb_code,
-            row_number() over (
-                partition by rc.index_key, rc.window_months, rc.control_key order by g.valid_from desc
-            ) as geography_seq
-        from {{ ring_candidates }} as rc
-        inner join {{ ref('int_match_population') }} as p on rc.control_key = p.patient_key
-        inner join {{ ref('int_practice_geography') }} as g
-            on
-                p.practice_code = g.practice_code
-                and rc.index_date >= g.valid_from
-                and rc.index_date < g.valid_to
-        where {{ candidate_is_eligible('rc', 'p') }}
-    ) as c
-    where c.geography_seq = 1 and c.control_sub_icb_code = c.sub_icb_code
+{#- Methods §4 bands as ranks (0 = lowest band), to compare a band with an upper bound. -#}
+{% macro gp_appointments_band_rank(n) -%}
+    case
+        when {{ n }} = 0 then 0
+        when {{ n }} <= 2 then 1
+        when {{ n }} <= 5 then 2
+        when {{ n }} <= 11 then 3
+        else 4
+    end
 {%- endmacro %}
 
-{#- Pre-window counts of the matching measures for candidate pairs in `pairs`, and whether the
-    candidate's bands equal the index patient's (one pass: no join back to the pairs). -#}
-{% macro verify_candidate_bands(pairs) -%}
+{% macro zero_one_two_band_rank(n) -%}
+    least({{ n }}, 2)
+{%- endmacro %}
+
+{#- Events in `dates` over every day a pre-window of an index date in calendar year `year_expr` can
+    cover: [1 January - longest_window months, 31 December). -#}
+{% macro bound_count(dates, year_expr, longest_window) -%}
+    {{ dates_between(dates, add_months(year_start(year_expr), -1 * longest_window), year_end(year_expr)) }}
+{%- endmacro %}
+
+{#- The ring key of methods §4's demographic strata, compared between aliases a and b. -#}
+{% macro same_stratum(a, b) -%}
+    {{ a }}.sub_icb_code = {{ b }}.sub_icb_code
+    and {{ a }}.sex = {{ b }}.sex
+    and {{ a }}.imd_quintile = {{ b }}.imd_quintile
+    and {{ a }}.index_year = {{ b }}.index_year
+    and {{ a }}.age_band = {{ b }}.age_band
+{%- endmacro %}
+
+{#- The CTE `positioned`: the rows of `index_rows` (int_match_index columns) with the index patient's
+    own place on its ring (ring_rank, ring_size). -#}
+{% macro ring_positioned(index_rows) -%}
+positioned as (
     select
-        c.index_key,
-        c.window_months,
-        c.control_key,
-        c.hash_rank,
-        c.n_candidates,
-        {%- for m in matching_measures() %}
-        {{ pre_window_sum(
-            "case when e.measure = '" ~ m ~ "' then e.event_date end", 'e.event_value', 'c.pre_start', 'c.index_date'
-        ) }} as pre_{{ m }},
-        {%- endfor %}
-        (
-            {{ gp_appointments_band(pre_window_sum(
-                "case when e.measure = 'gp_appointments' then e.event_date end", 'e.event_value',
-                'c.pre_start', 'c.index_date')) }} = c.gp_appointments_band
-            and {{ zero_one_two_band(pre_window_sum(
-                "case when e.measure = 'emergency_admissions' then e.event_date end", 'e.event_value',
-                'c.pre_start', 'c.index_date')) }} = c.emergency_admissions_band
-            and {{ zero_one_two_band(pre_window_sum(
-                "case when e.measure = 'ae_attendances' then e.event_date end", 'e.event_value',
-                'c.pre_start', 'c.index_date')) }} = c.ae_attendances_band
-        ) as is_band_match
-    from {{ pairs }} as c
-    left join {{ ref('int_patient_events') }} as e
+        i.*,
+        r.ring_rank,
+        r.ring_size
+    from {{ index_rows }} as i
+    inner join {{ ref('int_match_ring') }} as r
         on
-            c.control_key = e.patient_key
-            and e.measure in ({% for m in matching_measures() %}'{{ m }}'{{ ', ' if not loop.last }}{% endfor %})
-            and e.event_date >= c.pre_start
-            and e.event_date < c.index_date
-    group by
-        c.index_key, c.window_months, c.control_key, c.hash_rank, c.n_candidates, c.pre_start, c.index_date,
-        c.gp_appointments_band, c.emergency_admissions_band, c.ae_attendances_band
+            i.index_key = r.patient_key
+            and {{ same_stratum('i', 'r') }}
+)
+{%- endmacro %}
+
+{#- Every rule of methods §4 a ring member r must pass for index row i (r is already in i's
+    demographic stratum): eligible as if indexed at t, practice on day t in i's sub-ICB (members whose
+    practice was re-mapped during the year are settled by ring_pairs_on_day_t), and the same three
+    pre-window bands, counted exactly on the member's timelines. -#}
+{% macro candidate_passes(i, r) -%}
+    {{ candidate_is_eligible(i, r) }}
+    and (
+        {{ r }}.has_practice_change
+        or ({{ i }}.index_date >= {{ r }}.practice_valid_from and {{ i }}.index_date < {{ r }}.practice_valid_to)
+    )
+    and {{ gp_appointments_band(dates_between(r ~ '.gp_appointment_dates', i ~ '.pre_start', i ~ '.index_date')) }}
+    = {{ i }}.gp_appointments_band
+    and {{ zero_one_two_band(dates_between(r ~ '.emergency_admission_dates', i ~ '.pre_start', i ~ '.index_date')) }}
+    = {{ i }}.emergency_admissions_band
+    and {{ zero_one_two_band(dates_between(r ~ '.ae_attendance_dates', i ~ '.pre_start', i ~ '.index_date')) }}
+    = {{ i }}.ae_attendances_band
+{%- endmacro %}
+
+{#- The final select of a matching stage over the CTE `passing` (index_key, window_months, index_date,
+    sub_icb_code, control_key, control_practice_code, has_practice_change, hash_rank): members whose
+    practice was re-mapped during the year are kept when the practice row valid on day t (latest
+    valid_from when rows overlap) is in the index patient's sub-ICB. -#}
+{% macro ring_pairs_on_day_t(passing) -%}
+, practice_rows as (
+    select
+        practice_code,
+        sub_icb_code,
+        valid_from,
+        valid_to
+    from {{ ref('int_practice_geography') }}
+),
+
+on_day_t as (
+    select p.*
+    from {{ passing }} as p
+    inner join practice_rows as g
+        on
+            p.control_practice_code = g.practice_code
+            and p.index_date >= g.valid_from
+            and p.index_date < g.valid_to
+    where
+        p.has_practice_change
+        and g.sub_icb_code = p.sub_icb_code
+        and not exists (
+            select 1
+            from practice_rows as later
+            where
+                later.practice_code = g.practice_code
+                and p.index_date >= later.valid_from
+                and p.index_date < later.valid_to
+                and later.valid_from > g.valid_from
+        )
+)
+
+select
+    index_key,
+    window_months,
+    control_key,
+    hash_rank
+from {{ passing }}
+where not has_practice_change
+union all
+select
+    index_key,
+    window_months,
+    control_key,
+    hash_rank
+from on_day_t
+{%- endmacro %}
+
+{#- Columns of a passing pair: index row i, ring member r, ring distance expression. -#}
+{% macro passing_pair_columns(i, r, distance) -%}
+    {{ i }}.index_key,
+    {{ i }}.window_months,
+    {{ i }}.index_date,
+    {{ i }}.sub_icb_code,
+    {{ r }}.patient_key as control_key,
+    {{ r }}.practice_code as control_practice_code,
+    {{ r }}.has_practice_change,
+    {{ distance }} as hash_rank
 {%- endmacro %}
 
 {#- var match_candidate_pool as a positive integer (anything else falls back to the default 50). -#}
 {% macro match_pool_size() -%}
     {%- set n = var('match_candidate_pool', 50) | int -%}
     {{ return(n if n > 0 else 50) }}
-{%- endmacro %}
-
-{#- var match_candidate_limit: ring positions searched at most per index patient (default 1000). -#}
-{% macro match_search_limit() -%}
-    {%- set n = var('match_candidate_limit', 1000) | int -%}
-    {{ return([n if n > 0 else 1000, match_pool_size()] | max) }}
-{%- endmacro %}
-
-{#- Smallest pre-window count a band allows (methods §4 bands). -#}
-{% macro gp_band_floor(band) -%}
-    case {{ band }} when '0' then 0 when '1-2' then 1 when '3-5' then 3 when '6-11' then 6 else 12 end
-{%- endmacro %}
-
-{% macro small_band_floor(band) -%}
-    case {{ band }} when '0' then 0 when '1' then 1 else 2 end
-{%- endmacro %}
-
-{#- Cheap necessary condition for ring member r to match index row i's bands: r's counts over the
-    calendar years that can hold any pre-window of the year (an upper bound of its pre-window count)
-    reach the band's floor. Only impossible candidates are dropped; the exact check follows. -#}
-{% macro could_match_bands(r, i) -%}
-    {{ r }}.max_pre_gp_appointments >= {{ gp_band_floor(i ~ '.gp_appointments_band') }}
-    and {{ r }}.max_pre_emergency_admissions >= {{ small_band_floor(i ~ '.emergency_admissions_band') }}
-    and {{ r }}.max_pre_ae_attendances >= {{ small_band_floor(i ~ '.ae_attendances_band') }}
 {%- endmacro %}
 
 {#- Ring positions 1..n as a relation with column ring_distance (n <= 10000). -#}
@@ -246,7 +259,11 @@
     )
 {%- endmacro %}
 
-{#- 'a', 'b', 'c' for an in (...) list. -#}
-{% macro sql_string_list(values) -%}
-    {%- for v in values %}'{{ v }}'{{ ', ' if not loop.last }}{% endfor -%}
+{#- 0 .. n - 1 as a relation with column n. -#}
+{% macro integers_below(n) -%}
+    (
+        {%- for i in range(n) %}
+        select {{ i }} as n{{ ' union all' if not loop.last }}
+        {%- endfor %}
+    )
 {%- endmacro %}

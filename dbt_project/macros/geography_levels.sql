@@ -28,3 +28,25 @@
         {% endif %}
     {%- endfor %}
 {%- endmacro %}
+
+
+{#- The five reporting levels as codes only: one copy of each row of `relation` (columns region_code,
+    icb_code, sub_icb_code, pcn_code) per level at which its code is known, with geography_level and
+    geography_code ('ENG' at England level), then `columns` unchanged. Names are joined afterwards. -#}
+{% macro unpivot_geography_codes(relation, columns) -%}
+    {%- set levels = [('england', "'ENG'"), ('region', 'region_code'), ('icb', 'icb_code'),
+                      ('sub_icb', 'sub_icb_code'), ('pcn', 'pcn_code')] %}
+    {%- for level, code in levels -%}
+        select
+            '{{ level }}' as geography_level,
+            cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
+            {{ columns | join(', ') }}
+        from {{ relation }}
+        {%- if level != 'england' %}
+            where {{ code }} is not null
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {% endif %}
+    {%- endfor %}
+{%- endmacro %}

@@ -8,42 +8,27 @@ controls as (
     select * from {{ ref('int_matched_controls') }}
 ),
 
-measures as (
-    {%- for m in demand_measures() %}
-        select '{{ m }}' as measure
-        {%- if not loop.last %} union all{% endif %}
-    {%- endfor %}
+timelines as (
+    select * from {{ ref('int_patient_timelines') }}
 ),
 
-control_spine as (
+control_counts as (
+    -- each control's counts over the index patient's calendar windows, every measure from one read
     select
         c.index_key,
         c.window_months,
         c.control_key,
-        c.index_date,
-        c.pre_start,
-        c.post_end,
-        m.measure
+        {%- for m in demand_measures() %}
+        {{ timeline_pre_total('t', m, 'c.pre_start', 'c.index_date') }} as pre_{{ m }},
+        {{ timeline_post_total('t', m, 'c.index_date', 'c.post_end') }} as post_{{ m }}
+        {{- ',' if not loop.last }}
+        {%- endfor %}
     from controls as c
-    cross join measures as m
+    left join timelines as t on c.control_key = t.patient_key
 ),
 
-control_counts as (
-    select
-        s.index_key,
-        s.window_months,
-        s.control_key,
-        s.measure,
-        {{ pre_window_sum('e.event_date', 'e.event_value', 's.pre_start', 's.index_date') }} as pre_count,
-        {{ post_window_sum('e.event_date', 'e.event_value', 's.index_date', 's.post_end') }} as post_count
-    from control_spine as s
-    left join {{ ref('int_patient_events') }} as e
-        on
-            s.control_key = e.patient_key
-            and s.measure = e.measure
-            and s.pre_start <= e.event_date
-            and s.post_end >= e.event_date
-    group by s.index_key, s.window_months, s.control_key, s.measure
+control_rows as (
+    {{ unpivot_measures('control_counts', ['index_key', 'window_months', 'control_key'], demand_measures()) }}
 ),
 
 control_means as (
@@ -54,7 +39,7 @@ control_means as (
         count(*) as n_controls,
         avg(cast(pre_count as {{ dbt.type_numeric() }})) as control_pre_mean,
         avg(cast(post_count as {{ dbt.type_numeric() }})) as control_post_mean
-    from control_counts
+    from control_rows
     group by index_key, window_months, measure
 )
 

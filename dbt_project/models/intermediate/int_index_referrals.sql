@@ -27,10 +27,34 @@ geography as (
     select * from {{ ref('int_practice_geography') }}
 ),
 
+index_patients as (
+    -- the index referral with the patient's registration record (each relation read once, so the
+    -- planner hashes the small referral side instead of sorting the population)
+    select
+        i.patient_key,
+        i.referral_id,
+        i.referral_date,
+        i.outcome,
+        i.pcn_code as referral_pcn_code,
+        i.referring_practice_code,
+        i.n_referrals,
+        p.patient_key as patient_record_key,
+        p.practice_code,
+        p.year_of_birth,
+        p.sex,
+        p.imd_decile,
+        p.ltc_count,
+        p.registration_start_date,
+        p.registration_end_date,
+        p.date_of_death
+    from index_referrals as i
+    left join patients as p on i.patient_key = p.patient_key
+),
+
 geography_on_index as (
     -- Overlapping practice rows would be a data fault; the latest effective_from wins.
     select
-        i.patient_key,
+        ip.*,
         g.pcn_code,
         g.pcn_name,
         g.sub_icb_code,
@@ -39,47 +63,42 @@ geography_on_index as (
         g.icb_name,
         g.region_code,
         g.region_name,
-        row_number() over (partition by i.patient_key order by g.valid_from desc) as geography_seq
-    from index_referrals as i
-    inner join patients as p on i.patient_key = p.patient_key
-    inner join geography as g
+        row_number() over (partition by ip.patient_key order by g.valid_from desc) as geography_seq
+    from index_patients as ip
+    left join geography as g
         on
-            p.practice_code = g.practice_code
-            and i.referral_date >= g.valid_from
-            and i.referral_date < g.valid_to
+            ip.practice_code = g.practice_code
+            and ip.referral_date >= g.valid_from
+            and ip.referral_date < g.valid_to
 )
 
 select
-    i.patient_key,
-    i.referral_id as index_referral_id,
-    i.referral_date as index_date,
-    i.outcome as index_outcome,
-    i.pcn_code as referral_pcn_code,
-    i.referring_practice_code,
-    i.n_referrals,
-    p.practice_code,
-    p.year_of_birth,
-    p.sex,
-    p.imd_decile,
-    p.ltc_count,
-    p.registration_start_date,
-    p.registration_end_date,
-    p.date_of_death,
-    g.pcn_code,
-    g.pcn_name,
-    g.sub_icb_code,
-    g.sub_icb_name,
-    g.icb_code,
-    g.icb_name,
-    g.region_code,
-    g.region_name,
-    coalesce(i.outcome in ('engaged', 'ongoing'), false) as is_engaged,
-    p.patient_key is not null as has_patient_record,
-    cast(extract(year from i.referral_date) as integer) - p.year_of_birth as age_at_index,
-    {{ financial_year('i.referral_date') }} as cohort_fy
-from index_referrals as i
-left join patients as p on i.patient_key = p.patient_key
-left join geography_on_index as g
-    on
-        i.patient_key = g.patient_key
-        and g.geography_seq = 1
+    patient_key,
+    referral_id as index_referral_id,
+    referral_date as index_date,
+    outcome as index_outcome,
+    referral_pcn_code,
+    referring_practice_code,
+    n_referrals,
+    practice_code,
+    year_of_birth,
+    sex,
+    imd_decile,
+    ltc_count,
+    registration_start_date,
+    registration_end_date,
+    date_of_death,
+    pcn_code,
+    pcn_name,
+    sub_icb_code,
+    sub_icb_name,
+    icb_code,
+    icb_name,
+    region_code,
+    region_name,
+    coalesce(outcome in ('engaged', 'ongoing'), false) as is_engaged,
+    patient_record_key is not null as has_patient_record,
+    cast(extract(year from referral_date) as integer) - year_of_birth as age_at_index,
+    {{ financial_year('referral_date') }} as cohort_fy
+from geography_on_index
+where geography_seq = 1

@@ -1,4 +1,4 @@
--- Every candidate control examined (pool and extended stages) with its pre-window counts and band check.
-select * from {{ ref('int_match_pool_checked') }}
+-- Every candidate control found by either matching stage: it passes every rule of methods §4.
+select * from {{ ref('int_match_pool') }}
 union all
 select * from {{ ref('int_match_extended') }}

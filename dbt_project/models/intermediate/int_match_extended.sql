@@ -1,81 +1,90 @@
--- Second stage of matching: index patients with fewer than k band-matching controls in their pool
--- have the following ring positions checked too, up to var match_candidate_limit positions in all
--- (the whole ring when it is smaller). The k chosen are always the nearest matching candidates
--- within that reach; the pool size never changes the result.
+-- Second stage of matching (methods §4): index patients with fewer than k valid candidates among the
+-- first var match_candidate_pool places have the rest of their ring searched, all of it, so the k
+-- chosen are the nearest valid candidates of the whole ring whatever the pool size.
+-- The search is cut down without losing anyone: a member is paired only when its upper-bound bands
+-- for the year (int_match_ring) reach the index patient's bands, since a count in any pre-window of
+-- the year can be no higher than that bound. The exact rules are then checked pair by pair.
 {%- set pool_size = match_pool_size() %}
 
 with pool_matches as (
     select
         index_key,
         window_months,
-        sum(case when is_band_match then 1 else 0 end) as n_matches
-    from {{ ref('int_match_pool_checked') }}
+        count(*) as n_matches
+    from {{ ref('int_match_pool') }}
     group by index_key, window_months
 ),
 
 index_rows as (
-    select
-        i.*,
-        r.ring_rank,
-        r.ring_size
+    select i.*
     from {{ ref('int_match_index') }} as i
-    inner join {{ ref('int_match_ring') }} as r
-        on
-            i.index_key = r.patient_key
-            and i.sub_icb_code = r.sub_icb_code
-            and i.sex = r.sex
-            and i.imd_quintile = r.imd_quintile
-            and i.index_year = r.index_year
-            and i.age_band = r.age_band
     left join pool_matches as m
         on
             i.index_key = m.index_key
             and i.window_months = m.window_months
-    where
-        r.ring_size - 1 > {{ pool_size }}
-        and coalesce(m.n_matches, 0) < {{ var('controls_per_case') }}
+    where coalesce(m.n_matches, 0) < {{ var('controls_per_case') }}
 ),
 
-positions as {{ materialized_cte() }} (
+{{ ring_positioned('index_rows') }},
+
+signatures as (
+    -- every combination of upper-bound band ranks a ring member can carry
+    select
+        gp.n as ub_gp_appointments_rank,
+        em.n as ub_emergency_admissions_rank,
+        ae.n as ub_ae_attendances_rank
+    from {{ integers_below(5) }} as gp
+    cross join {{ integers_below(3) }} as em
+    cross join {{ integers_below(3) }} as ae
+),
+
+reachable as {{ materialized_cte() }} (
+    -- index rows beyond the pool, once for each member signature that can reach their bands
+    select
+        p.*,
+        s.ub_gp_appointments_rank,
+        s.ub_emergency_admissions_rank,
+        s.ub_ae_attendances_rank
+    from positioned as p
+    inner join signatures as s
+        on
+            s.ub_gp_appointments_rank >= p.gp_appointments_rank
+            and s.ub_emergency_admissions_rank >= p.emergency_admissions_rank
+            and s.ub_ae_attendances_rank >= p.ae_attendances_rank
+    where p.ring_size > {{ pool_size + 1 }}
+),
+
+distanced as (
     select
         i.*,
-        o.ring_distance,
-        mod(i.ring_rank - 1 + o.ring_distance, i.ring_size) + 1 as target_rank
-    from index_rows as i
-    inner join {{ ref('int_match_offsets') }} as o
-        on
-            o.ring_distance > {{ pool_size }}
-            and i.ring_size > o.ring_distance
-),
-
-ring_candidates as (
-    select
-        i.index_key,
-        i.window_months,
-        i.index_date,
-        i.pre_start,
-        i.post_end,
-        i.sub_icb_code,
-        i.ring_size,
-        i.gp_appointments_band,
-        i.emergency_admissions_band,
-        i.ae_attendances_band,
-        i.ring_distance,
-        r.patient_key as control_key
-    from positions as i
+        r.patient_key,
+        r.practice_code,
+        r.registration_start_date,
+        r.registration_end_date,
+        r.date_of_death,
+        r.first_referral_date,
+        r.has_practice_change,
+        r.practice_valid_from,
+        r.practice_valid_to,
+        r.gp_appointment_dates,
+        r.emergency_admission_dates,
+        r.ae_attendance_dates,
+        mod(r.ring_rank - i.ring_rank + i.ring_size, i.ring_size) as ring_distance
+    from reachable as i
     inner join {{ ref('int_match_ring') }} as r
         on
-            i.sub_icb_code = r.sub_icb_code
-            and i.sex = r.sex
-            and i.imd_quintile = r.imd_quintile
-            and i.index_year = r.index_year
-            and i.age_band = r.age_band
-            and i.target_rank = r.ring_rank
-    where {{ could_match_bands('r', 'i') }}
+            {{ same_stratum('i', 'r') }}
+            and i.ub_gp_appointments_rank = r.ub_gp_appointments_rank
+            and i.ub_emergency_admissions_rank = r.ub_emergency_admissions_rank
+            and i.ub_ae_attendances_rank = r.ub_ae_attendances_rank
 ),
 
-rest as (
-    {{ eligible_ring_pairs('ring_candidates') }}
+passing as (
+    select {{ passing_pair_columns('d', 'd', 'd.ring_distance') }}
+    from distanced as d
+    where
+        d.ring_distance > {{ pool_size }}
+        and {{ candidate_passes('d', 'd') }}
 )
 
-{{ verify_candidate_bands('rest') }}
+{{ ring_pairs_on_day_t('passing') }}

@@ -33,7 +33,10 @@ select
     {{ imd_quintile('w.imd_decile') }} as imd_quintile,
     {{ gp_appointments_band('p.pre_gp_appointments') }} as gp_appointments_band,
     {{ zero_one_two_band('p.pre_emergency_admissions') }} as emergency_admissions_band,
-    {{ zero_one_two_band('p.pre_ae_attendances') }} as ae_attendances_band
+    {{ zero_one_two_band('p.pre_ae_attendances') }} as ae_attendances_band,
+    {{ gp_appointments_band_rank('p.pre_gp_appointments') }} as gp_appointments_rank,
+    {{ zero_one_two_band_rank('p.pre_emergency_admissions') }} as emergency_admissions_rank,
+    {{ zero_one_two_band_rank('p.pre_ae_attendances') }} as ae_attendances_rank
 from windows as w
 inner join pre_counts as p
     on

@@ -1,13 +1,15 @@
--- Hash rings for matching (methods §4). For each calendar year with index referrals, every patient
--- who could be a control for an index date in that year sits on the ring of their exact-match
--- demographic stratum: sub-ICB of a practice row valid during the year, sex, IMD quintile and the
--- 10-year age band in that year, ordered by md5(patient_key). A control's distance from an index
--- patient is how many places after the index patient's own position it sits (circularly), so the
--- nearest candidates are found by position (an equi-join) instead of hashing every pair.
--- max_pre_* are each member's counts over the calendar years that can hold a pre-window of an index
--- date in that year: an upper bound used to skip candidates that cannot reach an index band.
-{%- set lookback_years = ((cohort_window_months() | max) + 11) // 12 %}
-
+-- Hash rings for matching (methods §4). For each calendar year with index referrals, every patient who
+-- could be a control for an index date in that year sits on the ring of their exact-match demographic
+-- stratum: sub-ICB of a practice row valid during the year, sex, IMD quintile and the 10-year age band
+-- in that year, ordered by md5(patient_key). A control's distance from an index patient is how many
+-- places after the index patient's own position it sits (circularly), so the nearest candidates are
+-- found by position (an equi-join) instead of hashing every pair.
+-- Each member carries what the pair rules need (registration, death, first referral, the validity of
+-- its practice row) and its timelines of the three banded measures, so a candidate is checked in place,
+-- and the band ranks of its counts over every day a pre-window of an index date in the year can
+-- cover, [1 January - longest W months, 31 December): upper bounds that let the second matching
+-- stage skip members who cannot reach an index patient's bands.
+{%- set longest_window = cohort_window_months() | max %}
 with index_years as (
     select distinct index_year from {{ ref('int_match_index') }}
 ),
@@ -20,15 +22,24 @@ geography as (
     select * from {{ ref('int_practice_geography') }}
 ),
 
-members as (
+timelines as (
+    select
+        patient_key,
+        gp_appointments_dates,
+        emergency_admissions_dates,
+        ae_attendances_dates
+    from {{ ref('int_patient_timelines') }}
+),
+
+member_geographies as (
     -- Prefilters only drop people who cannot be eligible for any index date in the year.
-    select distinct
-        g.sub_icb_code,
-        p.sex,
-        p.imd_quintile,
+    select
+        p.patient_key,
         y.index_year,
-        {{ age_band_10('y.index_year - p.year_of_birth') }} as age_band,
-        p.patient_key
+        g.sub_icb_code,
+        g.valid_from,
+        g.valid_to,
+        count(*) over (partition by p.patient_key, y.index_year) as n_practice_rows
     from population as p
     cross join index_years as y
     inner join geography as g
@@ -42,52 +53,80 @@ members as (
         and (p.date_of_death is null or p.date_of_death > {{ year_start('y.index_year') }})
 ),
 
-year_counts as (
+members as (
+    -- With one practice row in the year its interval decides day t; when the practice was re-mapped
+    -- during the year, pairs are checked against every row (ring_practice_on_day).
     select
+        sub_icb_code,
+        index_year,
         patient_key,
-        cast(extract(year from event_date) as integer) as event_year,
-    {%- for m in matching_measures() %}
-        sum(case when measure = '{{ m }}' then event_value else 0 end) as n_{{ m }}
-        {{- ',' if not loop.last }}
-    {%- endfor %}
-    from {{ ref('int_patient_events') }}
-    where measure in ({{ sql_string_list(matching_measures()) }})
-    group by patient_key, cast(extract(year from event_date) as integer)
+        n_practice_rows > 1 as has_practice_change,
+        min(valid_from) as practice_valid_from,
+        max(valid_to) as practice_valid_to
+    from member_geographies
+    group by sub_icb_code, index_year, patient_key, n_practice_rows
 ),
 
-bounded as (
+stratified as (
     select
         m.sub_icb_code,
-        m.sex,
-        m.imd_quintile,
+        p.sex,
+        p.imd_quintile,
         m.index_year,
-        m.age_band,
+        {{ age_band_10('m.index_year - p.year_of_birth') }} as age_band,
         m.patient_key,
-    {%- for m in matching_measures() %}
-        coalesce(sum(c.n_{{ m }}), 0) as max_pre_{{ m }}{{ ',' if not loop.last }}
-    {%- endfor %}
+        {{ dbt.hash('m.patient_key') }} as key_hash,
+        p.practice_code,
+        p.registration_start_date,
+        p.registration_end_date,
+        p.date_of_death,
+        p.first_referral_date,
+        m.has_practice_change,
+        m.practice_valid_from,
+        m.practice_valid_to
     from members as m
-    left join year_counts as c
-        on
-            m.patient_key = c.patient_key
-            and c.event_year between m.index_year - {{ lookback_years }} and m.index_year
-    group by m.sub_icb_code, m.sex, m.imd_quintile, m.index_year, m.age_band, m.patient_key
+    inner join population as p on m.patient_key = p.patient_key
+),
+
+ranked as (
+    -- ranks on narrow rows; the timelines are joined afterwards
+    select
+        s.*,
+        row_number() over (
+            partition by s.sub_icb_code, s.sex, s.imd_quintile, s.index_year, s.age_band
+            order by s.key_hash, s.patient_key
+        ) as ring_rank,
+        count(*) over (
+            partition by s.sub_icb_code, s.sex, s.imd_quintile, s.index_year, s.age_band
+        ) as ring_size
+    from stratified as s
 )
 
 select
-    sub_icb_code,
-    sex,
-    imd_quintile,
-    index_year,
-    age_band,
-    patient_key,
-    max_pre_gp_appointments,
-    max_pre_emergency_admissions,
-    max_pre_ae_attendances,
-    {{ dbt.hash('patient_key') }} as ring_hash,
-    row_number() over (
-        partition by sub_icb_code, sex, imd_quintile, index_year, age_band
-        order by {{ dbt.hash('patient_key') }}, patient_key
-    ) as ring_rank,
-    count(*) over (partition by sub_icb_code, sex, imd_quintile, index_year, age_band) as ring_size
-from bounded
+    r.sub_icb_code,
+    r.sex,
+    r.imd_quintile,
+    r.index_year,
+    r.age_band,
+    r.patient_key,
+    r.practice_code,
+    r.registration_start_date,
+    r.registration_end_date,
+    r.date_of_death,
+    r.first_referral_date,
+    r.has_practice_change,
+    r.practice_valid_from,
+    r.practice_valid_to,
+    r.ring_rank,
+    r.ring_size,
+    t.gp_appointments_dates as gp_appointment_dates,
+    t.emergency_admissions_dates as emergency_admission_dates,
+    t.ae_attendances_dates as ae_attendance_dates,
+    {{ gp_appointments_band_rank(bound_count('t.gp_appointments_dates', 'r.index_year', longest_window)) }}
+        as ub_gp_appointments_rank,
+    {{ zero_one_two_band_rank(bound_count('t.emergency_admissions_dates', 'r.index_year', longest_window)) }}
+        as ub_emergency_admissions_rank,
+    {{ zero_one_two_band_rank(bound_count('t.ae_attendances_dates', 'r.index_year', longest_window)) }}
+        as ub_ae_attendances_rank
+from ranked as r
+left join timelines as t on r.patient_key = t.patient_key

@@ -1,8 +1,7 @@
--- Up to k = var controls_per_case controls per index patient and window: the matching candidates with
--- the lowest pair hash (methods §4). A control may serve several index patients.
+-- Up to k = var controls_per_case controls per index patient and window: the matching candidates
+-- nearest after the index patient on its md5 ring (methods §4). A control may serve several index patients.
 with candidates as (
     select * from {{ ref('int_match_candidates') }}
-    where is_band_match
 ),
 
 chosen as (

@@ -1,6 +1,7 @@
--- Eligible index patient x window: every (geography, cohort_fy, population, subgroup) group the
--- patient belongs to (methods §1). Geography is the patient's practice on the index date; a patient
--- whose practice is not in `practices` counts at England level only.
+-- Eligible index patient x window: every (population, subgroup) group the patient belongs to
+-- (methods §1), with the geography of its practice on the index date (NULL codes when the practice
+-- is not in `practices`) and its cohort year. mart_demand_reduction rolls these up to every
+-- geography level and to cohort_fy 'all'.
 with windows as (
     select * from {{ ref('int_cohort_windows') }}
     where is_eligible
@@ -13,43 +14,6 @@ practice_appointments as (
         pre_count
     from {{ ref('int_cohort_measures') }}
     where measure = 'practice_appointments'
-),
-
-names as (
-    select * from {{ ref('int_geography_names') }}
-),
-
-patient_geographies as (
-    select
-        patient_key,
-        window_months,
-        'england' as geography_level,
-        'ENG' as geography_code
-    from windows
-    {%- for level in ['region', 'icb', 'sub_icb', 'pcn'] %}
-        union all
-        select
-            patient_key,
-            window_months,
-            '{{ level }}' as geography_level,
-            {{ level }}_code as geography_code
-        from windows
-        where {{ level }}_code is not null
-    {%- endfor %}
-),
-
-patient_cohorts as (
-    select
-        patient_key,
-        window_months,
-        cohort_fy
-    from windows
-    union all
-    select
-        patient_key,
-        window_months,
-        'all' as cohort_fy
-    from windows
 ),
 
 patient_populations as (
@@ -121,29 +85,21 @@ patient_subgroups as (
 )
 
 select
-    g.patient_key,
-    g.window_months,
-    g.geography_level,
-    g.geography_code,
-    n.geography_name,
-    n.region_code,
-    c.cohort_fy,
+    w.patient_key,
+    w.window_months,
+    w.region_code,
+    w.icb_code,
+    w.sub_icb_code,
+    w.pcn_code,
+    w.cohort_fy,
     p.population,
     s.subgroup
-from patient_geographies as g
-inner join names as n
-    on
-        g.geography_level = n.geography_level
-        and g.geography_code = n.geography_code
-inner join patient_cohorts as c
-    on
-        g.patient_key = c.patient_key
-        and g.window_months = c.window_months
+from windows as w
 inner join patient_populations as p
     on
-        g.patient_key = p.patient_key
-        and g.window_months = p.window_months
+        w.patient_key = p.patient_key
+        and w.window_months = p.window_months
 inner join patient_subgroups as s
     on
-        g.patient_key = s.patient_key
-        and g.window_months = s.window_months
+        w.patient_key = s.patient_key
+        and w.window_months = s.window_months

@@ -28,6 +28,11 @@ grant temporary on database warehouse to spw_loader;
 grant create on database warehouse to spw_transformer;
 -- dbt unit tests (and incremental models) stage their inputs in temporary tables.
 grant temporary on database warehouse to spw_transformer;
+-- dbt's statements are large one-off analytic queries: JIT compiling them costs seconds per model
+-- and gains nothing measurable; sorts and hashes of patient-level tables need more than the default
+-- memory to stay off disk. Set on the role, so every dbt session of any deployment gets them.
+alter role spw_transformer set jit = off;
+alter role spw_transformer set work_mem = '128MB';
 
 -- Landing side: written only by the loader.
 create schema if not exists raw authorization spw_loader;

@@ -23,31 +23,12 @@ years as (
     where cohort_fy is not null
 ),
 
--- Registered at any time in the year and alive at its start.
-registered_year as (
+-- The practice's place in the hierarchy at the end of each year (latest interval overlapping it):
+-- one row per practice and year, so the population is placed by a plain join.
+practice_years as (
     select
-        p.patient_key,
-        p.practice_code,
-        p.year_of_birth,
-        p.sex,
-        p.ethnic_category,
-        p.imd_decile,
+        g.practice_code,
         y.cohort_fy,
-        y.fy_start,
-        y.fy_end,
-        y.fy_start_year - p.year_of_birth as age
-    from patients as p
-    inner join years as y
-        on
-            p.registration_start_date < y.fy_end
-            and (p.registration_end_date is null or p.registration_end_date >= y.fy_start)
-            and (p.date_of_death is null or p.date_of_death >= y.fy_start)
-),
-
--- The practice's place in the hierarchy at the end of the year (latest interval overlapping it).
-registered_geo as (
-    select
-        r.*,
         g.pcn_code,
         g.pcn_name,
         g.sub_icb_code,
@@ -56,13 +37,43 @@ registered_geo as (
         g.icb_name,
         g.region_code,
         g.region_name,
-        row_number() over (partition by r.patient_key, r.cohort_fy order by g.valid_from desc) as rn
-    from registered_year as r
-    left join practices as g
+        row_number() over (partition by g.practice_code, y.cohort_fy order by g.valid_from desc) as rn
+    from practices as g
+    inner join years as y
         on
-            r.practice_code = g.practice_code
-            and r.fy_end > g.valid_from
-            and r.fy_start < g.valid_to
+            y.fy_end > g.valid_from
+            and y.fy_start < g.valid_to
+),
+
+-- Registered at any time in the year and alive at its start.
+registered_geo as (
+    select
+        p.patient_key,
+        p.year_of_birth,
+        p.sex,
+        p.ethnic_category,
+        p.imd_decile,
+        y.cohort_fy,
+        y.fy_start_year - p.year_of_birth as age,
+        g.pcn_code,
+        g.pcn_name,
+        g.sub_icb_code,
+        g.sub_icb_name,
+        g.icb_code,
+        g.icb_name,
+        g.region_code,
+        g.region_name
+    from patients as p
+    inner join years as y
+        on
+            p.registration_start_date < y.fy_end
+            and (p.registration_end_date is null or p.registration_end_date >= y.fy_start)
+            and (p.date_of_death is null or p.date_of_death >= y.fy_start)
+    left join practice_years as g
+        on
+            p.practice_code = g.practice_code
+            and y.cohort_fy = g.cohort_fy
+            and g.rn = 1
 ),
 
 registered as (
@@ -84,7 +95,6 @@ registered as (
         imd_decile,
         row_number() over (partition by patient_key order by cohort_fy desc) as latest_year_rank
     from registered_geo
-    where rn = 1
 ),
 
 outcomes as (

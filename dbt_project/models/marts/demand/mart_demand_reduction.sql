@@ -19,22 +19,26 @@ unit_costs as (
     select * from {{ ref('unit_costs') }}
 ),
 
-expanded as (
+names as (
+    select * from {{ ref('int_geography_names') }}
+),
+
+patient_values as (
     select
         s.design,
-        g.geography_level,
-        g.geography_code,
-        g.geography_name,
         g.region_code,
+        g.icb_code,
+        g.sub_icb_code,
+        g.pcn_code,
         g.cohort_fy,
         g.population,
         g.subgroup,
         m.window_months,
         m.measure,
+        m.is_matched,
         cast(m.pre_count as numeric) as pre_count,
         cast(m.post_count as numeric) as post_count,
-        m.is_matched,
-        case when m.is_matched then cast(m.pre_count as numeric) end as matched_pre_count,
+        cast(m.post_count - m.pre_count as numeric) as change,
         cast(m.control_pre_mean as numeric) as control_pre_mean,
         cast(m.control_post_mean as numeric) as control_post_mean,
         cast(m.did_contribution as numeric) as did_contribution
@@ -50,6 +54,102 @@ expanded as (
             and g.subgroup = s.subgroup
 ),
 
+cells as (
+    -- Sufficient statistics per finest cell (PCN, cohort year); every reported group is a sum of
+    -- cells, so patient rows are read once whatever the number of geography levels.
+    select
+        design,
+        region_code,
+        icb_code,
+        sub_icb_code,
+        pcn_code,
+        cohort_fy,
+        population,
+        subgroup,
+        window_months,
+        measure,
+        count(*) as n_patients,
+        sum(pre_count) as pre_total,
+        sum(post_count) as post_total,
+        sum(change) as change_sum,
+        sum(change * change) as change_sq_sum,
+        sum(case when is_matched then 1 else 0 end) as n_matched,
+        sum(case when is_matched then pre_count end) as matched_pre_total,
+        sum(control_pre_mean) as control_pre_sum,
+        sum(control_post_mean) as control_post_sum,
+        sum(did_contribution) as did_sum,
+        sum(did_contribution * did_contribution) as did_sq_sum
+    from patient_values
+    group by
+        design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, population, subgroup,
+        window_months, measure
+),
+
+cells_by_level as (
+    {{ unpivot_geography_codes('cells', ['design', 'cohort_fy', 'population', 'subgroup', 'window_months', 'measure',
+        'n_patients', 'pre_total', 'post_total', 'change_sum', 'change_sq_sum', 'n_matched', 'matched_pre_total',
+        'control_pre_sum', 'control_post_sum', 'did_sum', 'did_sq_sum']) }}
+),
+
+cells_by_cohort as (
+    select * from cells_by_level
+    union all
+    select
+        geography_level,
+        geography_code,
+        design,
+        'all' as cohort_fy,
+        population,
+        subgroup,
+        window_months,
+        measure,
+        n_patients,
+        pre_total,
+        post_total,
+        change_sum,
+        change_sq_sum,
+        n_matched,
+        matched_pre_total,
+        control_pre_sum,
+        control_post_sum,
+        did_sum,
+        did_sq_sum
+    from cells_by_level
+),
+
+summed as (
+    select
+        c.design,
+        c.geography_level,
+        c.geography_code,
+        n.geography_name,
+        n.region_code,
+        c.cohort_fy,
+        c.population,
+        c.subgroup,
+        c.window_months,
+        c.measure,
+        sum(c.n_patients) as n_patients,
+        sum(c.pre_total) as pre_total,
+        sum(c.post_total) as post_total,
+        sum(c.change_sum) as change_sum,
+        sum(c.change_sq_sum) as change_sq_sum,
+        sum(c.n_matched) as n_matched,
+        sum(c.matched_pre_total) as matched_pre_total,
+        sum(c.control_pre_sum) as control_pre_sum,
+        sum(c.control_post_sum) as control_post_sum,
+        sum(c.did_sum) as did_sum,
+        sum(c.did_sq_sum) as did_sq_sum
+    from cells_by_cohort as c
+    inner join names as n
+        on
+            c.geography_level = n.geography_level
+            and c.geography_code = n.geography_code
+    group by
+        c.design, c.geography_level, c.geography_code, n.geography_name, n.region_code, c.cohort_fy,
+        c.population, c.subgroup, c.window_months, c.measure
+),
+
 aggregated as (
     select
         design,
@@ -62,23 +162,20 @@ aggregated as (
         subgroup,
         window_months,
         measure,
-        count(*) as n_patients,
-        sum(pre_count) as pre_total,
-        sum(post_count) as post_total,
-        avg(pre_count) as pre_mean,
-        avg(post_count) as post_mean,
-        avg(post_count - pre_count) as change_mean,
-        {{ sample_stddev('post_count - pre_count') }} as change_sd,
-        sum(case when is_matched then 1 else 0 end) as n_matched,
-        avg(matched_pre_count) as matched_pre_mean,
-        avg(control_pre_mean) as control_pre_mean,
-        avg(control_post_mean) as control_post_mean,
-        avg(did_contribution) as did_mean,
-        {{ sample_stddev('did_contribution') }} as did_sd
-    from expanded
-    group by
-        design, geography_level, geography_code, geography_name, region_code, cohort_fy, population,
-        subgroup, window_months, measure
+        n_patients,
+        pre_total,
+        post_total,
+        pre_total / n_patients as pre_mean,
+        post_total / n_patients as post_mean,
+        change_sum / n_patients as change_mean,
+        {{ sample_sd_from_sums('n_patients', 'change_sum', 'change_sq_sum') }} as change_sd,
+        n_matched,
+        matched_pre_total / nullif(n_matched, 0) as matched_pre_mean,
+        control_pre_sum / nullif(n_matched, 0) as control_pre_mean,
+        control_post_sum / nullif(n_matched, 0) as control_post_mean,
+        did_sum / nullif(n_matched, 0) as did_mean,
+        {{ sample_sd_from_sums('n_matched', 'did_sum', 'did_sq_sum') }} as did_sd
+    from summed
 ),
 
 with_intervals as (

@@ -1,0 +1,81 @@
+-- One row per patient with an event of any measure of methods §2: for each measure m, <m>_dates, the
+-- dates of the patient's events ascending (NULL when none), and for measures with a value
+-- (emergency_bed_days) <m>_running, the running total of the values in the same order.
+-- Window counts are then binary searches on these arrays (macros/timelines.sql), so their cost follows
+-- the patients asked about, not every event of every patient, and each consumer joins a patient once.
+-- Each source is read once: one pass groups a patient's events of every measure counted on it
+-- (definitions in macros/measures.sql, shared with int_patient_events).
+{%- set counted = [] %}
+{%- set valued = [] %}
+{%- for m in event_measures() %}
+    {%- do (valued if 'value' in m else counted).append(m) %}
+{%- endfor %}
+{%- set sources = ['appointments', 'attendances', 'admissions'] %}
+
+with {{ event_sources() }},
+
+{%- for source in sources %}
+    {%- set cols = event_source_columns(source) %}
+
+{{ source }}_dates as (
+    select
+        patient_key,
+        {%- for m in counted if m.source == source %}
+        {{ date_array_where(cols.date, m.condition) }} as {{ m.measure }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ source }}
+    group by patient_key
+),
+{%- endfor %}
+
+{%- for m in valued %}
+    {%- set cols = event_source_columns(m.source) %}
+
+{{ m.measure }}_events as (
+    select
+        patient_key,
+        {{ cols.date }} as event_date,
+        {{ cols.id }} as event_id,
+        sum({{ m['value'] }}) over (
+            partition by patient_key order by {{ cols.date }}, {{ cols.id }} rows unbounded preceding
+        ) as running_value
+    from {{ m.source }}
+    where {{ m.condition }}
+),
+
+{{ m.measure }}_totals as (
+    select
+        patient_key,
+        {{ running_total_array('event_date', 'event_date', 'event_id') }} as event_dates,
+        {{ running_total_array('cast(running_value as ' ~ dbt.type_bigint() ~ ')', 'event_date', 'event_id') }}
+            as running_values
+    from {{ m.measure }}_events
+    group by patient_key
+),
+{%- endfor %}
+
+patients as (
+    {%- for source in sources %}
+    select patient_key from {{ source }}_dates
+    {%- if not loop.last %}
+    union
+    {%- endif %}
+    {%- endfor %}
+)
+
+select
+    p.patient_key,
+    {%- for m in counted %}
+    {{ sort_date_array(m.source ~ '_dates.' ~ m.measure) }} as {{ m.measure }}_dates,
+    {%- endfor %}
+    {%- for m in valued %}
+    {{ m.measure }}_totals.event_dates as {{ m.measure }}_dates,
+    {{ m.measure }}_totals.running_values as {{ m.measure }}_running{{ ',' if not loop.last }}
+    {%- endfor %}
+from patients as p
+{%- for source in sources %}
+left join {{ source }}_dates on p.patient_key = {{ source }}_dates.patient_key
+{%- endfor %}
+{%- for m in valued %}
+left join {{ m.measure }}_totals on p.patient_key = {{ m.measure }}_totals.patient_key
+{%- endfor %}
