@@ -548,3 +548,33 @@ def test_a_bulk_load_does_not_hold_up_other_sources(conn, tmp_path: Path) -> Non
         bulk.rollback()
     assert _raw_definition(conn)[0] == [
         ("gp_appointments_record_key", "UNIQUE NULLS NOT DISTINCT (appointment_id)")]
+
+
+def test_two_loaders_of_one_source_at_once(conn, tmp_path: Path, bulk_spy: list[bool]) -> None:
+    """Two loads into the same empty table at once: at most one is a bulk load, neither fails (the
+    lock wait gives up before Postgres's deadlock check), and every row arrives under one key."""
+    import threading
+
+    from spw import db
+
+    definition = _raw_definition(conn)
+    paths = [write_csv(tmp_path / f"2024-0{k + 1}.csv", baseline_rows("gp_appointments", 30, prefix=f"T{k}"))
+             for k in range(2)]
+    results: dict[int, object] = {}
+    barrier = threading.Barrier(2)
+
+    def load(k: int) -> None:
+        with db.connect("warehouse", "spw_loader") as own:
+            barrier.wait()
+            results[k] = load_file(own, "gp_appointments", paths[k], "two", today=SYNTH_TODAY)
+
+    threads = [threading.Thread(target=load, args=(k,)) for k in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted((r.status, r.rows_loaded) for r in results.values()) == [("loaded", 30), ("loaded", 30)]
+    assert sum(bulk_spy) <= 1 and len(bulk_spy) == 2
+    conn.rollback()
+    assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (60,)
+    assert _raw_definition(conn) == definition

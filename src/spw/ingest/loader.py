@@ -54,7 +54,10 @@ STAGE = "spw_stage"
 # A file this large loaded into an empty raw table goes in as a bulk load (record key built after
 # the COPY); below it the saving is a few milliseconds, not worth an exclusive lock.
 BULK_MIN_BYTES = 4 << 20
-BULK_LOCK_WAIT = "1s"  # at most this long waiting for the exclusive lock; then the usual COPY
+# At most this long waiting for the exclusive lock, then the usual COPY. Shorter than Postgres's
+# deadlock_timeout (1 s): two loaders of one source both holding the table's share lock give up
+# waiting before the deadlock check would fail one of them.
+BULK_LOCK_WAIT = "500ms"
 
 
 @dataclass
@@ -545,7 +548,8 @@ def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha2
                 "alter table {} drop constraint {}, alter column file_name set default {}, "
                 "alter column file_sha256 set default {}").format(
                 table, record_key_name(source), sql.Literal(file_name), sql.Literal(sha256)))
-    except (_NotEmpty, psycopg.errors.LockNotAvailable, psycopg.errors.InsufficientPrivilege):
+    except (_NotEmpty, psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected,
+            psycopg.errors.InsufficientPrivilege):
         return False
     return True
 
