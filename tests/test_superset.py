@@ -153,6 +153,42 @@ def test_config_refuses_default_or_missing_secret_key(pg_server: str, value: str
     assert proc.returncode != 0 and "SUPERSET_SECRET_KEY" in proc.stderr
 
 
+def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
+    """superset_config.DB_CONNECTION_MUTATOR: a new engine re-uses a parked connection, with its state gone.
+
+    Superset makes a new engine per chart query; the second engine here gets the first one's backend
+    (no new connection), but no setting or advisory lock of the first query survives on it.
+    """
+    url = db.url("warehouse", "spw_bi_reader").replace("postgresql://", "postgresql+psycopg2://", 1)
+    code = (
+        "import importlib.util, json\n"
+        "from sqlalchemy import create_engine, text\n"
+        "from sqlalchemy.engine.url import make_url\n"
+        "from sqlalchemy.pool import NullPool\n"
+        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "def engine():\n"
+        f"    uri, params = m.DB_CONNECTION_MUTATOR(make_url({url!r}), {{'poolclass': NullPool}}, None, None, None)\n"
+        "    return create_engine(uri, **params)\n"
+        "with engine().connect() as c:\n"
+        "    first = c.execute(text('select pg_backend_pid()')).scalar()\n"
+        "    c.execute(text(\"set work_mem = '7MB'\"))\n"
+        "    c.execute(text('select pg_advisory_lock(4242)'))\n"
+        "with engine().connect() as c:\n"
+        "    second = c.execute(text('select pg_backend_pid()')).scalar()\n"
+        "    work_mem = c.execute(text('show work_mem')).scalar()\n"
+        "    locks = c.execute(text(\"select count(*) from pg_locks where locktype = 'advisory' \"\n"
+        "                           \"and pid = pg_backend_pid()\")).scalar()\n"
+        "print(json.dumps({'same': first == second, 'work_mem': work_mem, 'locks': locks}))\n"
+    )
+    proc = subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=server.superset_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["same"], "the second engine opened a new connection instead of re-using the parked one"
+    assert out["work_mem"] != "7MB" and out["locks"] == 0, out
+
+
 def test_live_server_sends_security_headers(superset: str) -> None:
     resp = requests.get(f"{superset}/login/", timeout=30)
     assert resp.status_code == 200

@@ -235,11 +235,13 @@ CUSTOM_SECURITY_MANAGER = RequestCachedSecurityManager
 # Superset builds a new SQLAlchemy engine with a NullPool for every chart query, so each query opened a
 # new Postgres connection (fork plus SCRAM authentication): about 50 ms of a 5 ms query. The hook below
 # keeps the engines Superset asks for but lets them share idle connections within the worker process:
-# a connection goes back to a small per-process store after `connection.reset()` (rollback, RESET ALL,
-# SET SESSION AUTHORIZATION DEFAULT), keyed by URL and connect arguments, and is dropped after 5
-# minutes idle, when broken or invalidated, or when the store is full. Row-level security is part of
-# each query's SQL, not of the session, so a reused connection carries nothing from one user to another.
+# a connection goes back to a small per-process store after a rollback and DISCARD ALL (settings,
+# temporary tables, prepared statements, advisory locks, LISTEN), keyed by URL and connect arguments,
+# and is dropped after 5 minutes idle, when broken or invalidated, or when the store is full. Row-level
+# security is part of each query's SQL, not of the session, so a reused connection carries nothing
+# from one user to another.
 
+_SHARE_CONNECTIONS = os.environ.get("SPW_SUPERSET_SHARE_CONNECTIONS", "1") != "0"  # 0: Superset's own way
 _IDLE_SECONDS = 300.0
 _IDLE_PER_KEY = int(os.environ.get("SPW_SUPERSET_IDLE_CONNECTIONS", "8"))
 _idle: dict[str, list[tuple[float, Any]]] = {}
@@ -257,7 +259,11 @@ def _park(key: str, conn: Any) -> bool:
     try:
         if conn.closed:
             return False
-        conn.reset()
+        conn.rollback()
+        conn.autocommit = True  # DISCARD ALL cannot run inside a transaction block
+        with conn.cursor() as cursor:
+            cursor.execute("discard all")
+        conn.autocommit = False
     except Exception:  # noqa: BLE001 - a broken connection is closed instead of kept
         return False
     with _idle_lock:
@@ -318,7 +324,8 @@ def _pool_class(key: str) -> type:
 def DB_CONNECTION_MUTATOR(uri: Any, params: dict[str, Any], username: str | None, security_manager: Any,  # noqa: N802
                           source: Any) -> tuple[Any, dict[str, Any]]:
     """Swap Superset's per-query NullPool for the shared idle store (PostgreSQL through psycopg2 only)."""
-    if params.get("poolclass") is NullPool and uri.drivername in ("postgresql", "postgresql+psycopg2"):
+    if _SHARE_CONNECTIONS and params.get("poolclass") is NullPool and uri.drivername in (
+            "postgresql", "postgresql+psycopg2"):
         identity = repr((uri.render_as_string(hide_password=False), sorted(params.get("connect_args", {}).items())))
         params["poolclass"] = _pool_class(hashlib.sha256(identity.encode()).hexdigest())
         # Every new engine would look up hstore's type OIDs (a catalogue query); the warehouse has none.
