@@ -93,7 +93,7 @@ def row_counts() -> dict[str, int]:
     with db.connect("warehouse") as conn:
         for source in SOURCES:
             out[f"raw.{source}"] = conn.execute(f"select count(*) from raw.{source}").fetchone()[0]
-        for rel in ("intermediate.int_index_referrals", "intermediate.int_patient_events",
+        for rel in ("intermediate.int_index_referrals", "intermediate.int_patient_timelines",
                     "intermediate.int_match_ring", "intermediate.int_match_candidates",
                     "intermediate.int_matched_controls", "marts.mart_demand_reduction"):
             out[rel] = conn.execute(f"select count(*) from {rel}").fetchone()[0]

@@ -13,7 +13,10 @@ positions as {{ materialized_cte() }} (
         o.ring_distance,
         mod(i.ring_rank - 1 + o.ring_distance, i.ring_size) + 1 as target_rank
     from positioned as i
-    inner join {{ ref('int_match_offsets') }} as o on o.ring_distance < i.ring_size
+    inner join {{ ref('int_match_offsets') }} as o
+        on
+            o.ring_distance <= {{ match_pool_size() }}
+            and o.ring_distance < i.ring_size
 ),
 
 passing as (
