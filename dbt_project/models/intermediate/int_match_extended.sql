@@ -48,9 +48,9 @@ reachable as {{ materialized_cte() }} (
     from positioned as p
     inner join signatures as s
         on
-            s.ub_gp_appointments_rank >= p.gp_appointments_rank
-            and s.ub_emergency_admissions_rank >= p.emergency_admissions_rank
-            and s.ub_ae_attendances_rank >= p.ae_attendances_rank
+            p.gp_appointments_rank <= s.ub_gp_appointments_rank
+            and p.emergency_admissions_rank <= s.ub_emergency_admissions_rank
+            and p.ae_attendances_rank <= s.ub_ae_attendances_rank
     where p.ring_size > {{ pool_size + 1 }}
 ),
 

@@ -15,8 +15,8 @@ positions as {{ materialized_cte() }} (
     from positioned as i
     inner join {{ ref('int_match_offsets') }} as o
         on
-            o.ring_distance <= {{ match_pool_size() }}
-            and o.ring_distance < i.ring_size
+            i.ring_size > o.ring_distance
+            and o.ring_distance <= {{ match_pool_size() }}
 ),
 
 passing as (

@@ -41,8 +41,8 @@ practice_years as (
     from practices as g
     inner join years as y
         on
-            y.fy_end > g.valid_from
-            and y.fy_start < g.valid_to
+            g.valid_from < y.fy_end
+            and g.valid_to > y.fy_start
 ),
 
 -- Registered at any time in the year and alive at its start.
