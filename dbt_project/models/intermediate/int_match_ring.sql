@@ -31,61 +31,60 @@ timelines as (
     from {{ ref('int_patient_timelines') }}
 ),
 
-member_geographies as (
-    -- Prefilters only drop people who cannot be eligible for any index date in the year.
+practice_year_rows as (
+    -- every practice row valid at some time in each index year (a small table: practices x years)
     select
-        p.patient_key,
+        g.practice_code,
         y.index_year,
         g.sub_icb_code,
         g.valid_from,
         g.valid_to,
-        count(*) over (partition by p.patient_key, y.index_year) as n_practice_rows
-    from population as p
+        count(*) over (partition by g.practice_code, y.index_year) as n_practice_rows
+    from geography as g
     cross join index_years as y
-    inner join geography as g
-        on
-            p.practice_code = g.practice_code
-            and g.valid_from <= {{ year_end('y.index_year') }}
-            and g.valid_to > {{ year_start('y.index_year') }}
     where
-        p.registration_start_date <= {{ year_end('y.index_year') }}
-        and (p.registration_end_date is null or p.registration_end_date >= {{ year_start('y.index_year') }})
-        and (p.date_of_death is null or p.date_of_death > {{ year_start('y.index_year') }})
+        g.valid_from <= {{ year_end('y.index_year') }}
+        and g.valid_to > {{ year_start('y.index_year') }}
 ),
 
-members as (
+practice_years as (
     -- With one practice row in the year its interval decides day t; when the practice was re-mapped
-    -- during the year, pairs are checked against every row (ring_practice_on_day).
+    -- during the year, pairs are checked against the row valid on day t (ring_pairs_on_day_t).
     select
-        sub_icb_code,
+        practice_code,
         index_year,
-        patient_key,
+        sub_icb_code,
         n_practice_rows > 1 as has_practice_change,
         min(valid_from) as practice_valid_from,
         max(valid_to) as practice_valid_to
-    from member_geographies
-    group by sub_icb_code, index_year, patient_key, n_practice_rows
+    from practice_year_rows
+    group by practice_code, index_year, sub_icb_code, n_practice_rows
 ),
 
 stratified as (
+    -- Prefilters only drop people who cannot be eligible for any index date in the year.
     select
-        m.sub_icb_code,
+        y.sub_icb_code,
         p.sex,
         p.imd_quintile,
-        m.index_year,
-        {{ age_band_10('m.index_year - p.year_of_birth') }} as age_band,
-        m.patient_key,
-        {{ dbt.hash('m.patient_key') }} as key_hash,
+        y.index_year,
+        {{ age_band_10('y.index_year - p.year_of_birth') }} as age_band,
+        p.patient_key,
+        {{ dbt.hash('p.patient_key') }} as key_hash,
         p.practice_code,
         p.registration_start_date,
         p.registration_end_date,
         p.date_of_death,
         p.first_referral_date,
-        m.has_practice_change,
-        m.practice_valid_from,
-        m.practice_valid_to
-    from members as m
-    inner join population as p on m.patient_key = p.patient_key
+        y.has_practice_change,
+        y.practice_valid_from,
+        y.practice_valid_to
+    from population as p
+    inner join practice_years as y on p.practice_code = y.practice_code
+    where
+        p.registration_start_date <= {{ year_end('y.index_year') }}
+        and (p.registration_end_date is null or p.registration_end_date >= {{ year_start('y.index_year') }})
+        and (p.date_of_death is null or p.date_of_death > {{ year_start('y.index_year') }})
 ),
 
 ranked as (
