@@ -158,7 +158,7 @@ def base_url() -> str:
 
 def result_cache_dir() -> Path:
     """Chart results of the local deployment (superset_config.DATA_CACHE_CONFIG, FileSystemCache)."""
-    return state_dir() / "home" / "cache" / "spw_data"
+    return spw_home() / "superset" / "home" / "cache" / "spw_data"  # not state_dir(): creates nothing
 
 
 def clear_result_cache() -> int:
