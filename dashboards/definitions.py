@@ -205,7 +205,7 @@ LEVELS = ("england", "region", "icb", "sub_icb", "pcn")  # coarsest to finest
 # ---------------------------------------------------------------- datasets
 
 PCN_MONTH = "mart_rollout_pcn_month"
-DEMAND = "mart_demand_reduction"
+DEMAND = "mart_demand_reduction_by_area"
 PROGRESS = "mart_rollout_progress"
 ATTRITION = "mart_cohort_attrition"
 WELLBEING = "mart_wellbeing_outcomes"

@@ -366,7 +366,7 @@ def test_steering_group_roles_have_no_sql_lab(superset: str, passwords: dict[str
 
 def test_suppressed_cells_are_shown_as_suppressed(admin: SupersetClient) -> None:
     ds = dataset_ids(admin)
-    spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_demand_reduction.yaml")).read_text())
+    spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_demand_reduction_by_area.yaml")).read_text())
     body = {"datasource": {"id": ds[spec["uuid"]], "type": "table"}, "force": True, "result_format": "json",
             "result_type": "full", "queries": [{
                 "columns": ["n_patients", "n_patients_shown"], "metrics": None, "filters": [],

@@ -73,6 +73,22 @@ def test_every_mart_and_its_published_twin_are_tables(built_warehouse) -> None:
     assert set(published.values()) == {"r"}, f"views in published: {published}"
 
 
+# The output interface (outputs.md) names every column of the demand-reduction mart; its published
+# twin has the same columns plus is_suppressed. Dashboards read mart_demand_reduction_by_area instead.
+DEMAND_COLUMNS = [
+    "design", "geography_level", "geography_code", "geography_name", "region_code", "cohort_fy", "population",
+    "subgroup", "window_months", "measure", "n_patients", "pre_total", "post_total", "pre_mean", "post_mean",
+    "pct_change", "pct_change_ci_low", "pct_change_ci_high", "n_matched", "n_unmatched", "control_pre_mean",
+    "control_post_mean", "did_mean", "did_ci_low", "did_ci_high", "did_pct", "did_pct_ci_low", "did_pct_ci_high",
+    "cost_gbp", "cost_change_gbp",
+]
+
+
+def test_demand_reduction_has_exactly_the_interface_columns(built_warehouse) -> None:
+    assert sorted(columns("marts", "mart_demand_reduction")) == sorted(DEMAND_COLUMNS)
+    assert sorted(columns("published", "mart_demand_reduction")) == sorted([*DEMAND_COLUMNS, "is_suppressed"])
+
+
 def test_bi_reader_reads_every_published_table_with_region_code(bi_reader) -> None:
     published = relations("published")
     assert published, "no published tables"

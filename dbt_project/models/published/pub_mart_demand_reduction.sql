@@ -4,7 +4,7 @@
 -- 1-7 NULL, 8+ rounded to 5; means and intervals NULL when their person count (n_patients, or
 -- n_matched for the matched design) is 1-7; pct_change and cost_change_gbp from the rounded totals.
 with mart as (
-    {{ with_geography_ancestors(ref('mart_demand_reduction')) }}
+    select * from {{ ref('mart_demand_reduction') }}
 ),
 
 published as (
@@ -24,9 +24,6 @@ select
     geography_code,
     geography_name,
     region_code,
-    icb_code,
-    sub_icb_code,
-    pcn_code,
     cohort_fy,
     population,
     subgroup,
