@@ -148,6 +148,33 @@ CASES = [
     Case("inpatient_order_rule", "rejected", 3, 0, 2, ("line 2, column discharge_date: order",),
          ((2, "discharge_date", "order", "discharge_date 2024-05-02 is before admission_date 2024-05-03"),
           (3, "admission_method", "code_set", "2E")), source="inpatient_admissions"),
+    # The same record key twice rejects the file even when a copy is a rejected row (contract §4); the
+    # row errors are still recorded. A row whose key cannot be read takes no part; over the error
+    # threshold the file is rejected for its row errors, whatever its keys.
+    Case("dupkey_rejected_row", "rejected", 201, 0, 1,
+         ("duplicate record key (referral_id): referral_id=R5 appears on lines 6, 102",),
+         ((102, "outcome", "code_set", "bogus"),), source="sp_referrals"),
+    Case("dupkey_both_rejected", "rejected", 200, 0, 2,
+         ("duplicate record key (appointment_id): appointment_id=APT000500 appears on lines 51, 151",),
+         ((51, "appt_mode", "code_set", "Fax"), (151, "appt_mode", "code_set", "Fax"))),
+    Case("dupkey_practices_null_part", "rejected", 101, 0, 1,
+         ("duplicate record key (practice_code, effective_from)", "practice_code=A81003, effective_from=(empty)",
+          "lines 4, 52"), ((52, "list_size", "range", "-1"),), source="practices"),
+    Case("dupkey_workforce_default", "rejected", 101, 0, 1,
+         ("duplicate record key (pcn_code, month, funding)", "pcn_code=U10007, month=2024-05-01, funding=ARRS",
+          "lines 9, 92"), ((92, "wte", "range", "-1"),), source="link_worker_workforce"),
+    Case("dupkey_patients_rejected_row", "rejected", 101, 0, 1,
+         ("duplicate record key (patient_key): the same patient appears on lines 12, 22",),
+         ((22, "sex", "code_set", "Q"),), source="patients"),
+    Case("dupkey_short_row_takes_no_part", "loaded", 101, 100, 1,
+         errors=((62, None, "field_count", "7 fields, header has 9"),)),
+    Case("dupkey_over_threshold", "rejected", 3, 0, 1, ("1 of 3 rows", THRESHOLD, "line 4, column appt_mode"),
+         ((4, "appt_mode", "code_set", "Fax"),)),
+    Case("rejected_row_existing_key", "loaded", 101, 100, 1, errors=((42, "appt_mode", "code_set", "Fax"),)),
+    Case("required_key_empty_twice", "loaded", 200, 198, 2,
+         errors=((12, "appointment_id", "required", None), (201, "appointment_id", "required", None))),
+    # Longer than Python csv's default field limit, within the loader's (docs/data-contract.md §2).
+    Case("quoted_field_200k", "loaded", 3, 3),
 ]
 
 
@@ -260,3 +287,14 @@ def test_threshold_parameter(loader_conn, fraction: float, status: str) -> None:
     reset_ingest_tables(conn)
     r = load_file(conn, "gp_appointments", CORPUS / "date_before_1900.csv", "t", fraction, today=TODAY)
     assert (r.status, r.rows_loaded, r.rows_rejected) == (status, 2 if status == "loaded" else 0, 1)
+
+
+def test_long_quoted_field_arrives_whole(loader_conn) -> None:
+    """A quoted field over Python csv's default limit (131072 characters) loads exactly as written."""
+    conn = loader_conn
+    reset_ingest_tables(conn)
+    r = load_file(conn, "gp_appointments", CORPUS / "quoted_field_200k.csv", "long", today=TODAY)
+    assert r.status == "loaded", r.summary()
+    value = conn.execute("select national_category from raw.gp_appointments "
+                         "where appointment_id = 'APT000002'").fetchone()[0]
+    assert value == "a, b " + "x" * 200_000

@@ -578,3 +578,101 @@ def test_two_loaders_of_one_source_at_once(conn, tmp_path: Path, bulk_spy: list[
     conn.rollback()
     assert conn.execute("select count(*) from raw.gp_appointments").fetchone() == (60,)
     assert _raw_definition(conn) == definition
+
+
+def _rejected_row_with_key(path: Path, line: int, key: str) -> Path:
+    """_big_file's `line` made a row error (appt_mode Fax) carrying the record key `key`."""
+    lines = path.read_text().splitlines(keepends=True)
+    fields = lines[line - 1].split(",")
+    fields[0], fields[6] = key, "Fax\n"
+    lines[line - 1] = ",".join(fields)
+    path.write_text("".join(lines))
+    return path
+
+
+def _repeat_key_on_a_rejected_row(path: Path, line: int, of_line: int) -> Path:
+    """_big_file's `line` made a row error carrying the key of line `of_line` (K<of_line - 2>)."""
+    return _rejected_row_with_key(path, line, f"K{of_line - 2}")
+
+
+def _dup_reason(key: str, lines: str) -> str:
+    return (f"duplicate record key (appointment_id): appointment_id={key} appears on lines {lines}; "
+            "a delivery must carry each record once")
+
+
+def _assert_rejected_for_repeat(conn, r, key: str, lines: str, rejected_line: int, before: tuple) -> None:
+    assert (r.status, r.rows_loaded, r.rows_rejected, r.reason) == ("rejected", 0, 1, _dup_reason(key, lines))
+    assert conn.execute("select line_number, rule from audit.rejected_rows").fetchall() == [
+        (rejected_line, "code_set")]
+    assert _raw_rows(conn) == before
+
+
+def test_bulk_load_with_a_rejected_row_repeating_a_key_is_rejected(conn, tmp_path: Path,
+                                                                   bulk_spy: list[bool]) -> None:
+    """Contract §4: a key twice in the file rejects it even when one copy is a rejected row; the
+    bulk load is undone (record key and defaults as they were) and the lines are named."""
+    definition = _raw_definition(conn)
+    path = _repeat_key_on_a_rejected_row(_big_file(tmp_path / "dup.csv", 300), 252, 5)
+    r = load_file(conn, "gp_appointments", path, "dup", today=SYNTH_TODAY)
+    assert bulk_spy == [True]
+    _assert_rejected_for_repeat(conn, r, "K3", "5, 252", 252, (0, None))
+    assert _raw_definition(conn) == definition
+
+
+def test_rejected_row_repeating_a_key_through_the_stage(conn, tmp_path: Path) -> None:
+    """The stage path (the file also replaces an existing record) finds the repeat too."""
+    _seed_baseline(conn, tmp_path)
+    before = _raw_rows(conn)
+    path = _big_file(tmp_path / "dup.csv", 300)
+    text = path.read_text().replace("K0,", "BASEA0,", 1)  # an existing key: the direct COPY stops
+    path.write_text(text)
+    r = load_file(conn, "gp_appointments", _repeat_key_on_a_rejected_row(path, 30, 200), "dup", today=SYNTH_TODAY)
+    _assert_rejected_for_repeat(conn, r, "K198", "30, 200", 30, before)
+
+
+def test_rejected_row_repeating_a_key_in_a_large_file(conn, tmp_path: Path) -> None:
+    """Most rows take the block path straight into raw; the repeat is found from the rejected rows'
+    keys after the COPY, and the file is loaded again through the stage to name the lines."""
+    _seed_baseline(conn, tmp_path)
+    before = _raw_rows(conn)
+    path = _repeat_key_on_a_rejected_row(_big_file(tmp_path / "dup.csv", 40_000), 30_002, 12)
+    r = load_file(conn, "gp_appointments", path, "dup", today=SYNTH_TODAY)
+    _assert_rejected_for_repeat(conn, r, "K10", "12, 30002", 30_002, before)
+
+
+def test_files_with_rejected_rows_in_one_caller_transaction(conn, tmp_path: Path) -> None:
+    """Loads run inside the caller's open transaction (savepoints) still each get their own table of
+    rejected keys, and a rejected row repeating an older delivery's key is no duplicate."""
+    conn.execute("select 1")  # the caller's transaction is open: load_file uses savepoints
+    results = []
+    for k in range(2):
+        path = _repeat_key_on_a_rejected_row(_big_file(tmp_path / f"{k}.csv", 200 + k), 100, 2)
+        results.append(load_file(conn, "gp_appointments", path, "one", today=SYNTH_TODAY))
+    assert [(r.status, r.rows_loaded, r.rows_rejected) for r in results] == [("rejected", 0, 1), ("rejected", 0, 1)]
+    first = write_csv(tmp_path / "a.csv", baseline_rows("gp_appointments", 2))
+    # The key of the earlier delivery (loaded in this same transaction), on a rejected row.
+    second = _rejected_row_with_key(_big_file(tmp_path / "b.csv", 150), 40, "BASEA0")
+    results = [load_file(conn, "gp_appointments", p, "one", today=SYNTH_TODAY) for p in (first, second)]
+    assert [(r.status, r.rows_loaded, r.rows_rejected) for r in results] == [("loaded", 2, 0), ("loaded", 149, 1)]
+    conn.commit()
+    assert conn.execute("select file_name, count(*) from raw.gp_appointments group by 1 order by 1").fetchall() == [
+        ("a.csv", 2), ("b.csv", 149)]
+
+
+def test_quoted_field_over_the_loaders_limit_is_rejected_with_its_reason(conn, tmp_path: Path) -> None:
+    """Lines within MAX_LINE_BYTES, one quoted field over MAX_FIELD_CHARS across them: one clear reason
+    (not csv's own message), nothing loaded. The same value's lines one by one would load."""
+    from spw.ingest.loader import MAX_FIELD_CHARS, MAX_LINE_BYTES
+
+    _seed_baseline(conn, tmp_path)
+    before = _raw_rows(conn)
+    part = "z" * (MAX_LINE_BYTES // 2)
+    rows = [["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type",
+             "appt_mode", "national_category"],
+            ["L1", BASE_NHS[0], "A81001", "2024-05-01", "Attended", "GP", "Telephone", "short"],
+            ["L2", BASE_NHS[1], "A81001", "2024-05-01", "Attended", "GP", "Telephone", "\n".join([part] * 3)]]
+    r = load_file(conn, "gp_appointments", write_csv(tmp_path / "long.csv", rows), "long", today=SYNTH_TODAY)
+    assert (r.status, r.rows_loaded) == ("rejected", 0)
+    assert r.reason == (f"the record starting at line 3 has a quoted field longer than {MAX_FIELD_CHARS} characters, "
+                        "the loader's limit for one field (an implementation limit, see the data contract)")
+    assert _raw_rows(conn) == before

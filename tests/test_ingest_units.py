@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
 from datetime import date
@@ -11,7 +12,15 @@ import pytest
 
 from spw.ingest import contract as c
 from spw.ingest.airflow_tasks import deadlines_enabled, expected_period, missing_monthly_deliveries
-from spw.ingest.loader import CHUNK, MAX_LINE_BYTES, delivery_files, scan_file
+from spw.ingest.loader import (
+    CHUNK,
+    MAX_FIELD_CHARS,
+    MAX_LINE_BYTES,
+    _csv_field_limit,
+    _quoted_record,
+    delivery_files,
+    scan_file,
+)
 from spw.ingest.pseudonymise import (
     Pseudonymiser,
     contains_nhs_number,
@@ -106,6 +115,59 @@ def test_row_validator_fast_and_slow_paths_agree() -> None:
         None, [("practice_code", "required", None)])
 
 
+def _validator(source: str, header: list[str], pseudonymiser: Pseudonymiser | None = None) -> RowValidator:
+    return RowValidator(plan_header(c.get_source(source), header), date(2025, 1, 1),
+                        pseudonymiser or Pseudonymiser(b"k"))
+
+
+def test_record_key_of_rejected_rows() -> None:
+    """The key a rejected row would have in raw (compared with the file's other rows), whether a valid
+    row could hold it, or None when it cannot be read."""
+    ref = _validator("sp_referrals", ["referral_id", "nhs_number", "referral_date", "referral_source", "outcome"])
+    assert ref.record_key(["R5", "9434765919", "2024-03-10", "gp", "bogus"]) == (["R5"], True)
+    assert ref.record_key(["R5", "9434765919", "2024-03-10", "gp"]) is None  # wrong number of fields
+    assert ref.record_key(["", "9434765919", "2024-03-10", "gp", "bogus"]) is None  # required part empty
+    # The row's own NHS number as the key never leaves the loader in clear; a keyed hash stands for it.
+    own = ref.record_key(["9434765919", "9434765919", "2024-03-10", "gp", "engaged"])
+    assert own is not None and own[1] is False and "9434765919" not in own[0][0]
+    assert own == ref.record_key(["9434765919", "9434765919", "2024-03-11", "gp", "x"])
+    wf = _validator("link_worker_workforce", ["pcn_code", "month", "wte", "funding"])
+    assert wf.record_key(["U12345", "2024-05-01", "-1", ""]) == (["U12345", "2024-05-01", "ARRS"], True)
+    assert wf.record_key(["U12345", "2024-05-15", "1", "arrs"]) == (["U12345", "2024-05-15", "arrs"], False)
+    absent = _validator("link_worker_workforce", ["pcn_code", "month", "wte"])
+    assert absent.record_key(["U12345", "2024-05-01", "x"]) == (["U12345", "2024-05-01", "ARRS"], True)
+    practices = _validator("practices", ["practice_code", "pcn_code", "sub_icb_code", "icb_code", "region_code",
+                                         "list_size", "effective_from"])
+    assert practices.record_key(["A81001", "U1", "00K", "QHM", "Y63", "-1", ""]) == (["A81001", None], True)
+    assert practices.record_key(["A81001", "U1", "00K", "QHM", "Y63", "-1", "2024-02-30"]) == (
+        ["A81001", "2024-02-30"], False)
+    p = Pseudonymiser(b"k")
+    pat = _validator("patients", ["nhs_number", "practice_code", "year_of_birth", "sex", "registration_start_date"], p)
+    assert pat.record_key(["9434765919", "A81001", "1950", "Q", "2010-01-01"]) == (
+        [Pseudonymiser(b"k").nhs_number("9434765919")], True)
+    bad = pat.record_key(["9434765918", "A81001", "1950", "1", "2010-01-01"])  # invalid: hashed, never valid
+    assert bad is not None and bad[1] is False and bad[0][0] != Pseudonymiser(b"k").nhs_number("9434765918")
+    assert "9434765918" not in p.nhs_cache  # the cache holds valid identities only
+    assert pat.record_key(["", "A81001", "1950", "1", "2010-01-01"]) is None
+
+
+def test_quoted_field_limit_is_the_loaders_own() -> None:
+    """A quoted field loads up to MAX_FIELD_CHARS (Python csv alone stops at 131072); one longer,
+    which only a field spanning lines can be (a line is at most MAX_LINE_BYTES), gets its own reason."""
+    assert MAX_FIELD_CHARS >= MAX_LINE_BYTES > csv.field_size_limit()
+    default = csv.field_size_limit()
+    with _csv_field_limit():
+        rec, used = _quoted_record('1,"' + "x" * 200_000 + '"\n', iter(()), 2)
+        assert rec == ["1", "x" * 200_000] and used == 1
+        half = "y" * (MAX_FIELD_CHARS // 2) + "\n"
+        with pytest.raises(StructuralError) as err:
+            _quoted_record('1,"' + half, iter([half, half + '"\n']), 7)
+    assert str(err.value) == (f"the record starting at line 7 has a quoted field longer than {MAX_FIELD_CHARS} "
+                              "characters, the loader's limit for one field (an implementation limit, see the "
+                              "data contract)")
+    assert csv.field_size_limit() == default  # the process-wide setting is given back
+
+
 def test_scan_file_faults(tmp_path: Path) -> None:
     ok = tmp_path / "ok.csv"
     # A two-byte character straddling the scanner's chunk boundary is not an error.
@@ -127,7 +189,8 @@ def test_scan_file_faults(tmp_path: Path) -> None:
     assert scan_file(nul).fault == "not a CSV text file: binary data (a NUL byte) at line 3"
     long = tmp_path / "long.csv"
     long.write_bytes(b"a,b\n1,2\n" + b"y" * (MAX_LINE_BYTES + 10) + b"\n")
-    assert "line 3 is longer than" in scan_file(long).fault
+    assert scan_file(long).fault == (f"line 3 is longer than {MAX_LINE_BYTES} bytes, the loader's limit for one "
+                                     "line (an implementation limit, see the data contract)")
     xlsx = tmp_path / "book.csv"
     xlsx.write_bytes(b"PK\x03\x04" + b"\x14" * 40)
     assert "Excel" in scan_file(xlsx).fault

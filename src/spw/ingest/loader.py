@@ -6,9 +6,9 @@ with COPY (no row inserts): straight into raw.<source> when the delivery brings 
 keys (the common case; into an empty table a large file goes in as a bulk load, the record key being
 rebuilt after the COPY as pg_restore does), otherwise, after the unique key stops that COPY, into a
 temporary stage table from which records are replaced in raw (latest delivery wins) and duplicate
-keys in the file are reported by line. The ledger row and the row errors are written in the same
-transaction. A rejected file rolls back to a savepoint, so raw is untouched and only the ledger
-records it. A killed loader or a lost server commits nothing.
+keys in the file (a rejected row's key included) are reported by line. The ledger row and the row
+errors are written in the same transaction. A rejected file rolls back to a savepoint, so raw is
+untouched and only the ledger records it. A killed loader or a lost server commits nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -43,7 +44,14 @@ from spw.ingest.validate import RowValidator, StructuralError, plan_header
 log = logging.getLogger("spw.ingest")
 
 CHUNK = 1 << 20
-MAX_LINE_BYTES = 1 << 20  # longer physical lines reject the file (keeps memory bounded)
+# Implementation limits beyond the contract (docs/data-contract.md §2), so that memory stays bounded
+# whatever the file: a physical line of at most MAX_LINE_BYTES bytes, a field of at most
+# MAX_FIELD_CHARS characters. Equal, so that a value loads quoted or not alike (Python's csv alone
+# would stop quoted fields at 131072 characters); only a quoted field spanning lines can reach the
+# field limit without a line reaching the line limit first.
+MAX_LINE_BYTES = 1 << 20
+MAX_FIELD_CHARS = MAX_LINE_BYTES
+LIMITS_DOC = "an implementation limit, see the data contract"
 # Text read and validated at a time (memory stays bounded). 16 Ki characters (about 150 rows) measured
 # about 5% less client CPU than 64 Ki (the block's strings stay in cache), and a bad row sends fewer
 # rows down the row-by-row path.
@@ -51,6 +59,7 @@ BLOCK_CHARS = 1 << 14
 COPY_CHARS = 1 << 20  # COPY text buffered before each copy.write
 SEND_DEPTH = 4  # COPY pieces queued for the sending thread at most
 STAGE = "spw_stage"
+REJECTED_KEYS = "spw_rejected_keys"  # record keys of the file's rejected rows (temporary table)
 # A file this large loaded into an empty raw table goes in as a bulk load (record key built after
 # the COPY); below it the saving is a few milliseconds, not worth an exclusive lock.
 BULK_MIN_BYTES = 4 << 20
@@ -179,7 +188,8 @@ def _chunk_fault(chunk: bytes, decoder: codecs.IncrementalDecoder, lines_before:
     first = chunk.find(b"\n")
     # A chunk is no longer than the limit, so only a line spanning chunks can exceed it.
     if (first < 0 and tail + len(chunk) > MAX_LINE_BYTES) or (first >= 0 and tail + first > MAX_LINE_BYTES):
-        return f"not a CSV delivery: line {lines_before() + 1} is longer than {MAX_LINE_BYTES} bytes"
+        return (f"line {lines_before() + 1} is longer than {MAX_LINE_BYTES} bytes, the loader's limit for one line "
+                f"({LIMITS_DOC})")
     return None
 
 
@@ -196,26 +206,40 @@ class _Parse:
         self.__dict__.update(_Parse().__dict__)
 
 
+def _spool() -> IO[str]:
+    # Closed by _Rejects.close (load_file's finally block).
+    return tempfile.SpooledTemporaryFile(max_size=1 << 20, mode="w+", newline="", encoding="utf-8")  # noqa: SIM115
+
+
 class _Rejects:
-    """Row errors spooled to disk (memory bounded) until they are copied into audit.rejected_rows."""
+    """Row errors spooled to disk (memory bounded) until they are copied into audit.rejected_rows,
+    and the record keys of the rejected rows (COPY text: line, key parts, whether the key could be a
+    valid row's), spooled the same way until _rejected_keys_table copies them to the server."""
 
     def __init__(self, source: str, file_name: str, sha256: str) -> None:
-        # Closed in load_file's finally block.
-        self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115
-            max_size=1 << 20, mode="w+", newline="", encoding="utf-8")
+        self.spool = _spool()
         self.writer = csv.writer(self.spool)
         self.prefix = (source, file_name, sha256)
         self.count = 0
+        self.keys = _spool()
+        self.key_count = 0
 
-    def add(self, line: int, errors: list[tuple[str | None, str, str | None]]) -> None:
+    def add(self, line: int, errors: list[tuple[str | None, str, str | None]],
+            key: tuple[list[str | None], bool] | None = None) -> None:
         for column, rule, value in errors:
             self.writer.writerow((*self.prefix, line, column, rule, value))
             self.count += 1
+        if key is not None:
+            values, ok = key
+            parts = ["\\N" if v is None else _copy_escape(v) for v in values]
+            self.keys.write("\t".join([str(line), *parts, "t" if ok else "f"]) + "\n")
+            self.key_count += 1
 
     def reset(self) -> None:
-        self.spool.seek(0)
-        self.spool.truncate()
-        self.count = 0
+        for spool in (self.spool, self.keys):
+            spool.seek(0)
+            spool.truncate()
+        self.count = self.key_count = 0
 
     def copy_into_audit(self, conn: psycopg.Connection) -> None:
         if not self.count:
@@ -228,6 +252,7 @@ class _Rejects:
 
     def close(self) -> None:
         self.spool.close()
+        self.keys.close()
 
 
 class _SendThread(LibpqWriter):
@@ -293,8 +318,23 @@ def _quoted_record(line: str, lines: Iterator[str], line_no: int) -> tuple[list[
     try:
         rec = next(reader)
     except csv.Error as exc:
+        if str(exc).startswith("field larger than field limit"):
+            raise StructuralError(
+                f"the record starting at line {line_no} has a quoted field longer than {MAX_FIELD_CHARS} characters, "
+                f"the loader's limit for one field ({LIMITS_DOC})") from None
         raise StructuralError(f"malformed CSV at line {line_no + max(reader.line_num - 1, 0)}: {exc}") from None
     return rec, reader.line_num
+
+
+@contextmanager
+def _csv_field_limit() -> Iterator[None]:
+    """csv's field limit (one process-wide setting, 131072 characters by default) at MAX_FIELD_CHARS
+    while a file is parsed, and back to what it was after, for any other csv user in the process."""
+    old = csv.field_size_limit(MAX_FIELD_CHARS)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(old)
 
 
 def _header(lines: Iterator[str]) -> tuple[list[str], int]:
@@ -430,7 +470,7 @@ class _RowStream:
                 self.rejected += 1
                 if parse.first_error is None:
                     parse.first_error = (start, *errors[0])
-                self.rejects.add(start, errors)
+                self.rejects.add(start, errors, self.validator.record_key(rec))
 
 
 def _stream_rows(conn: psycopg.Connection, source: c.Source, text: IO[str], today: date,
@@ -477,12 +517,27 @@ def _first_error_text(first: tuple[int, str | None, str, str | None]) -> str:
     return f"{where}: {rule}" + (f" ({value})" if value is not None else "")
 
 
-def _duplicate_key_reason(conn: psycopg.Connection, source: c.Source) -> str:
+def _key_as_text(source: c.Source, name: str) -> sql.Composable:
+    """A stage key column as the text a rejected row's key holds (ISO dates whatever DateStyle)."""
+    if dict(source.raw_columns)[name] == "date":
+        return sql.SQL("to_char({0}, 'YYYY-MM-DD') as {0}").format(sql.Identifier(name))
+    return sql.Identifier(name)
+
+
+def _duplicate_key_reason(conn: psycopg.Connection, source: c.Source, with_rejected: bool) -> str:
+    """The lines of the first key (by line) that the file carries more than once: among the stage's
+    rows and, `with_rejected`, the rejected rows' keys too. Runs only when the file is rejected."""
     keys = sql.SQL(", ").join(map(sql.Identifier, source.key))
+    rows = sql.SQL("select _line, {} from {}").format(
+        sql.SQL(", ").join(_key_as_text(source, k) for k in source.key), sql.Identifier(STAGE))
+    if with_rejected:
+        rows = sql.SQL("{} union all select _line, {} from {}").format(rows, keys, sql.Identifier(REJECTED_KEYS))
     row = conn.execute(sql.SQL(
-        "select array_agg(_line order by _line), {k} from {s} group by {k} having count(*) > 1 "
-        "order by min(_line) limit 1").format(k=keys, s=sql.Identifier(STAGE))).fetchone()
-    lines = row[0] if row else []
+        "select array_agg(_line order by _line), {k} from ({r}) as f group by {k} having count(*) > 1 "
+        "order by min(_line) limit 1").format(k=keys, r=rows)).fetchone()
+    if row is None:  # not expected: the caller saw a key twice
+        return "duplicate record key: a delivery must carry each record once"
+    lines = row[0]
     shown = ", ".join(map(str, lines[:5])) + (", ..." if len(lines) > 5 else "")
     if source.person_level and c.PATIENT_KEY in source.key:
         what = "the same patient"
@@ -490,6 +545,44 @@ def _duplicate_key_reason(conn: psycopg.Connection, source: c.Source) -> str:
         what = ", ".join(f"{k}={v if v is not None else '(empty)'}" for k, v in zip(source.key, row[1:], strict=True))
     return (f"duplicate record key ({', '.join(source.key)}): {what} appears on lines {shown}; "
             "a delivery must carry each record once")
+
+
+def _rejected_keys_table(conn: psycopg.Connection, source: c.Source, rejects: _Rejects) -> bool:
+    """Copy the rejected rows' record keys into a temporary table; False when there are none (no
+    rejected row, or none whose key could be read). At most max_invalid_fraction of the file's rows
+    once the threshold is checked, and spooled on disk until now: memory stays bounded."""
+    if not rejects.key_count:
+        return False
+    cols = [sql.SQL("{} text").format(sql.Identifier(k)) for k in source.key]
+    conn.execute(sql.SQL("create temporary table {} (_line bigint not null, {}, _ok boolean not null) "
+                         "on commit drop").format(sql.Identifier(REJECTED_KEYS), sql.SQL(", ").join(cols)))
+    rejects.keys.seek(0)
+    with conn.cursor().copy(sql.SQL("copy {} from stdin").format(sql.Identifier(REJECTED_KEYS))) as cp:
+        while block := rejects.keys.read(1 << 16):
+            cp.write(block)
+    # A few rows: statistics make the check below look each one up in the record key's index.
+    conn.execute(sql.SQL("analyze {}").format(sql.Identifier(REJECTED_KEYS)))
+    return True
+
+
+def _rejected_key_repeats(conn: psycopg.Connection, source: c.Source, sha256: str) -> bool:
+    """Whether a rejected row's key is also on another rejected row, or on a row of this file now in
+    raw.<source> (this transaction's rows of this sha256; an older delivery's record with that key
+    is no duplicate). Contract §4: the same record key twice in one file rejects it, whether or not
+    the rows are valid. Compared through raw's record key index, as the column's type: only keys a
+    valid row could hold (_ok) are cast, so the cast cannot fail."""
+    rk = sql.Identifier(REJECTED_KEYS)
+    keys = sql.SQL(", ").join(map(sql.Identifier, source.key))
+    types = dict(source.raw_columns)
+    match = sql.SQL(" and ").join(
+        sql.SQL("r.{0} {1} (case when k._ok then k.{0}::{2} end)").format(
+            sql.Identifier(n), sql.SQL("=" if _key_required(source, n) else "is not distinct from"),
+            sql.SQL(types[n])) for n in source.key)
+    query = sql.SQL(
+        "select exists (select from {rk} group by {keys} having count(*) > 1) "
+        "or exists (select from {rk} as k join {t} as r on {m} where k._ok and r.file_sha256 = %s "
+        "and r.loaded_at = now())").format(rk=rk, keys=keys, t=raw_table(source), m=match)
+    return conn.execute(query, (sha256,)).fetchone()[0]
 
 
 def _replace_records(conn: psycopg.Connection, source: c.Source, file_name: str, sha256: str) -> None:
@@ -578,6 +671,11 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
     twice in the file, the unique constraint stops the COPY (or the bulk load's rebuilt key); the
     savepoint undoes it and the file is loaded again through a stage table, which replaces records
     and names duplicate lines. Either way the file's rows arrive in one transaction.
+
+    A rejected row's key shared with another row of the file is found after the COPY, from the
+    rejected rows' keys alone (valid rows cost nothing more); the stage path then names the lines.
+    The error threshold is checked first: a file over it is rejected for its row errors, whatever
+    its keys, and the keys to check are then at most max_invalid_fraction of its rows.
     """
     try:
         with conn.transaction():
@@ -586,6 +684,10 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
             _check_threshold(parse, max_invalid_fraction)
             if bulk:
                 _end_bulk(conn, source)
+            if _rejected_keys_table(conn, source, rejects):
+                if _rejected_key_repeats(conn, source, scan.sha256):
+                    raise _NeedStage("a rejected row's record key is on another row: the stage names the lines")
+                _drop_temporary(conn, REJECTED_KEYS)
             return
     except (_NeedStage, psycopg.errors.UniqueViolation):
         rejects.reset()
@@ -593,17 +695,28 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
     conn.execute(_stage_ddl(source))
     _parse_file(conn, source, path, scan, today, rejects, parse, None)
     _check_threshold(parse, max_invalid_fraction)
+    with_rejected = _rejected_keys_table(conn, source, rejects)
     try:
         with conn.transaction():
             _replace_records(conn, source, file_name, scan.sha256)
     except psycopg.errors.UniqueViolation:
-        raise StructuralError(_duplicate_key_reason(conn, source)) from None
-    conn.execute(sql.SQL("drop table {}").format(sql.Identifier(STAGE)))
+        raise StructuralError(_duplicate_key_reason(conn, source, with_rejected)) from None
+    if with_rejected:
+        if _rejected_key_repeats(conn, source, scan.sha256):
+            raise StructuralError(_duplicate_key_reason(conn, source, True))
+        _drop_temporary(conn, REJECTED_KEYS)
+    _drop_temporary(conn, STAGE)
+
+
+def _drop_temporary(conn: psycopg.Connection, table: str) -> None:
+    """Drop a temporary table now: `on commit drop` alone would leave it to the next file when the
+    caller runs several loads in one transaction of its own."""
+    conn.execute(sql.SQL("drop table {}").format(sql.Identifier(table)))
 
 
 def _parse_file(conn: psycopg.Connection, source: c.Source, path: Path, scan: Scan, today: date,
                 rejects: _Rejects, parse: _Parse, direct: tuple[str, str] | None, bulk: bool = False) -> None:
-    with open(path, "rb") as f:
+    with open(path, "rb") as f, _csv_field_limit():
         text = io.TextIOWrapper(io.BufferedReader(f, CHUNK), encoding="utf-8-sig", newline="")
         _stream_rows(conn, source, text, today, rejects, parse, direct, bulk)
         # The sha256 in the ledger is of the scanned bytes: a file rewritten since is not this delivery.

@@ -14,6 +14,7 @@ from operator import mul
 from spw.secrets import pseudonymisation_key
 
 PSEUDO_PREFIX = "pseudo:"
+TOKEN_PREFIX = "token:"  # never the start of an identity
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _WEIGHT_SUM = sum(_WEIGHTS)
 _BLOCK = 64  # SHA-256 block size in bytes
@@ -126,6 +127,11 @@ class Pseudonymiser:
         if key is None:
             key = self._remember(self.pseudo_cache, value, self._digest(PSEUDO_PREFIX + value))
         return key
+
+    def token(self, value: str) -> str:
+        """A keyed hash of any text, for comparing values that must not leave the loader in clear
+        (e.g. an invalid identity); never cached, since the caches hold valid identities only."""
+        return self._digest(TOKEN_PREFIX + value)
 
     def _remember(self, cache: dict[str, str], value: str, key: str) -> str:
         if len(cache) >= self._cache_size:

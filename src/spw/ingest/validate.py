@@ -236,6 +236,7 @@ class RowValidator:
         self._slow_perm = [slow_order.index(i) for i in self.stage_fields]
         self.identity_index = plan.identity_index
         self.identity = plan.identity
+        self._token = pseudonymiser.token
         self._nhs_mode = plan.identity == c.NHS_NUMBER
         if self._nhs_mode:
             self.hmac, self._key_cache = pseudonymiser.nhs_number, pseudonymiser.nhs_cache
@@ -245,6 +246,11 @@ class RowValidator:
         self.checks = [(plan.positions[col.name], col.name, col.required, column_check(col, today), col.default)
                        for col in present]
         self._build_fast_path(present, today)
+        # (file field or None when absent, required, check, default) of each record key part but
+        # the patient_key, in key order; the patient_key part is None.
+        by_name = {name: (idx, required, check, default) for idx, name, required, check, default in self.checks}
+        self._key_parts = [None if k == c.PATIENT_KEY else by_name.get(k, (None, False, None, src.column(k).default))
+                           for k in src.key]
         pos = plan.positions
         self.order = [(pos[r.later], pos[r.earlier], r.later, r.earlier)
                       for r in src.order_rules if r.later in pos and r.earlier in pos]
@@ -407,6 +413,44 @@ class RowValidator:
             if len(memo) < _MEMO_MAX:
                 memo.add(rec[idx])
         return [out[k] for k in self._slow_perm], None
+
+    def record_key(self, rec: list[str]) -> tuple[list[str | None], bool] | None:
+        """The record key of a row validate() rejected, as raw.<source> would hold it, in text (a
+        default filled in, empty = None, the identity as its patient_key), and whether every part
+        is a value a valid row could hold (only then can the key equal a loaded row's). None when the
+        key cannot be read: wrong number of fields, or a required part empty.
+
+        Called for rejected rows only: no cost on valid rows. A value that must not reach the
+        database in clear (an invalid identity, the row's own NHS number as a key value) becomes a
+        keyed hash: it still matches the same value on another rejected row.
+        """
+        if len(rec) != self.n_fields:
+            return None
+        clear = rec[self.identity_index] if self._nhs_mode else None  # type: ignore[index]
+        values: list[str | None] = []
+        ok = True
+        for part in self._key_parts:
+            if part is None:
+                ident = rec[self.identity_index]  # type: ignore[index]
+                if not ident:
+                    return None
+                valid = self._identity_error(ident) is None
+                values.append(self.hmac(ident) if valid else self._token(ident))
+                ok = ok and valid
+                continue
+            idx, required, check, default = part
+            v = rec[idx] if idx is not None else ""
+            if not v:
+                if required and default is None:
+                    return None
+                values.append(default)
+            elif v == clear:
+                values.append(self._token(v))
+                ok = False
+            else:
+                values.append(v)
+                ok = ok and (check is None or check(v) is None)
+        return values, ok
 
     def _identity_error(self, v: str) -> str | None:
         if not v:

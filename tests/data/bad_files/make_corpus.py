@@ -195,6 +195,53 @@ def main() -> None:
         ["S1", NHS[1], "RXX01", "2024-05-03", "2024-05-02", "21"],
         ["S2", NHS[2], "RXX01", "2024-05-03", "", "2E"],
         ["S3", NHS[3], "RXX01", "2024-05-03", "2024-05-03", "2A"]]))
+    duplicate_key_cases()
+    limit_cases()
+
+
+def duplicate_key_cases() -> None:
+    """The same record key twice in one file rejects it whether the rows are valid or not (contract §4);
+    a row without a readable key (wrong number of fields, a required key part empty) takes no part."""
+    referrals = ["referral_id", "nhs_number", "referral_date", "referral_source", "outcome"]
+
+    def referral(rid: str, outcome: str = "engaged") -> list[str]:
+        return [rid, NHS[int(rid[1:]) % len(NHS)], "2024-03-10", "gp", outcome]
+
+    # R5 on line 6 (valid) and line 102 (a row error): 1 of 201 rows is within the 1% threshold.
+    write("dupkey_rejected_row", csv_text([referrals, *[referral(f"R{i}") for i in range(1, 101)],
+                                           referral("R5", outcome="bogus"),
+                                           *[referral(f"R{i}") for i in range(101, 201)]]))
+    base = [gp_row(i) for i in range(1, 199)]
+    twice = gp_row(500, appt_mode="Fax")
+    write("dupkey_both_rejected", gp([*base[:49], twice, *base[49:148], twice, *base[148:]]))  # lines 51, 151
+    practices = ["practice_code", "pcn_code", "sub_icb_code", "icb_code", "region_code", "list_size", "effective_from"]
+    valid = [[f"A{81001 + i}", "U12345", "00K", "QHM", "Y63", "9000", ""] for i in range(100)]
+    write("dupkey_practices_null_part", csv_text([practices, *valid[:50],
+                                                  ["A81003", "U12345", "00K", "QHM", "Y63", "-1", ""], *valid[50:]]))
+    workforce = ["pcn_code", "month", "wte", "funding"]
+    valid = [[f"U{10000 + i}", "2024-05-01", "1.5", "ARRS"] for i in range(100)]
+    write("dupkey_workforce_default", csv_text([workforce, *valid[:90], ["U10007", "2024-05-01", "-1", ""],
+                                                *valid[90:]]))
+    patients = ["nhs_number", "practice_code", "year_of_birth", "sex", "registration_start_date"]
+    valid = [[NHS[i], "A81001", "1950", "1", "2020-03-01"] for i in range(100)]
+    write("dupkey_patients_rejected_row", csv_text([patients, *valid[:20],
+                                                    [NHS[10], "A81001", "1950", "Q", "2020-03-01"], *valid[20:]]))
+    base = [gp_row(i) for i in range(1, 101)]
+    write("dupkey_short_row_takes_no_part", gp([*base[:60], gp_row(1)[:7], *base[60:]]))
+    write("dupkey_over_threshold", gp([gp_row(1), gp_row(2), gp_row(1, appt_mode="Fax")]))
+    # BASEA0 is the baseline delivery's key (tests/ingest_helpers.py): an older record, not a duplicate.
+    write("rejected_row_existing_key", gp([*base[:40], gp_row(600, appointment_id="BASEA0", appt_mode="Fax"),
+                                           *base[40:]]))
+    base = [gp_row(i) for i in range(1, 199)]
+    write("required_key_empty_twice", gp([*base[:10], gp_row(700, appointment_id=""), *base[10:],
+                                          gp_row(701, appointment_id="")]))
+
+
+def limit_cases() -> None:
+    """A quoted field longer than Python csv's default limit (131072 characters) is valid RFC 4180 and
+    within the loader's own limit (1 MiB): it loads as the same value unquoted does."""
+    long = "a, b " + "x" * 200_000
+    write("quoted_field_200k", gp([gp_row(1), gp_row(2, national_category=long), gp_row(3)]))
 
 
 if __name__ == "__main__":
