@@ -13,11 +13,11 @@ counted as (
     select
         w.patient_key,
         w.window_months,
-        {%- for m in demand_measures() %}
+    {%- for m in demand_measures() %}
         coalesce({{ timeline_pre_total('t', m, 'w.pre_start', 'w.index_date') }}, 0) as pre_{{ m }},
         coalesce({{ timeline_post_total('t', m, 'w.index_date', 'w.post_end') }}, 0) as post_{{ m }}
         {{- ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from windows as w
     left join timelines as t on w.patient_key = t.patient_key
 )

@@ -18,11 +18,11 @@ control_counts as (
         c.index_key,
         c.window_months,
         c.control_key,
-        {%- for m in demand_measures() %}
+    {%- for m in demand_measures() %}
         {{ timeline_pre_total('t', m, 'c.pre_start', 'c.index_date') }} as pre_{{ m }},
         {{ timeline_post_total('t', m, 'c.index_date', 'c.post_end') }} as post_{{ m }}
         {{- ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from controls as c
     left join timelines as t on c.control_key = t.patient_key
 ),

@@ -30,43 +30,44 @@ pcn_codes as (
 checks as (
     {%- for c in checks %}
         {%- set link = links[c.link] if c.link else none %}
-    select
-        '{{ c.source }}' as source,
-        r.file_sha256,
-        count(*) as current_rows,
-        {%- if c.practice %}
-        sum(case when r.{{ c.practice }} is not null and pr.practice_code is null then 1 else 0 end)
-        {%- else %}
-        cast(null as {{ dbt.type_bigint() }})
-        {%- endif %} as unknown_practice_code_rows,
+        select
+            '{{ c.source }}' as source,
+            r.file_sha256,
+            count(*) as current_rows,
+            {%- if c.practice %}
+                sum(case when r.{{ c.practice }} is not null and pr.practice_code is null then 1 else 0 end)
+            {%- else %}
+                cast(null as {{ dbt.type_bigint() }})
+            {%- endif %} as unknown_practice_code_rows,
+            {%- if c.pcn %}
+                sum(case when r.{{ c.pcn }} is not null and pc.pcn_code is null then 1 else 0 end)
+            {%- else %}
+                cast(null as {{ dbt.type_bigint() }})
+            {%- endif %} as unknown_pcn_code_rows,
+            {%- if link %}
+                count(*) as linkable_rows,
+                sum(case when l.{{ link.key }} is null then 1 else 0 end) as unlinked_rows
+            {%- else %}
+                cast(null as {{ dbt.type_bigint() }}) as linkable_rows,
+                cast(null as {{ dbt.type_bigint() }}) as unlinked_rows
+            {%- endif %}
+        from
+            {{ ref(c.model) }} as r
+            {%- if c.practice %}
+            left join practice_codes as pr on r.{{ c.practice }} = pr.practice_code
+            {%- endif %}
         {%- if c.pcn %}
-        sum(case when r.{{ c.pcn }} is not null and pc.pcn_code is null then 1 else 0 end)
-        {%- else %}
-        cast(null as {{ dbt.type_bigint() }})
-        {%- endif %} as unknown_pcn_code_rows,
-        {%- if link %}
-        count(*) as linkable_rows,
-        sum(case when l.{{ link.key }} is null then 1 else 0 end) as unlinked_rows
-        {%- else %}
-        cast(null as {{ dbt.type_bigint() }}) as linkable_rows,
-        cast(null as {{ dbt.type_bigint() }}) as unlinked_rows
+            left join pcn_codes as pc on r.{{ c.pcn }} = pc.pcn_code
         {%- endif %}
-    from {{ ref(c.model) }} as r
-    {%- if c.practice %}
-    left join practice_codes as pr on r.{{ c.practice }} = pr.practice_code
-    {%- endif %}
-    {%- if c.pcn %}
-    left join pcn_codes as pc on r.{{ c.pcn }} = pc.pcn_code
-    {%- endif %}
-    {%- if link %}
-    -- the linked table's key is unique (its record key), so the join never multiplies rows
-    left join {{ ref(link.model) }} as l on r.{{ link.key }} = l.{{ link.key }}
-    {%- endif %}
-    group by r.file_sha256
-    {%- if not loop.last %}
+        {%- if link %}
+            -- the linked table's key is unique (its record key), so the join never multiplies rows
+            left join {{ ref(link.model) }} as l on r.{{ link.key }} = l.{{ link.key }}
+        {%- endif %}
+        group by r.file_sha256
+        {%- if not loop.last %}
 
-    union all
-    {% endif %}
+            union all
+        {% endif %}
     {%- endfor %}
 )
 
