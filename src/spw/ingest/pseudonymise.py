@@ -14,7 +14,7 @@ from operator import mul
 from spw.secrets import pseudonymisation_key
 
 PSEUDO_PREFIX = "pseudo:"
-TOKEN_PREFIX = "token:"  # never the start of an identity
+TOKEN_PREFIX = "opaque:"  # never the start of an identity, nor of a pseudonym's "pseudo:"
 _WEIGHTS = (10, 9, 8, 7, 6, 5, 4, 3, 2)
 _WEIGHT_SUM = sum(_WEIGHTS)
 _BLOCK = 64  # SHA-256 block size in bytes
