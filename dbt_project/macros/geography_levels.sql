@@ -5,6 +5,20 @@
     carried through unchanged. Rows whose code at a level is unknown (NULL) appear at England level
     only. -#}
 {% macro unpivot_geography_levels(relation, columns) -%}
+    {{ unpivot_geography(relation, columns, with_names=true) }}
+{%- endmacro %}
+
+
+{#- The five reporting levels as codes only: one copy of each row of `relation` (columns region_code,
+    icb_code, sub_icb_code, pcn_code) per level at which its code is known, with geography_level and
+    geography_code ('ENG' at England level), then `columns` unchanged. Names are joined afterwards. -#}
+{% macro unpivot_geography_codes(relation, columns) -%}
+    {{ unpivot_geography(relation, columns, with_names=false) }}
+{%- endmacro %}
+
+
+{#- Both of the above: with_names adds geography_name and region_code. -#}
+{% macro unpivot_geography(relation, columns, with_names) -%}
     {%- set levels = [
         ('england', "'ENG'", "'England'", "'ENG'"),
         ('region', 'region_code', 'region_name', 'region_code'),
@@ -16,30 +30,10 @@
         select
             '{{ level }}' as geography_level,
             cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
+            {%- if with_names %}
             cast({{ name }} as {{ dbt.type_string() }}) as geography_name,
             cast({{ region }} as {{ dbt.type_string() }}) as region_code,
-            {{ columns | join(', ') }}
-        from {{ relation }}
-        {%- if level != 'england' %}
-            where {{ code }} is not null
-        {%- endif %}
-        {%- if not loop.last %}
-            union all
-        {% endif %}
-    {%- endfor %}
-{%- endmacro %}
-
-
-{#- The five reporting levels as codes only: one copy of each row of `relation` (columns region_code,
-    icb_code, sub_icb_code, pcn_code) per level at which its code is known, with geography_level and
-    geography_code ('ENG' at England level), then `columns` unchanged. Names are joined afterwards. -#}
-{% macro unpivot_geography_codes(relation, columns) -%}
-    {%- set levels = [('england', "'ENG'"), ('region', 'region_code'), ('icb', 'icb_code'),
-                      ('sub_icb', 'sub_icb_code'), ('pcn', 'pcn_code')] %}
-    {%- for level, code in levels -%}
-        select
-            '{{ level }}' as geography_level,
-            cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
+            {%- endif %}
             {{ columns | join(', ') }}
         from {{ relation }}
         {%- if level != 'england' %}
