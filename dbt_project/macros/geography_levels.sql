@@ -27,14 +27,14 @@
         ('pcn', 'pcn_code', 'pcn_name', 'region_code'),
     ] %}
     {%- for level, code, name, region in levels -%}
+        {%- set named = [
+            'cast(' ~ name ~ ' as ' ~ dbt.type_string() ~ ') as geography_name',
+            'cast(' ~ region ~ ' as ' ~ dbt.type_string() ~ ') as region_code',
+        ] if with_names else [] %}
         select
             '{{ level }}' as geography_level,
             cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
-            {%- if with_names %}
-            cast({{ name }} as {{ dbt.type_string() }}) as geography_name,
-            cast({{ region }} as {{ dbt.type_string() }}) as region_code,
-            {%- endif %}
-            {{ columns | join(', ') }}
+            {{ (named + columns) | join(', ') }}
         from {{ relation }}
         {%- if level != 'england' %}
             where {{ code }} is not null
