@@ -1,7 +1,9 @@
 -- Progress against the national ambition (methods §6) per geography level and financial year:
 -- people referred (index referrals) cumulatively against the pro-rata share of
 -- var national_referral_ambition, and link-worker WTE in post against the ARRS entitlement.
--- Population, WTE and entitlement are as at the last reported month of the financial year.
+-- Population, WTE and entitlement are as at the last reported month of the financial year; the
+-- programme cost (methods §5) is the WTE in post month by month over the year, as WTE-years, times
+-- var link_worker_cost_per_wte_year.
 with pcn_month as (
     select * from {{ ref('mart_rollout_pcn_month') }}
 ),
@@ -49,6 +51,7 @@ in_year as (
             as arrs_entitlement_wte,
         coalesce(sum(case when l.month = a.as_at_month then cast(l.link_worker_wte as numeric) end), 0)
             as link_worker_wte,
+        coalesce(sum(cast(l.link_worker_wte as numeric)), 0) / 12 as link_worker_wte_years,
         sum(l.referrals) as referrals,
         sum(l.people_referred) as people_referred
     from long_form as l
@@ -67,6 +70,7 @@ with_unattributed as (
         i.registered_population,
         i.arrs_entitlement_wte,
         i.link_worker_wte,
+        i.link_worker_wte_years,
         i.referrals + case when i.geography_level = 'england' then coalesce(u.referrals, 0) else 0 end
             as referrals,
         i.people_referred + case when i.geography_level = 'england' then coalesce(u.people_referred, 0) else 0 end
@@ -117,7 +121,10 @@ final as (
         cast(w.link_worker_wte as {{ dbt.type_float() }}) as link_worker_wte,
         cast(w.arrs_entitlement_wte - w.link_worker_wte as {{ dbt.type_float() }}) as gap_wte,
         cast(100.0 * w.link_worker_wte / nullif(w.arrs_entitlement_wte, 0) as {{ dbt.type_float() }})
-            as wte_pct_of_entitlement
+            as wte_pct_of_entitlement,
+        cast(w.link_worker_wte_years as {{ dbt.type_float() }}) as link_worker_wte_years,
+        cast(w.link_worker_wte_years * {{ var('link_worker_cost_per_wte_year') }} as {{ dbt.type_float() }})
+            as programme_cost_gbp
     from with_unattributed as w
     inner join cumulative as c
         on

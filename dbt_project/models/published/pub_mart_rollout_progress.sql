@@ -1,7 +1,8 @@
 {{ config(alias='mart_rollout_progress') }}
 -- Published twin of marts.mart_rollout_progress with methods §9 applied below England level: people
 -- and referral counts and the registered population rounded or suppressed; the pro-rata ambition and
--- the percentage of it come from the rounded figures. WTE and entitlement are published as they are.
+-- the percentage of it come from the rounded figures. WTE, entitlement and programme cost are
+-- published as they are (workforce, not people).
 with mart as (
     {{ with_geography_ancestors(ref('mart_rollout_progress')) }}
 ),
@@ -28,6 +29,8 @@ published as (
         link_worker_wte,
         gap_wte,
         wte_pct_of_entitlement,
+        link_worker_wte_years,
+        programme_cost_gbp,
         {{ suppress_flag([
             'registered_population', 'referrals', 'cumulative_referrals', 'all_referrals',
             'cumulative_all_referrals'
@@ -66,5 +69,7 @@ select
     link_worker_wte,
     gap_wte,
     wte_pct_of_entitlement,
+    link_worker_wte_years,
+    programme_cost_gbp,
     is_suppressed
 from published
