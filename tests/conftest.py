@@ -110,6 +110,27 @@ def built_warehouse(pg_server: str, synthetic_landing: Path) -> Path:
     return synthetic_landing
 
 
+@pytest.fixture(scope="module")
+def ingest_warehouse(pg_server: str) -> str:
+    """A freshly created warehouse database for a module of loader tests."""
+    from ingest_helpers import recreate_warehouse
+
+    recreate_warehouse()
+    return "warehouse"
+
+
+@pytest.fixture()
+def conn(ingest_warehouse: str) -> Iterator:
+    """A loader connection to that warehouse, with raw and audit emptied before each test."""
+    from ingest_helpers import reset_ingest_tables
+
+    from spw import db
+
+    with db.connect(ingest_warehouse, "spw_loader") as connection:
+        reset_ingest_tables(connection)
+        yield connection
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that recreate the warehouse database run before those that read the shared built one,
     so the session's pipeline run is done once and never wiped under a later test."""

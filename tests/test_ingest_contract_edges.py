@@ -11,7 +11,7 @@ from itertools import product
 from pathlib import Path
 
 import pytest
-from ingest_helpers import recreate_warehouse, reset_ingest_tables, write_csv
+from ingest_helpers import write_csv
 
 from spw.ingest import contract as c
 from spw.ingest.loader import load_file, load_source
@@ -185,21 +185,6 @@ def test_key_from_airflow_secrets_backend_inside_airflow(no_key: Path, monkeypat
 
 
 # ---------------------------------------------------------------- loader (real PostgreSQL)
-
-
-@pytest.fixture(scope="module")
-def warehouse(pg_server: str) -> str:
-    recreate_warehouse()
-    return "warehouse"
-
-
-@pytest.fixture()
-def conn(warehouse: str):
-    from spw import db
-
-    with db.connect("warehouse", "spw_loader") as conn:
-        reset_ingest_tables(conn)
-        yield conn
 
 
 GP = ["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type", "appt_mode",

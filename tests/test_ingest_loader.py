@@ -16,7 +16,6 @@ from ingest_helpers import (
     BASE_NHS,
     baseline_rows,
     raw_checksums,
-    recreate_warehouse,
     reset_ingest_tables,
     write_csv,
 )
@@ -26,21 +25,6 @@ from spw.ingest.loader import load_file, load_source
 from spw.ingest.pseudonymise import nhs_number_error, nhs_number_from
 
 SYNTH_TODAY = date(2025, 10, 15)
-
-
-@pytest.fixture(scope="module")
-def warehouse(pg_server: str) -> str:
-    recreate_warehouse()
-    return "warehouse"
-
-
-@pytest.fixture()
-def conn(warehouse: str):
-    from spw import db
-
-    with db.connect("warehouse", "spw_loader") as conn:
-        reset_ingest_tables(conn)
-        yield conn
 
 
 @pytest.fixture(scope="module")
