@@ -11,6 +11,7 @@ import time
 from datetime import date
 from pathlib import Path
 
+import psycopg
 import pytest
 from ingest_helpers import (
     BASE_NHS,
@@ -376,9 +377,11 @@ def test_existing_key_early_in_a_large_file_goes_through_the_stage(conn, tmp_pat
 
 
 def _raw_definition(conn) -> tuple[list[tuple], list[tuple]]:
-    """raw.gp_appointments' constraints and column defaults, as the catalog shows them."""
+    """raw.gp_appointments' constraints, indexes and column defaults, as the catalog shows them."""
     keys = conn.execute("select conname, pg_get_constraintdef(oid) from pg_constraint "
-                        "where conrelid = 'raw.gp_appointments'::regclass order by 1").fetchall()
+                        "where conrelid = 'raw.gp_appointments'::regclass union all "
+                        "select indexname, indexdef from pg_indexes where schemaname = 'raw' "
+                        "and tablename = 'gp_appointments' order by 1").fetchall()
     defaults = conn.execute("select column_name, column_default from information_schema.columns "
                             "where table_schema = 'raw' and table_name = 'gp_appointments' "
                             "and column_default is not null order by 1").fetchall()
@@ -531,7 +534,8 @@ def test_a_bulk_load_does_not_hold_up_other_sources(conn, tmp_path: Path) -> Non
         assert [(r.status, r.rows_loaded) for r in results] == [("loaded", 2)]
         bulk.rollback()
     assert _raw_definition(conn)[0] == [
-        ("gp_appointments_record_key", "UNIQUE NULLS NOT DISTINCT (appointment_id)")]
+        ("gp_appointments_record_key", "CREATE UNIQUE INDEX gp_appointments_record_key ON raw.gp_appointments "
+         "USING btree (appointment_id text_pattern_ops) NULLS NOT DISTINCT")]
 
 
 def test_two_loaders_of_one_source_at_once(conn, tmp_path: Path, bulk_spy: list[bool]) -> None:
@@ -660,3 +664,26 @@ def test_quoted_field_over_the_loaders_limit_is_rejected_with_its_reason(conn, t
     assert r.reason == (f"the record starting at line 3 has a quoted field longer than {MAX_FIELD_CHARS} characters, "
                         "the loader's limit for one field (an implementation limit, see the data contract)")
     assert _raw_rows(conn) == before
+
+
+def test_record_key_made_an_index_in_an_older_database(conn) -> None:
+    """A database made when the record key was a unique constraint gets the unique index instead
+    (ensure_schema), and the key still stops a second copy of a record."""
+    from spw.ingest.schema import ensure_schema
+
+    reset_ingest_tables(conn)
+    new = _raw_definition(conn)
+    conn.execute("drop index raw.gp_appointments_record_key")
+    conn.execute("alter table raw.gp_appointments add constraint gp_appointments_record_key "
+                 "unique nulls not distinct (appointment_id)")
+    conn.commit()
+    assert _raw_definition(conn) != new
+    ensure_schema(conn)
+    assert _raw_definition(conn) == new
+    insert = ("insert into raw.gp_appointments (patient_key, appointment_id, practice_code, appointment_date, "
+              "appt_status, hcp_type, appt_mode, file_name, file_sha256) values "
+              "('k', 'APT1', 'A81001', '2024-01-01', 'Attended', 'GP', 'Face-to-Face', 'f', 's')")
+    conn.execute(insert)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(insert)
+    conn.rollback()

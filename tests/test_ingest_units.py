@@ -215,3 +215,32 @@ def test_deadlines_left_off_only_under_dags_test(monkeypatch: pytest.MonkeyPatch
     assert not deadlines_enabled(["/venv/bin/airflow", "dags", "test", "spw_ingest"])
     monkeypatch.setenv("SPW_AIRFLOW_DEADLINES", "1")
     assert deadlines_enabled(["/venv/bin/airflow", "dags", "test", "spw_ingest"])
+
+
+def test_block_path_finds_the_rows_nhs_number_in_a_learnt_column() -> None:
+    """A column checked against a memo of learnt values (here a SNOMED pattern, which a 10-digit
+    number passes) is compared with the row's NHS number only once a valid NHS number is among its
+    learnt values: a block with the row's NHS number in that column goes to the row path, which
+    rejects it, and before that valid blocks skip the comparison."""
+    header = ["ec_ident", "nhs_number", "provider_code", "arrival_date", "ec_department_type",
+              "discharge_destination_snomed"]
+    v = _validator("ae_attendances", header)
+    step = len(header) + 1
+
+    def flat(*rows: list[str]) -> list[str]:
+        out: list[str] = []
+        for r in rows:
+            out += [*r, "\n"]
+        return out[:-1]
+
+    ok = ["E1", "9434765919", "RX1", "2024-01-02", "01", "306689006"]
+    assert v.validate_block(flat(ok, [*ok[:5], "306706006"]), step) is not None
+    snomed = header.index("discharge_destination_snomed")
+    assert snomed in v._clear_learnt and snomed not in v._memo_has_nhs  # nothing NHS-like learnt yet
+    own = ["E2", "9434765919", "RX1", "2024-01-02", "01", "9434765919"]
+    assert v.validate_block(flat(ok, own), step) is None
+    assert snomed in v._memo_has_nhs
+    assert v.validate(own)[1] == [("discharge_destination_snomed", c.RULE_CLEAR_NHS, "**********")]
+    # Another patient's NHS number in that column is a code as far as the contract goes: loaded.
+    other = ["E3", "9434765919", "RX1", "2024-01-02", "01", "4010232137"]
+    assert v.validate_block(flat(other), step) is not None

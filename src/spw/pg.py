@@ -268,8 +268,11 @@ def start() -> str:
         if _port_in_use(port):
             port = _free_port()
     c.port_file.write_text(str(port))
+    # wal_level = minimal: a single-node warehouse with no replica or WAL archive; a table loaded in
+    # the transaction that created or truncated it then writes no WAL (the loader's bulk path).
     opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off " \
-           f"-c max_connections=200 -c shared_buffers=256MB -c work_mem=64MB -c maintenance_work_mem=256MB"
+           f"-c max_connections=200 -c shared_buffers=256MB -c work_mem=64MB -c maintenance_work_mem=256MB " \
+           f"-c wal_level=minimal -c max_wal_senders=0"
     cmd = [str(find_bindir() / "pg_ctl"), "-D", str(c.data), "-l", str(c.log_file), "-o", opts, "-w", "-t", "60",
            "start"]
     # start_new_session: the postmaster must not share the caller's process group (Ctrl-C, test runners).

@@ -38,7 +38,7 @@ from psycopg.copy import LibpqWriter
 
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import Pseudonymiser, mask_nhs
-from spw.ingest.schema import ensure_schema, raw_table, record_key_constraint, record_key_name
+from spw.ingest.schema import ensure_schema, raw_table, record_key_index, record_key_name
 from spw.ingest.validate import RowValidator, StructuralError, plan_header
 
 log = logging.getLogger("spw.ingest")
@@ -403,17 +403,21 @@ class _RowStream:
         """Load a block in one go; False (nothing done) when it needs the line-by-line path."""
         if '"' in block or "\\" in block or "\t" in block:
             return False
-        if "\r" in block:
-            block = block.replace("\r\n", "\n")
-            if "\r" in block:
-                return False
-        body = block[:-1] if block[-1] == "\n" else block
-        rows = body.count("\n") + 1
-        step = self.step
         # A "\n" marker after each row: the rows all have n_fields fields exactly when the markers
-        # sit every `step` items (no field can hold a newline).
-        flat = body.replace("\n", ",\n,").split(",")
-        if len(flat) != rows * step - 1 or flat[step - 1::step].count("\n") != rows - 1:
+        # sit every `step` items and there is no other newline. CRLF line ends become the markers in
+        # the same pass; a lone carriage return left over sends the block line by line.
+        if "\r" in block:
+            body = block[:-2] if block.endswith("\r\n") else block
+            marked = body.replace("\r\n", ",\n,")
+            if "\r" in marked:
+                return False
+        else:
+            body = block[:-1] if block[-1] == "\n" else block
+            marked = body.replace("\n", ",\n,")
+        flat = marked.split(",")
+        step = self.step
+        rows, extra = divmod(len(flat) + 1, step)
+        if extra or flat[step - 1::step].count("\n") != rows - 1 or marked.count("\n") != rows - 1:
             return False
         validator = self.validator
         keys = validator.validate_block(flat, step)
@@ -589,7 +593,7 @@ def _replace_records(conn: psycopg.Connection, source: c.Source, file_name: str,
     """Latest delivery wins: delete raw records whose key the file carries, then insert the file's rows.
 
     Cheaper than INSERT ... ON CONFLICT for new records; a key twice in the file then fails the
-    unique constraint, which the caller reports as a structural fault.
+    unique record key index, which the caller reports as a structural fault.
     """
     names = [n for n, _ in source.raw_columns]
     stage = sql.Identifier(STAGE)
@@ -617,9 +621,10 @@ def _has_rows(conn: psycopg.Connection, source: c.Source) -> bool:
 def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha256: str) -> bool:
     """Prepare a bulk load into an empty raw.<source>, as pg_restore does: drop the unique record key
     (rebuilt by _end_bulk from the loaded rows in one sorted pass, instead of one index insertion
-    per row), and give file_name and file_sha256 this file's values as column defaults (so they are
-    not sent and parsed in every row). Both changes are made and undone in the load's transaction:
-    no other session ever sees them, and a killed load leaves nothing.
+    per row), truncate the table (so that, under wal_level = minimal, its rows write no WAL), and give
+    file_name and file_sha256 this file's values as column defaults (so they are not sent and parsed
+    in every row). All is done and undone in the load's transaction: no other session ever sees
+    it, and a killed load leaves nothing.
 
     This takes an ACCESS EXCLUSIVE lock on the table until the load commits: readers of the (empty)
     table wait for the first delivery. It is not used when the table has rows (their readers would
@@ -637,10 +642,14 @@ def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha2
             conn.execute("select set_config('lock_timeout', %s, true)", (old_wait,))
             if _has_rows(conn, source):  # loaded by another session before the lock was granted
                 raise _NotEmpty
-            conn.execute(sql.SQL(
-                "alter table {} drop constraint {}, alter column file_name set default {}, "
-                "alter column file_sha256 set default {}").format(
-                table, record_key_name(source), sql.Literal(file_name), sql.Literal(sha256)))
+            conn.execute(sql.SQL("drop index raw.{}").format(record_key_name(source)))
+            # Truncating the (empty) table gives it a new file in this transaction: with
+            # wal_level = minimal (the local cluster's setting) the COPY and the key's rebuild then
+            # write no WAL, the file being synced at commit instead, as pg_restore's loads do.
+            conn.execute(sql.SQL("truncate {}").format(table))
+            conn.execute(sql.SQL("alter table {} alter column file_name set default {}, "
+                                 "alter column file_sha256 set default {}").format(
+                table, sql.Literal(file_name), sql.Literal(sha256)))
     except (_NotEmpty, psycopg.errors.LockNotAvailable, psycopg.errors.DeadlockDetected,
             psycopg.errors.InsufficientPrivilege):
         return False
@@ -650,9 +659,9 @@ def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha2
 def _end_bulk(conn: psycopg.Connection, source: c.Source) -> None:
     """Undo _begin_bulk's defaults and rebuild the record key; a key twice in the file raises
     UniqueViolation (the caller then loads through the stage table, which names the lines)."""
-    conn.execute(sql.SQL(
-        "alter table {} alter column file_name drop default, alter column file_sha256 drop default, "
-        "add {}").format(raw_table(source), record_key_constraint(source)))
+    conn.execute(sql.SQL("alter table {} alter column file_name drop default, alter column file_sha256 drop default")
+                 .format(raw_table(source)))
+    conn.execute(record_key_index(source))
 
 
 def _key_required(source: c.Source, name: str) -> bool:
@@ -668,7 +677,7 @@ def _load_rows(conn: psycopg.Connection, source: c.Source, path: Path, scan: Sca
 
     First try: COPY straight into raw (activity deliveries normally carry only new keys), as a bulk
     load when raw.<source> is empty and the file large (_begin_bulk). If a key is already in raw or
-    twice in the file, the unique constraint stops the COPY (or the bulk load's rebuilt key); the
+    twice in the file, the unique record key stops the COPY (or the bulk load's rebuilt key); the
     savepoint undoes it and the file is loaded again through a stage table, which replaces records
     and names duplicate lines. Either way the file's rows arrive in one transaction.
 

