@@ -60,6 +60,8 @@ CASES = [
     Case("neither_identity_column", "rejected", reason=("neither of the identity columns",)),
     Case("no_header", "rejected", reason=("no header row", "line 1")),
     Case("not_csv_json", "rejected", reason=("no header row", "line 1")),
+    Case("semicolon_separated", "rejected",
+         reason=("no header row", "separated by semicolons: the contract's separator is a comma")),
     Case("binary_file", "rejected", reason=("not a CSV text file", "line 1")),
     Case("empty_0_bytes", "rejected", reason=("empty (0 bytes)",)),
     Case("header_only", "loaded"),

@@ -89,6 +89,11 @@ def test_header_plan() -> None:
     # Non-person sources ignore identity columns like any unknown column.
     wf = plan_header(c.get_source("link_worker_workforce"), ["pcn_code", "month", "wte", "nhs_number"])
     assert wf.identity is None and wf.warnings == ["ignored unknown column(s): nhs_number"]
+    # A header with another separator names the separator; an unrelated first line does not.
+    with pytest.raises(StructuralError, match="separated by tabs: the contract's separator is a comma"):
+        plan_header(src, ["referral_id\tnhs_number\treferral_date\treferral_source\toutcome"])
+    with pytest.raises(StructuralError, match=r"\(expected e\.g\. [^)]*\)$"):
+        plan_header(src, ["id;name", "date"])
 
 
 def test_valid_dates_bounds() -> None:

@@ -65,7 +65,7 @@ def plan_header(source: c.Source, header: Sequence[str]) -> HeaderPlan:
     if not any(n in accepted for n in names):
         raise StructuralError(
             f"no header row: line 1 names none of the columns of {source.name} "
-            f"(expected e.g. {', '.join(source.column_names[:3])})"
+            f"(expected e.g. {', '.join(source.column_names[:3])}){_separator_hint(names, accepted)}"
         )
     seen: dict[str, int] = {}
     extras: list[str] = []
@@ -92,6 +92,17 @@ def plan_header(source: c.Source, header: Sequence[str]) -> HeaderPlan:
     warnings = [f"ignored unknown column(s): {', '.join(extras)}"] if extras else []
     positions = {n: i for n, i in seen.items() if n not in c.IDENTITY_COLUMNS}
     return HeaderPlan(source, len(names), positions, identity, identity_index, warnings)
+
+
+_OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
+def _separator_hint(names: list[str], accepted: frozenset[str]) -> str:
+    """Why a header matched nothing, when it is the contract's header with another separator."""
+    for sep, what in _OTHER_SEPARATORS.items():
+        if any(normalise_header(part) in accepted for name in names for part in name.split(sep)[1:]):
+            return f"; its names are separated by {what}: the contract's separator is a comma"
+    return ""
 
 
 @lru_cache(maxsize=4)

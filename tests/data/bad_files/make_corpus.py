@@ -86,6 +86,7 @@ def main() -> None:
                                                 for r in ok3]]))
     write("no_header", csv_text(ok3))
     write("not_csv_json", '{"appointments": [{"id": 1}]}\n')
+    write("semicolon_separated", "".join(";".join(r) + "\n" for r in [GP_HEADER, *ok3]))
     write("binary_file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x10" + bytes(range(256)))
     write("empty_0_bytes", b"")
     write("header_only", gp([]))
