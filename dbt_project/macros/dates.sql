@@ -73,3 +73,17 @@
 {% macro postgres__materialized_cte() -%}
     materialized
 {%- endmacro %}
+
+{#- For a model that aggregates millions of rows into few groups behind joins whose row estimates run
+    far too high: Postgres then sorts them all (by text keys, under the database's collation) instead
+    of hashing. Turned off for the model's own transaction only; other adapters plan for themselves. -#}
+{% macro prefer_hash_aggregation() -%}
+    {{ return(adapter.dispatch('prefer_hash_aggregation', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__prefer_hash_aggregation() -%}
+{%- endmacro %}
+
+{% macro postgres__prefer_hash_aggregation() -%}
+    set local enable_sort = off
+{%- endmacro %}

@@ -2,23 +2,27 @@
 -- quintile, age band, sex, ethnic group, and 'all') and value, unsuppressed: registered population,
 -- people referred, rate per 1,000, engaged share, and outcomes of the engaged and referred alike
 -- (GP appointments before/after over the equity outcome window; SWEMWBS change of the index referral).
+{{ config(pre_hook=prefer_hash_aggregation()) }}
+
 with people as (
     select * from {{ ref('int_equity_people') }}
 ),
 
 -- Aggregate people first (to PCN x dimension values) so that the copies made per dimension and per
--- geography level stay small whatever the population.
+-- geography level stay small whatever the population. Grouped by codes only, names carried as
+-- max(): the summary below takes the max name per code anyway, and short keys keep this, the one
+-- pass over every person-year, cheap.
 grouped as (
     select
         cohort_fy,
         pcn_code,
-        pcn_name,
+        max(pcn_name) as pcn_name,
         sub_icb_code,
-        sub_icb_name,
+        max(sub_icb_name) as sub_icb_name,
         icb_code,
-        icb_name,
+        max(icb_name) as icb_name,
         region_code,
-        region_name,
+        max(region_name) as region_name,
         imd_quintile,
         age_band,
         sex,
@@ -30,11 +34,12 @@ grouped as (
         sum(case when role = 'referred' and has_outcome then pre_count else 0 end) as gp_pre_total,
         sum(case when role = 'referred' and has_outcome then post_count else 0 end) as gp_post_total,
         count(case when role = 'referred' then swemwbs_change end) as swemwbs_n_paired,
-        sum(case when role = 'referred' then swemwbs_change end) as swemwbs_change_sum
+        -- summed exactly (numeric), so the mean does not depend on the order rows are added in
+        sum(case when role = 'referred' then cast(swemwbs_change as {{ dbt.type_numeric() }}) end)
+            as swemwbs_change_sum
     from people
     group by
-        cohort_fy, pcn_code, pcn_name, sub_icb_code, sub_icb_name, icb_code, icb_name, region_code,
-        region_name, imd_quintile, age_band, sex, ethnic_group
+        cohort_fy, pcn_code, sub_icb_code, icb_code, region_code, imd_quintile, age_band, sex, ethnic_group
 ),
 
 dimensioned as (

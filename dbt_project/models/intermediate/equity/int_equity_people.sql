@@ -13,7 +13,7 @@ index_referrals as (
     select * from {{ ref('int_index_referrals') }}
 ),
 
-years as (
+cohort_years as (
     select distinct
         cohort_fy,
         cast(substr(cohort_fy, 1, 4) as integer) as fy_start_year,
@@ -21,6 +21,17 @@ years as (
         {{ add_months("cast(substr(cohort_fy, 1, 4) || '-04-01' as date)", 12) }} as fy_end
     from index_referrals
     where cohort_fy is not null
+),
+
+-- With the start of the next cohort year: a person's registered years are consecutive ones (the
+-- conditions below only ever start or stop holding as years go by), so a year is the person's
+-- latest exactly when they are not registered in the next one. This places each person once in
+-- the 'all' rows without sorting everyone by patient key.
+years as (
+    select
+        *,
+        lead(fy_start) over (order by fy_start) as next_fy_start
+    from cohort_years
 ),
 
 -- The practice's place in the hierarchy at the end of each year (latest interval overlapping it):
@@ -62,7 +73,13 @@ registered_geo as (
         g.icb_code,
         g.icb_name,
         g.region_code,
-        g.region_name
+        g.region_name,
+        coalesce(
+            y.next_fy_start is null
+            or p.registration_end_date < y.next_fy_start
+            or p.date_of_death < y.next_fy_start,
+            false
+        ) as is_latest_year
     from patients as p
     inner join years as y
         on
@@ -93,7 +110,7 @@ registered as (
         sex,
         ethnic_category,
         imd_decile,
-        row_number() over (partition by patient_key order by cohort_fy desc) as latest_year_rank
+        is_latest_year
     from registered_geo
 ),
 
@@ -189,7 +206,7 @@ people as (
         cast(null as integer) as post_count,
         cast(null as {{ dbt.type_float() }}) as swemwbs_change
     from registered
-    where latest_year_rank = 1
+    where is_latest_year
     union all
     select
         patient_key,
