@@ -31,7 +31,8 @@ def recreate_warehouse() -> None:
 
 def reset_ingest_tables(conn: psycopg.Connection) -> None:
     ensure_schema(conn)
-    tables = [f"raw.{s}" for s in c.SOURCE_NAMES] + ["audit.file_loads", "audit.rejected_rows"]
+    audit = ["audit.file_loads", "audit.rejected_rows", "audit.replaced_records"]
+    tables = [f"raw.{s}" for s in c.SOURCE_NAMES] + audit
     conn.execute("truncate " + ", ".join(tables))
     conn.commit()
 

@@ -89,6 +89,12 @@ def test_resubmission_latest_delivery_wins(conn, tmp_path: Path) -> None:
     assert got == [("BASEA0", "Attended", "Face-to-Face", "2024-05_fix.csv"),
                    ("BASEA1", "DNA", "Telephone", "2024-05.csv"),
                    ("BASEA2", "DNA", "Telephone", "2024-05.csv")]
+    # the replaced version is kept whole in audit.replaced_records, with who replaced it
+    kept = conn.execute("select source, patient_key, file_sha256, record->>'appointment_id', "
+                        "record->>'appt_status', record->>'file_name', replaced_by_sha256, "
+                        "loaded_at < replaced_at from audit.replaced_records").fetchall()
+    key = conn.execute("select patient_key from raw.gp_appointments where appointment_id = 'BASEA0'").fetchone()[0]
+    assert kept == [("gp_appointments", key, first.sha256, "BASEA0", "DNA", "2024-05.csv", second.sha256, True)]
 
 
 def test_folder_order_and_non_csv_ignored(conn, tmp_path: Path) -> None:

@@ -36,8 +36,10 @@
     }[source]) }}
 {%- endmacro %}
 
-{#- The three source CTEs both event models read (each source scanned once). -#}
-{% macro event_sources() -%}
+{#- The three source CTEs both event models read (each source scanned once). With `only_patients`,
+    the name of a CTE of patient_key defined before them, each keeps those patients' rows only. -#}
+{% macro event_sources(only_patients=none) -%}
+{%- set only = ("\n    and a.patient_key in (select patient_key from " ~ only_patients ~ ")") if only_patients else "" -%}
 cutoff as (
     select cutoff_date from {{ ref('int_data_cutoff') }}
 ),
@@ -47,8 +49,8 @@ admitted_destinations as (
 ),
 
 appointments as (
-    select * from {{ ref('stg_gp__appointments') }}
-    where patient_key is not null
+    select * from {{ ref('stg_gp__appointments') }} as a
+    where a.patient_key is not null{{ only }}
 ),
 
 attendances as (
@@ -57,7 +59,7 @@ attendances as (
         d.discharge_destination_snomed is not null as is_admitted_destination
     from {{ ref('stg_ecds__attendances') }} as a
     left join admitted_destinations as d on a.discharge_destination_snomed = d.discharge_destination_snomed
-    where a.patient_key is not null
+    where a.patient_key is not null{{ only }}
 ),
 
 admissions as (
@@ -67,7 +69,7 @@ admissions as (
         c.cutoff_date
     from {{ ref('stg_apc__admissions') }} as a
     cross join cutoff as c
-    where a.patient_key is not null
+    where a.patient_key is not null{{ only }}
 )
 {%- endmacro %}
 

@@ -5,6 +5,18 @@
 -- the patients asked about, not every event of every patient, and each consumer joins a patient once.
 -- Each source is read once: one pass groups a patient's events of every measure counted on it
 -- (definitions in macros/measures.sql, shared with int_patient_events).
+-- Incremental (macros/incremental.sql): a build after the first recomputes only patients with an
+-- event row loaded or replaced since, and patients with an open emergency spell (its bed days run to
+-- the cut-off); each recomputed patient's row is rebuilt whole from all of their rows.
+-- depends_on: {{ source('audit', 'replaced_records') }}
+{{ config(
+    materialized='incremental',
+    unique_key='patient_key',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_if_raw_lost_rows(this, event_inputs()) }}",
+    post_hook="{{ forget_moved_patients(this, event_inputs()) }}",
+) }}
 {%- set counted = [] %}
 {%- set valued = [] %}
 {%- for m in event_measures() %}
@@ -12,7 +24,23 @@
 {%- endfor %}
 {%- set sources = ['appointments', 'attendances', 'admissions'] %}
 
-with {{ event_sources() }},
+with
+{%- if is_incremental() %}
+changed_patients as (
+    {{ changed_patients(this, event_inputs()) }}
+    union
+    select patient_key from {{ ref('stg_apc__admissions') }}
+    where discharge_date is null
+),
+
+{{ event_sources('changed_patients') }},
+{%- else %}
+{{ event_sources() }},
+{%- endif %}
+
+raw_state as (
+    {{ raw_state(event_inputs()) }}
+),
 
 {%- for source in sources %}
     {%- set cols = event_source_columns(source) %}
@@ -72,9 +100,12 @@ select
     {%- endfor %}
     {%- for m in valued %}
     {{ m.measure }}_totals.event_dates as {{ m.measure }}_dates,
-    {{ m.measure }}_totals.running_values as {{ m.measure }}_running{{ ',' if not loop.last }}
+    {{ m.measure }}_totals.running_values as {{ m.measure }}_running,
     {%- endfor %}
+    s.loaded_through,
+    s.raw_rows
 from patients as p
+cross join raw_state as s
 {%- for source in sources %}
 left join {{ source }}_dates on p.patient_key = {{ source }}_dates.patient_key
 {%- endfor %}

@@ -590,7 +590,8 @@ def _rejected_key_repeats(conn: psycopg.Connection, source: c.Source, sha256: st
 
 
 def _replace_records(conn: psycopg.Connection, source: c.Source, file_name: str, sha256: str) -> None:
-    """Latest delivery wins: delete raw records whose key the file carries, then insert the file's rows.
+    """Latest delivery wins: move raw records whose key the file carries to audit.replaced_records,
+    then insert the file's rows.
 
     Cheaper than INSERT ... ON CONFLICT for new records; a key twice in the file then fails the
     unique record key index, which the caller reports as a structural fault.
@@ -602,8 +603,14 @@ def _replace_records(conn: psycopg.Connection, source: c.Source, file_name: str,
             sql.Identifier(k)) for k in source.key)
     # No ANALYZE of the stage: it costs about as much as the insert, and the planner already knows
     # the stage's size in pages, which is what the join strategy depends on.
-    conn.execute(sql.SQL("delete from {t} as r using {s} as s where {m}").format(
-        t=raw_table(source), s=stage, m=match))
+    # The replaced versions go to audit.replaced_records, whole, in the same statement.
+    patient = sql.SQL("r.patient_key" if c.PATIENT_KEY in names else "null")
+    conn.execute(sql.SQL(
+        "with gone as (delete from {t} as r using {s} as s where {m} "
+        "returning r.file_sha256, r.loaded_at, {p} as patient_key, to_jsonb(r) as record) "
+        "insert into audit.replaced_records (source, patient_key, file_sha256, loaded_at, record, "
+        "replaced_by_sha256) select %s, patient_key, file_sha256, loaded_at, record, %s from gone").format(
+        t=raw_table(source), s=stage, m=match, p=patient), (source.name, sha256))
     cols = sql.SQL(", ").join(map(sql.Identifier, [*names, "file_name", "file_sha256", "loaded_at"]))
     data = sql.SQL(", ").join(map(sql.Identifier, names))
     conn.execute(sql.SQL("insert into {t} ({cols}) select {data}, %s, %s, now() from {s}").format(

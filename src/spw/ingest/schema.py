@@ -41,9 +41,26 @@ create table if not exists audit.rejected_rows (
 )
 """
 
+# Records a later delivery replaced (latest delivery wins, data contract §1), kept whole: nothing
+# loaded is ever lost, and incremental models learn which patients and files a resubmission touched
+# (replaced_at after their last build), including a record moved to another patient.
+REPLACED_RECORDS_DDL = """
+create table if not exists audit.replaced_records (
+    id bigint generated always as identity primary key,
+    source text not null,
+    patient_key text,
+    file_sha256 text not null,
+    loaded_at timestamptz not null,
+    record jsonb not null,
+    replaced_by_sha256 text not null,
+    replaced_at timestamptz not null default now()
+)
+"""
+
 AUDIT_INDEXES = (
     "create index if not exists file_loads_sha256_idx on audit.file_loads (sha256, status)",
     "create index if not exists rejected_rows_file_idx on audit.rejected_rows (sha256, line_number)",
+    "create index if not exists replaced_records_time_idx on audit.replaced_records (replaced_at)",
 )
 
 
@@ -106,6 +123,7 @@ def ensure_schema(conn: psycopg.Connection) -> None:
             conn.execute("set local role spw_loader")
         conn.execute(FILE_LOADS_DDL)
         conn.execute(REJECTED_ROWS_DDL)
+        conn.execute(REPLACED_RECORDS_DDL)
         for stmt in AUDIT_INDEXES:
             conn.execute(stmt)
         for source in c.SOURCES.values():
