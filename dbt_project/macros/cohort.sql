@@ -99,12 +99,12 @@
 
 {#- Methods §4 rules a candidate j must pass for index row i (aliases), besides the ring key:
     registered from t - W to t + W months, alive after t + W months, never referred on or before
-    t + W months. -#}
-{% macro candidate_is_eligible(i, c) -%}
+    t + W months (f: the candidate's row of int_match_first_referrals, left-joined). -#}
+{% macro candidate_is_eligible(i, c, f) -%}
     {{ c }}.registration_start_date <= {{ i }}.pre_start
     and ({{ c }}.registration_end_date is null or {{ c }}.registration_end_date >= {{ i }}.post_end)
     and ({{ c }}.date_of_death is null or {{ c }}.date_of_death > {{ i }}.post_end)
-    and ({{ c }}.first_referral_date is null or {{ c }}.first_referral_date > {{ i }}.post_end)
+    and ({{ f }}.first_referral_date is null or {{ f }}.first_referral_date > {{ i }}.post_end)
 {%- endmacro %}
 
 {#- Methods §4 bands as ranks (0 = lowest band), to compare a band with an upper bound. -#}
@@ -156,9 +156,9 @@ positioned as (
 {#- Every rule of methods §4 a ring member r must pass for index row i (r is already in i's
     demographic stratum): eligible as if indexed at t, practice on day t in i's sub-ICB (members whose
     practice was re-mapped during the year are settled by ring_pairs_on_day_t), and the same three
-    pre-window bands, counted exactly on the member's timelines. -#}
-{% macro candidate_passes(i, r) -%}
-    {{ candidate_is_eligible(i, r) }}
+    pre-window bands, counted exactly on the member's timelines (f: the member's first referral). -#}
+{% macro candidate_passes(i, r, f) -%}
+    {{ candidate_is_eligible(i, r, f) }}
     and (
         {{ r }}.has_practice_change
         or ({{ i }}.index_date >= {{ r }}.practice_valid_from and {{ i }}.index_date < {{ r }}.practice_valid_to)
@@ -174,8 +174,9 @@ positioned as (
 {#- The final select of a matching stage over the CTE `passing` (index_key, window_months, index_date,
     sub_icb_code, control_key, control_practice_code, has_practice_change, hash_rank): members whose
     practice was re-mapped during the year are kept when the practice row valid on day t (latest
-    valid_from when rows overlap) is in the index patient's sub-ICB. -#}
-{% macro ring_pairs_on_day_t(passing) -%}
+    valid_from when rows overlap) is in the index patient's sub-ICB. Rows carry `todo_through` (the
+    state of int_match_todo they were built from, macros/incremental.sql). -#}
+{% macro ring_pairs_on_day_t(passing, todo_through) -%}
 , practice_rows as (
     select
         practice_code,
@@ -211,7 +212,8 @@ select
     index_key,
     window_months,
     control_key,
-    hash_rank
+    hash_rank,
+    {{ todo_through }} as todo_through
 from {{ passing }}
 where not has_practice_change
 union all
@@ -219,8 +221,17 @@ select
     index_key,
     window_months,
     control_key,
-    hash_rank
+    hash_rank,
+    {{ todo_through }} as todo_through
 from on_day_t
+{%- endmacro %}
+
+{#- The CTE `first_referrals`: people ever referred, with their first referral date (the rest never
+    were; int_match_first_referrals), for candidate_is_eligible. -#}
+{% macro first_referrals() -%}
+first_referrals as (
+    select * from {{ ref('int_match_first_referrals') }}
+)
 {%- endmacro %}
 
 {#- Columns of a passing pair: index row i, ring member r, ring distance expression. -#}

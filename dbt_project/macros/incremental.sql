@@ -1,96 +1,83 @@
 {#- Incremental rebuilds keyed on what the loader did since a model's last build.
 
-    raw is only ever appended to or replaced record by record by the loader, and every replaced
-    version is kept in audit.replaced_records (with the time it was replaced). So rows loaded after a
-    model's last build, plus the replaced records of that time, name every patient whose inputs
-    changed. Each row of an incremental model carries the state of raw it was built from:
-    loaded_through (the latest loaded_at / replaced_at seen) and raw_rows (rows in its sources). If raw
-    lost rows any other way (a truncate, a hand-made delete), the counts no longer add up and the
-    model forgets everything and rebuilds in full (forget_if_raw_lost_rows). Changed definitions
-    (measures, code lists) still need `dbt build --full-refresh` (spw run --full-refresh). -#}
+    raw is only ever appended to, or replaced record by record, by the loader, and every replaced
+    version is kept in audit.replaced_records with the time it was replaced. So the rows loaded after
+    a model's last build, and the records replaced since, name everything whose inputs changed. Each
+    row of an incremental model carries the state of raw it was built from (int_raw_state over the
+    model's inputs): loaded_through, the latest load or replacement seen, and raw_drift, the inputs'
+    drift from the ledger. When the drift has moved (raw emptied or edited outside the loader), the
+    pre-hook forget_if_raw_drifted empties the model and it rebuilds in full. Changed definitions
+    (measures, code lists, variables) still need `dbt build --full-refresh`.
 
-{#- `inputs`: the model's raw inputs, [{'relation': staging view over raw.<source>, 'source': <source>}].
-    The state of raw now: one row (loaded_through, raw_rows) over those relations and the
-    audit.replaced_records rows of their sources. -#}
-{% macro raw_state(inputs) -%}
-    select
-        max(loaded_through) as loaded_through,
-        sum(n_rows) as raw_rows
-    from (
-        {%- for s in inputs | map(attribute='relation') %}
-        select
-            max(loaded_at) as loaded_through,
-            count(*) as n_rows
-        from {{ s }}
-        union all
-        {%- endfor %}
-        select
-            max(replaced_at) as loaded_through,
-            0 as n_rows
-        from {{ source('audit', 'replaced_records') }}
-        where source in ('{{ inputs | map(attribute='source') | join("', '") }}')
-    ) as s
+    `inputs`: the model's raw inputs, [{'relation': staging view over raw.<source>, 'source': name}]. -#}
+
+{%- macro source_list(inputs) -%}
+    '{{ inputs | map(attribute='source') | join("', '") }}'
 {%- endmacro %}
 
-{#- The state of raw when `relation` was last built (no row when it is empty). -#}
-{% macro previous_raw_state(relation) -%}
+{#- The state of the inputs now: one row (loaded_through, raw_drift). -#}
+{% macro input_state(inputs) -%}
+    select
+        max(loaded_through) as loaded_through,
+        sum(raw_drift) as raw_drift
+    from {{ ref('int_raw_state') }}
+    where source in ({{ source_list(inputs) }})
+{%- endmacro %}
+
+{#- The state of the inputs when `relation` was last built (no row when it is empty). -#}
+{% macro previous_state(relation) -%}
     select
         loaded_through,
-        raw_rows
+        raw_drift
     from {{ relation }}
     order by loaded_through desc
     limit 1
 {%- endmacro %}
 
-{#- Patients with a row loaded or replaced after the last build (every patient when there was none). -#}
+{#- Time after which rows count as new for `relation` (all of them when it is empty). -#}
+{% macro loaded_since(relation) -%}
+    coalesce(
+        (select p.loaded_through from ({{ previous_state(relation) }}) as p),
+        cast('-infinity' as timestamp with time zone)
+    )
+{%- endmacro %}
+
+{#- Patients with a row loaded or replaced after `relation` was last built. -#}
 {% macro changed_patients(relation, inputs) -%}
-    {%- set since = "coalesce((select loaded_through from (" ~ previous_raw_state(relation)
-        ~ ") as p), cast('-infinity' as timestamp with time zone))" -%}
-    {%- for s in inputs | map(attribute='relation') %}
-    select patient_key from {{ s }}
-    where loaded_at > {{ since }}
+    {%- for s in inputs %}
+    select patient_key from {{ s.relation }}
+    where loaded_at > {{ loaded_since(relation) }}
     union
     {%- endfor %}
     select patient_key from {{ source('audit', 'replaced_records') }}
     where
-        source in ('{{ inputs | map(attribute='source') | join("', '") }}')
-        and replaced_at > {{ since }}
+        source in ({{ source_list(inputs) }})
+        and replaced_at > {{ loaded_since(relation) }}
 {%- endmacro %}
 
-{#- Pre-hook: empty `relation` when raw's rows no longer add up to what it was built from plus what
-    the loader did since (rows loaded after it, less the rows loaded before it that were replaced). -#}
-{% macro forget_if_raw_lost_rows(relation, inputs) -%}
+{#- Pre-hook: empty `relation` when its inputs' drift from the ledger is not what it was built from. -#}
+{% macro forget_if_raw_drifted(relation, inputs) -%}
     {%- if is_incremental() -%}
     delete from {{ relation }}
     where exists (
         select 1
-        from ({{ previous_raw_state(relation) }}) as p
-        where
-            p.raw_rows
-            {%- for s in inputs | map(attribute='relation') %}
-            + (select count(*) from {{ s }} where loaded_at > p.loaded_through)
-            {%- endfor %}
-            - (
-                select count(*) from {{ source('audit', 'replaced_records') }}
-                where
-                    source in ('{{ inputs | map(attribute='source') | join("', '") }}')
-                    and replaced_at > p.loaded_through
-                    and loaded_at <= p.loaded_through
-            )
-            != (select raw_rows from ({{ raw_state(inputs) }}) as n)
+        from ({{ previous_state(relation) }}) as p
+        where p.raw_drift != (select n.raw_drift from ({{ input_state(inputs) }}) as n)
     )
     {%- endif -%}
 {%- endmacro %}
 
-{#- Post-hook: rows of patients whose records were all replaced away to another patient (they are
-    not rebuilt, having no rows left). -#}
-{% macro forget_moved_patients(relation, inputs) -%}
+{#- Post-hook: rows a record replaced since they were built still carry an older state; those that
+    were not rebuilt (nothing left to build them from: the patient's or the file's records were all
+    replaced away) go. `match`: how a replaced record (r) belongs to a row (t), e.g.
+    'r.patient_key = t.patient_key'. -#}
+{% macro forget_replaced(relation, inputs, match) -%}
     {%- if is_incremental() -%}
     delete from {{ relation }} as t
     using {{ source('audit', 'replaced_records') }} as r
     where
-        r.patient_key = t.patient_key
-        and r.source in ('{{ inputs | map(attribute='source') | join("', '") }}')
+        {{ match }}
+        and r.source in ({{ source_list(inputs) }})
         and r.replaced_at > t.loaded_through
     {%- endif -%}
 {%- endmacro %}
@@ -102,4 +89,150 @@
         {'relation': ref('stg_ecds__attendances'), 'source': 'ae_attendances'},
         {'relation': ref('stg_apc__admissions'), 'source': 'inpatient_admissions'},
     ]) }}
+{%- endmacro %}
+
+{#- Every contract source (the data-quality checks read them all). -#}
+{% macro all_inputs() -%}
+    {{ return([
+        {'relation': ref('stg_ods__practices'), 'source': 'practices'},
+        {'relation': ref('stg_workforce__link_worker_workforce'), 'source': 'link_worker_workforce'},
+        {'relation': ref('stg_gp__patients'), 'source': 'patients'},
+        {'relation': ref('stg_case_management__referrals'), 'source': 'sp_referrals'},
+        {'relation': ref('stg_case_management__wellbeing'), 'source': 'sp_wellbeing'},
+    ] + event_inputs()) }}
+{%- endmacro %}
+
+{#- The raw inputs of the matching ring: activity, the register and the practices. -#}
+{% macro ring_inputs() -%}
+    {{ return(event_inputs() + [
+        {'relation': ref('stg_gp__patients'), 'source': 'patients'},
+        {'relation': ref('stg_ods__practices'), 'source': 'practices'},
+    ]) }}
+{%- endmacro %}
+
+{#- Dates of activity loaded or replaced after `relation` was last built, old versions and new
+    (column event_date; one row per date). -#}
+{% macro changed_event_dates(relation) -%}
+    {%- for s in event_inputs() %}
+        {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
+            'inpatient_admissions': 'admissions'}[s.source]).date %}
+    select {{ date_col }} as event_date from {{ s.relation }}
+    where loaded_at > {{ loaded_since(relation) }}
+    union
+    select cast({{ record_field('record', date_col) }} as date) from {{ source('audit', 'replaced_records') }}
+    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation) }}
+        {%- if not loop.last %}
+    union
+        {%- endif %}
+    {%- endfor %}
+{%- endmacro %}
+
+{#- Post-hook of int_match_ring: years no index row needs any more go. -#}
+{% macro forget_years_without_index_rows(relation) -%}
+    {%- if is_incremental() -%}
+    delete from {{ relation }}
+    where index_year not in (select i.index_year from {{ ref('int_match_index') }} as i)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- This dbt invocation's start, as a timestamp: marks what a build recomputed. -#}
+{% macro run_marker() -%}
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamp with time zone)
+{%- endmacro %}
+
+{#- The raw inputs int_match_todo reads directly (the rest reach it through the ring). -#}
+{% macro referral_inputs() -%}
+    {{ return([{'relation': ref('stg_case_management__referrals'), 'source': 'sp_referrals'}]) }}
+{%- endmacro %}
+
+{#- Matching stages (int_match_pool, int_match_extended, int_matched_controls, int_did_patient) keep a
+    row set per index row (index_key, window_months) and carry todo_through, the latest todo_at of
+    int_match_todo when they were built. A build after the first recomputes the index rows whose todo_at
+    is later: -#}
+{% macro todo_since(relation) -%}
+    coalesce(
+        (select max(x.todo_through) from {{ relation }} as x),
+        cast('-infinity' as timestamp with time zone)
+    )
+{%- endmacro %}
+
+{#- The CTE `todo`: index rows (index_key, window_months) this build must (re)compute for `relation`. -#}
+{% macro todo_rows(relation) -%}
+todo as (
+    select
+        index_key,
+        window_months
+    from {{ ref('int_match_todo') }}
+    {%- if is_incremental() %}
+    where todo_at > {{ todo_since(relation) }}
+    {%- endif %}
+)
+{%- endmacro %}
+
+{#- The latest todo_at now (the state column todo_through of the matching stages). -#}
+{% macro todo_through() -%}
+    (select max(todo_at) from {{ ref('int_match_todo') }})
+{%- endmacro %}
+
+{#- Post-hook of the matching stages: rows of index rows that are gone, or that were invalidated after
+    the row was built and not rebuilt (no rows this time), go. -#}
+{% macro forget_stale_index_rows(relation, key='index_key') -%}
+    {%- if is_incremental() -%}
+    delete from {{ relation }} as t
+    where not exists (
+        select 1
+        from {{ ref('int_match_todo') }} as d
+        where
+            d.index_key = t.{{ key }}
+            and d.window_months = t.window_months
+            and d.todo_at <= t.todo_through
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Hash parts of int_match_index columns, NULL-safe and separated. -#}
+{% macro matching_key_parts(columns) -%}
+    {%- set parts = [] -%}
+    {%- for c in columns -%}
+        {%- do parts.append("coalesce(cast(" ~ c ~ " as " ~ dbt.type_string() ~ "), '~')") -%}
+        {%- if not loop.last %}{% do parts.append("'|'") %}{% endif -%}
+    {%- endfor -%}
+    {{ return(parts) }}
+{%- endmacro %}
+
+{#- Post-hook of int_match_todo: index rows that are gone. -#}
+{% macro forget_stale_todo(relation) -%}
+    {%- if is_incremental() -%}
+    delete from {{ relation }} as t
+    where not exists (
+        select 1 from {{ ref('int_match_index') }} as i
+        where i.index_key = t.index_key and i.window_months = t.window_months
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Activity loaded or replaced after `relation` was last built (old versions and new), and every
+    open emergency spell (its bed days run to the cut-off): (patient_key, event_date) rows. -#}
+{% macro changed_activity(relation) -%}
+    {%- for s in event_inputs() %}
+        {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
+            'inpatient_admissions': 'admissions'}[s.source]).date %}
+    select
+        patient_key,
+        {{ date_col }} as event_date
+    from {{ s.relation }}
+    where loaded_at > {{ loaded_since(relation) }}
+    union all
+    select
+        patient_key,
+        cast({{ record_field('record', date_col) }} as date) as event_date
+    from {{ source('audit', 'replaced_records') }}
+    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation) }}
+    union all
+    {%- endfor %}
+    select
+        patient_key,
+        admission_date as event_date
+    from {{ ref('stg_apc__admissions') }}
+    where discharge_date is null
 {%- endmacro %}

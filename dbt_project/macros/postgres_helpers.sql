@@ -68,3 +68,17 @@
             then sqrt(({{ n }} * {{ ss }} - {{ s }} * {{ s }}) / ({{ n }} * ({{ n }} - 1)))
     end
 {%- endmacro %}
+
+
+{#- A field of a JSON record (audit.replaced_records.record), as text. -#}
+{% macro record_field(record, key) -%}
+    {{ return(adapter.dispatch('record_field', 'spw')(record, key)) }}
+{%- endmacro %}
+
+{% macro default__record_field(record, key) -%}
+    {{ record }} ->> '{{ key }}'
+{%- endmacro %}
+
+{% macro spark__record_field(record, key) -%}
+    get_json_object({{ record }}, '$.{{ key }}')
+{%- endmacro %}

@@ -1,11 +1,76 @@
 -- Eligible index patient x window x measure with its controls' mean pre/post counts and the
 -- patient's difference-in-differences contribution e_i (methods §4). Unmatched patients keep NULLs.
-with index_measures as (
-    select * from {{ ref('int_cohort_measures') }}
+-- Incremental (macros/incremental.sql): a build after the first recomputes the index rows int_match_todo
+-- invalidated since, and those whose patient or controls have activity loaded or replaced since, or an
+-- open emergency spell (its bed days run to the cut-off), dated in their windows.
+-- depends_on: {{ source('audit', 'replaced_records') }}, {{ ref('int_raw_state') }}, {{ ref('int_match_index') }}
+{{ config(
+    materialized='incremental',
+    unique_key=['patient_key', 'window_months'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
+    post_hook="{{ forget_stale_index_rows(this, 'patient_key') }}",
+) }}
+
+with {{ todo_rows(this) }},
+
+{%- if is_incremental() %}
+
+changed_activity as (
+    {{ changed_activity(this) }}
+),
+
+touched as (
+    select
+        c.index_key,
+        c.window_months
+    from {{ ref('int_matched_controls') }} as c
+    inner join changed_activity as a
+        on
+            c.control_key = a.patient_key
+            and a.event_date >= c.pre_start
+            and a.event_date <= c.post_end
+    union
+    select
+        i.index_key,
+        i.window_months
+    from {{ ref('int_match_index') }} as i
+    inner join changed_activity as a
+        on
+            i.index_key = a.patient_key
+            and a.event_date >= i.pre_start
+            and a.event_date <= i.post_end
+),
+
+recompute as (
+    select * from todo
+    union
+    select * from touched
+),
+{%- else %}
+
+recompute as (
+    select * from todo
+),
+{%- endif %}
+
+index_measures as (
+    select m.*
+    from {{ ref('int_cohort_measures') }} as m
+    inner join recompute as r
+        on
+            m.patient_key = r.index_key
+            and m.window_months = r.window_months
 ),
 
 controls as (
-    select * from {{ ref('int_matched_controls') }}
+    select c.*
+    from {{ ref('int_matched_controls') }} as c
+    inner join recompute as r
+        on
+            c.index_key = r.index_key
+            and c.window_months = r.window_months
 ),
 
 timelines as (
@@ -53,8 +118,12 @@ select
     c.n_controls is not null as is_matched,
     c.control_pre_mean,
     c.control_post_mean,
-    (i.post_count - i.pre_count) - (c.control_post_mean - c.control_pre_mean) as did_contribution
+    (i.post_count - i.pre_count) - (c.control_post_mean - c.control_pre_mean) as did_contribution,
+    {{ todo_through() }} as todo_through,
+    s.loaded_through,
+    s.raw_drift
 from index_measures as i
+cross join ({{ input_state(event_inputs()) }}) as s
 left join control_means as c
     on
         i.patient_key = c.index_key

@@ -4,20 +4,39 @@
 -- The search is cut down without losing anyone: a member is paired only when its upper-bound bands
 -- for the year (int_match_ring) reach the index patient's bands, since a count in any pre-window of
 -- the year can be no higher than that bound. The exact rules are then checked pair by pair.
+-- Incremental (macros/incremental.sql): a build after the first recomputes the index rows int_match_todo
+-- invalidated since.
+{{ config(
+    materialized='incremental',
+    unique_key=['index_key', 'window_months'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="{{ forget_stale_index_rows(this) }}",
+) }}
 {%- set pool_size = match_pool_size() %}
 
-with pool_matches as (
+with {{ todo_rows(this) }},
+
+pool_matches as (
     select
-        index_key,
-        window_months,
+        p.index_key,
+        p.window_months,
         count(*) as n_matches
-    from {{ ref('int_match_pool') }}
-    group by index_key, window_months
+    from {{ ref('int_match_pool') }} as p
+    inner join todo as d
+        on
+            p.index_key = d.index_key
+            and p.window_months = d.window_months
+    group by p.index_key, p.window_months
 ),
 
 index_rows as (
     select i.*
     from {{ ref('int_match_index') }} as i
+    inner join todo as d
+        on
+            i.index_key = d.index_key
+            and i.window_months = d.window_months
     left join pool_matches as m
         on
             i.index_key = m.index_key
@@ -26,6 +45,8 @@ index_rows as (
 ),
 
 {{ ring_positioned('index_rows') }},
+
+{{ first_referrals() }},
 
 signatures as (
     -- every combination of upper-bound band ranks a ring member can carry
@@ -62,7 +83,6 @@ distanced as (
         r.registration_start_date,
         r.registration_end_date,
         r.date_of_death,
-        r.first_referral_date,
         r.has_practice_change,
         r.practice_valid_from,
         r.practice_valid_to,
@@ -82,9 +102,10 @@ distanced as (
 passing as (
     select {{ passing_pair_columns('d', 'd', 'd.ring_distance') }}
     from distanced as d
+    left join first_referrals as f on d.patient_key = f.patient_key
     where
         d.ring_distance > {{ pool_size }}
-        and {{ candidate_passes('d', 'd') }}
+        and {{ candidate_passes('d', 'd', 'f') }}
 )
 
-{{ ring_pairs_on_day_t('passing') }}
+{{ ring_pairs_on_day_t('passing', todo_through()) }}

@@ -1,9 +1,27 @@
 -- First stage of matching (methods §4): for each eligible index patient and window, the ring members
 -- among the var match_candidate_pool places that follow it on its hash ring that pass every rule.
 -- When at least k of them pass, they include the k nearest valid candidates of the whole ring.
-with index_rows as (
-    select * from {{ ref('int_match_index') }}
+-- Incremental (macros/incremental.sql): a build after the first recomputes the index rows int_match_todo
+-- invalidated since.
+{{ config(
+    materialized='incremental',
+    unique_key=['index_key', 'window_months'],
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="{{ forget_stale_index_rows(this) }}",
+) }}
+with {{ todo_rows(this) }},
+
+index_rows as (
+    select i.*
+    from {{ ref('int_match_index') }} as i
+    inner join todo as d
+        on
+            i.index_key = d.index_key
+            and i.window_months = d.window_months
 ),
+
+{{ first_referrals() }},
 
 {{ ring_positioned('index_rows') }},
 
@@ -26,7 +44,8 @@ passing as (
         on
             {{ same_stratum('i', 'r') }}
             and i.target_rank = r.ring_rank
-    where {{ candidate_passes('i', 'r') }}
+    left join first_referrals as f on r.patient_key = f.patient_key
+    where {{ candidate_passes('i', 'r', 'f') }}
 )
 
-{{ ring_pairs_on_day_t('passing') }}
+{{ ring_pairs_on_day_t('passing', todo_through()) }}

@@ -9,10 +9,71 @@
 -- and the band ranks of its counts over every day a pre-window of an index date in the year can
 -- cover, [1 January - longest W months, 31 December): upper bounds that let the second matching
 -- stage skip members who cannot reach an index patient's bands.
+-- First referrals are not carried: a new referral would touch every year's ring; the matching stages
+-- look them up per pair instead.
+-- Incremental by index year (macros/incremental.sql): a year's ring is valid for index dates up to
+-- built_through (the data cut-off it was built at), since the rules only read what happened up to
+-- t + W months of registration and death and before t of activity. A build after the first rebuilds the
+-- years with an index date past their built_through, new years, years with activity loaded or replaced
+-- since and dated in their span up to built_through (late or corrected records), and every year when
+-- the patients or practices changed.
+-- depends_on: {{ source('audit', 'replaced_records') }}, {{ ref('int_raw_state') }}
+{{ config(
+    materialized='incremental',
+    unique_key='index_year',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    pre_hook="{{ forget_if_raw_drifted(this, ring_inputs()) }}",
+    post_hook="{{ forget_years_without_index_rows(this) }}",
+) }}
 {%- set longest_window = cohort_window_months() | max %}
 with index_years as (
-    select distinct index_year from {{ ref('int_match_index') }}
+    select
+        index_year,
+        max(index_date) as last_index_date
+    from {{ ref('int_match_index') }}
+    group by index_year
 ),
+
+{%- if is_incremental() %}
+
+built as (
+    select
+        index_year,
+        max(built_through) as built_through
+    from {{ this }}
+    group by index_year
+),
+
+changed_activity as (
+    -- dates of activity loaded or replaced since the last build (old and new versions)
+    {{ changed_event_dates(this) }}
+),
+
+years as (
+    select y.index_year
+    from index_years as y
+    left join built as b on y.index_year = b.index_year
+    where
+        b.index_year is null
+        or y.last_index_date > b.built_through
+        or exists (
+            select 1 from {{ ref('int_raw_state') }} as s
+            where s.source in ('patients', 'practices') and s.loaded_through > {{ loaded_since(this) }}
+        )
+        or exists (
+            select 1 from changed_activity as a
+            where
+                a.event_date <= b.built_through
+                and a.event_date >= {{ add_months(year_start('y.index_year'), -1 * longest_window) }}
+        )
+),
+{%- else %}
+
+years as (
+    select index_year from index_years
+),
+{%- endif %}
 
 population as (
     select * from {{ ref('int_match_population') }}
@@ -41,7 +102,7 @@ practice_year_rows as (
         g.valid_to,
         count(*) over (partition by g.practice_code, y.index_year) as n_practice_rows
     from geography as g
-    cross join index_years as y
+    cross join years as y
     where
         g.valid_from <= {{ year_end('y.index_year') }}
         and g.valid_to > {{ year_start('y.index_year') }}
@@ -75,7 +136,6 @@ stratified as (
         p.registration_start_date,
         p.registration_end_date,
         p.date_of_death,
-        p.first_referral_date,
         y.has_practice_change,
         y.practice_valid_from,
         y.practice_valid_to
@@ -112,7 +172,6 @@ select
     r.registration_start_date,
     r.registration_end_date,
     r.date_of_death,
-    r.first_referral_date,
     r.has_practice_change,
     r.practice_valid_from,
     r.practice_valid_to,
@@ -126,6 +185,12 @@ select
     {{ zero_one_two_band_rank(bound_count('t.emergency_admissions_dates', 'r.index_year', longest_window)) }}
         as ub_emergency_admissions_rank,
     {{ zero_one_two_band_rank(bound_count('t.ae_attendances_dates', 'r.index_year', longest_window)) }}
-        as ub_ae_attendances_rank
+        as ub_ae_attendances_rank,
+    c.cutoff_date as built_through,
+    {{ run_marker() }} as built_at,
+    s.loaded_through,
+    s.raw_drift
 from ranked as r
 left join timelines as t on r.patient_key = t.patient_key
+cross join {{ ref('int_data_cutoff') }} as c
+cross join ({{ input_state(ring_inputs()) }}) as s

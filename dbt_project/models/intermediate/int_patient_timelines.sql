@@ -8,14 +8,14 @@
 -- Incremental (macros/incremental.sql): a build after the first recomputes only patients with an
 -- event row loaded or replaced since, and patients with an open emergency spell (its bed days run to
 -- the cut-off); each recomputed patient's row is rebuilt whole from all of their rows.
--- depends_on: {{ source('audit', 'replaced_records') }}
+-- depends_on: {{ source('audit', 'replaced_records') }}, {{ ref('int_raw_state') }}
 {{ config(
     materialized='incremental',
     unique_key='patient_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ forget_if_raw_lost_rows(this, event_inputs()) }}",
-    post_hook="{{ forget_moved_patients(this, event_inputs()) }}",
+    pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
+    post_hook="{{ forget_replaced(this, event_inputs(), 'r.patient_key = t.patient_key') }}",
 ) }}
 {%- set counted = [] %}
 {%- set valued = [] %}
@@ -39,7 +39,7 @@ changed_patients as (
 {%- endif %}
 
 raw_state as (
-    {{ raw_state(event_inputs()) }}
+    {{ input_state(event_inputs()) }}
 ),
 
 {%- for source in sources %}
@@ -103,7 +103,7 @@ select
     {{ m.measure }}_totals.running_values as {{ m.measure }}_running,
     {%- endfor %}
     s.loaded_through,
-    s.raw_rows
+    s.raw_drift
 from patients as p
 cross join raw_state as s
 {%- for source in sources %}
