@@ -11,12 +11,12 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Postgres least() skips NULLs, which is what "a source with no rows is ignored" needs. -#}
+{#- The latest dates come from int_raw_state (read in its one pass over raw); min() skips NULLs,
+    which is what "a source with no rows is ignored" needs. -#}
 {% macro default__data_cutoff_from_sources() -%}
-    least(
-        (select max(appointment_date) from {{ ref('stg_gp__appointments') }}),
-        (select max(arrival_date) from {{ ref('stg_ecds__attendances') }}),
-        (select max(admission_date) from {{ ref('stg_apc__admissions') }})
+    (
+        select min(last_activity_date) from {{ ref('int_raw_state') }}
+        where source in ('gp_appointments', 'ae_attendances', 'inpatient_admissions')
     )
 {%- endmacro %}
 

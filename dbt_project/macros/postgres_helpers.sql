@@ -82,3 +82,33 @@
 {% macro spark__record_field(record, key) -%}
     get_json_object({{ record }}, '$.{{ key }}')
 {%- endmacro %}
+
+
+{#- Raw tables of the contract sources whose unique record key index (<source>_record_key, created by
+    the loader) is missing, not unique or not valid: one row each (none when all hold). -#}
+{% macro raw_record_key_index_faults() -%}
+    {{ return(adapter.dispatch('raw_record_key_index_faults', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__raw_record_key_index_faults() -%}
+    {%- set sources = ['practices', 'link_worker_workforce', 'patients', 'sp_referrals', 'sp_wellbeing',
+        'gp_appointments', 'ae_attendances', 'inpatient_admissions'] %}
+select s.source
+from (
+    {%- for s in sources %}
+    select '{{ s }}' as source
+        {%- if not loop.last %}
+    union all
+        {%- endif %}
+    {%- endfor %}
+) as s
+left join pg_catalog.pg_class as t
+    on
+        t.relname = s.source
+        and t.relnamespace = 'raw'::regnamespace
+left join pg_catalog.pg_index as i
+    on
+        i.indrelid = t.oid
+        and i.indexrelid = to_regclass('raw.' || s.source || '_record_key')
+where i.indexrelid is null or not i.indisunique or not i.indisvalid
+{%- endmacro %}

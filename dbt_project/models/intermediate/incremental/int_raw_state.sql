@@ -3,23 +3,29 @@
 -- the rows the ledger says were loaded and not replaced since). Incremental models keep the state they
 -- were built from (macros/incremental.sql): what was loaded after it is what they must recompute, and a
 -- drift that moved means raw lost or gained rows outside the loader, so they rebuild in full.
+-- The same pass gives the latest activity date of the event sources, for the data cut-off.
 {%- set sources = [
-    ('practices', 'stg_ods__practices'),
-    ('link_worker_workforce', 'stg_workforce__link_worker_workforce'),
-    ('patients', 'stg_gp__patients'),
-    ('sp_referrals', 'stg_case_management__referrals'),
-    ('sp_wellbeing', 'stg_case_management__wellbeing'),
-    ('gp_appointments', 'stg_gp__appointments'),
-    ('ae_attendances', 'stg_ecds__attendances'),
-    ('inpatient_admissions', 'stg_apc__admissions'),
+    ('practices', 'stg_ods__practices', none),
+    ('link_worker_workforce', 'stg_workforce__link_worker_workforce', none),
+    ('patients', 'stg_gp__patients', none),
+    ('sp_referrals', 'stg_case_management__referrals', none),
+    ('sp_wellbeing', 'stg_case_management__wellbeing', none),
+    ('gp_appointments', 'stg_gp__appointments', 'appointment_date'),
+    ('ae_attendances', 'stg_ecds__attendances', 'arrival_date'),
+    ('inpatient_admissions', 'stg_apc__admissions', 'admission_date'),
 ] %}
 
 with held as (
-    {%- for name, model in sources %}
+    {%- for name, model, date_col in sources %}
         select
             '{{ name }}' as source,
             count(*) as raw_rows,
-            max(loaded_at) as last_loaded_at
+            max(loaded_at) as last_loaded_at,
+            {%- if date_col %}
+            max({{ date_col }}) as last_activity_date
+            {%- else %}
+            cast(null as date) as last_activity_date
+            {%- endif %}
         from {{ ref(model) }}
         {%- if not loop.last %}
             union all
@@ -53,7 +59,8 @@ select
         else h.last_loaded_at
     end as loaded_through,
     cast(h.raw_rows - coalesce(l.rows_loaded, 0) + coalesce(r.rows_replaced, 0) as {{ dbt.type_bigint() }})
-        as raw_drift
+        as raw_drift,
+    h.last_activity_date
 from held as h
 left join ledger as l on h.source = l.source
 left join replaced as r on h.source = r.source
