@@ -181,7 +181,8 @@ def test_matching_is_deterministic_and_independent_of_pool_size(warehouse: Path)
            "measure, n_matched, control_pre_mean, control_post_mean, did_mean, did_ci_low, did_ci_high "
            "from marts.mart_demand_reduction order by 1, 2, 3, 4, 5, 6, 7, 8")
     before_controls, before_did = wh.query(controls), wh.query(did)
-    run_dbt(["run", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
+    # --full-refresh: the matching stages are incremental and would otherwise keep every index row
+    run_dbt(["run", "--full-refresh", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
     assert wh.query("select count(*) as n from intermediate.int_match_extended")[0]["n"] > 0
     assert wh.query(controls) == before_controls
     assert wh.query(did) == before_did

@@ -87,3 +87,18 @@
 {% macro postgres__prefer_hash_aggregation() -%}
     set local enable_sort = off
 {%- endmacro %}
+
+{#- Pre-hook: join by hashing, not by nested loops. The matching stages join a few index rows (an
+    incremental build's) or estimates that collapse through their many equality conditions to
+    millions of ring members and people referred; a nested loop planned for "1 row" then rescans a
+    table per pair. Postgres only (a no-op elsewhere); `set local` ends with the model's transaction. -#}
+{% macro avoid_nested_loops() -%}
+    {{ return(adapter.dispatch('avoid_nested_loops', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__avoid_nested_loops() -%}
+{%- endmacro %}
+
+{% macro postgres__avoid_nested_loops() -%}
+    set local enable_nestloop = off
+{%- endmacro %}

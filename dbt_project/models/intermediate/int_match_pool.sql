@@ -8,6 +8,7 @@
     unique_key=['index_key', 'window_months'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    pre_hook="{{ avoid_nested_loops() }}",
     post_hook="{{ forget_stale_index_rows(this) }}",
 ) }}
 with {{ todo_rows(this) }},
