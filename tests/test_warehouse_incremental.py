@@ -26,10 +26,10 @@ MONTHLY = ("sp_referrals", "sp_wellbeing", "gp_appointments", "ae_attendances", 
 INCREMENTAL = (
     "intermediate.int_patient_timelines", "intermediate.int_dq_record_checks", "intermediate.int_match_todo",
     "intermediate.int_match_pool", "intermediate.int_match_extended", "intermediate.int_matched_controls",
-    "intermediate.int_did_patient",
+    "intermediate.int_did_patient", "intermediate.int_demand_cells", "intermediate.int_equity_registered_cells",
 )
 # the state an incremental row was built from: differs between the two builds by design
-STATE = {"loaded_through", "raw_drift", "todo_at", "todo_through", "built_at", "built_through"}
+STATE = {"loaded_through", "raw_drift", "todo_at", "todo_through", "built_at", "built_through", "did_through"}
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:

@@ -47,3 +47,8 @@ def concat(fields: list[str]) -> str:
 
 def safe_cast(field: str, type_: str) -> str:
     return f"cast({field} as {type_})"
+
+
+def listagg(measure: str, delimiter_text: str = "','", order_by_clause: str | None = None,
+            limit_num: int | None = None) -> str:
+    return f"string_agg({measure}, {delimiter_text} {order_by_clause or ''})"

@@ -9,7 +9,8 @@
     pre-hook forget_if_raw_drifted empties the model and it rebuilds in full. Changed definitions
     (measures, code lists, variables) still need `dbt build --full-refresh`.
 
-    `inputs`: the model's raw inputs, [{'relation': staging view over raw.<source>, 'source': name}]. -#}
+    `inputs`: the model's raw inputs, [{'source': name, 'relation': its staging view over raw.<source>}]
+    ('relation' only where a macro reads the rows: changed_patients). -#}
 
 {%- macro source_list(inputs) -%}
     '{{ inputs | map(attribute='source') | join("', '") }}'
@@ -104,10 +105,7 @@
 
 {#- The raw inputs of the matching ring: activity, the register and the practices. -#}
 {% macro ring_inputs() -%}
-    {{ return(event_inputs() + [
-        {'relation': ref('stg_gp__patients'), 'source': 'patients'},
-        {'relation': ref('stg_ods__practices'), 'source': 'practices'},
-    ]) }}
+    {{ return(event_inputs() + register_inputs()) }}
 {%- endmacro %}
 
 {#- Dates of activity loaded or replaced after `relation` was last built, old versions and new
@@ -137,7 +135,7 @@
 
 {#- This dbt invocation's start, as a timestamp: marks what a build recomputed. -#}
 {% macro run_marker() -%}
-    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}+00' as timestamp with time zone)
+    cast('{{ run_started_at }}' as timestamp with time zone)
 {%- endmacro %}
 
 {#- The raw inputs int_match_todo reads directly (the rest reach it through the ring). -#}
@@ -235,4 +233,33 @@ todo as (
         admission_date as event_date
     from {{ ref('stg_apc__admissions') }}
     where discharge_date is null
+{%- endmacro %}
+
+{#- The int_patient_groups columns a cell depends on, as hash parts. -#}
+{% macro group_fingerprint_parts() -%}
+    {{ return(matching_key_parts(['patient_key', 'window_months', 'population', 'subgroup', 'region_code',
+        'icb_code', 'sub_icb_code', 'pcn_code'])) }}
+{%- endmacro %}
+
+{#- Post-hook of int_demand_cells: cohort years with no patient any more. -#}
+{% macro forget_cohort_years_without_patients(relation) -%}
+    {%- if is_incremental() -%}
+    delete from {{ relation }}
+    where cohort_fy not in (select g.cohort_fy from {{ ref('int_patient_groups') }} as g)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The raw inputs of the registered population: the register and the practices (by name only: no
+    model reads their rows for changes). -#}
+{% macro register_inputs() -%}
+    {{ return([{'source': 'patients'}, {'source': 'practices'}]) }}
+{%- endmacro %}
+
+{#- Post-hook of an all-or-nothing incremental model: after a recount, rows of older builds (years that
+    are no longer cohort years) go; when nothing was recounted every row is of the same build. -#}
+{% macro forget_older_builds(relation) -%}
+    {%- if is_incremental() -%}
+    delete from {{ relation }}
+    where built_at < (select max(t.built_at) from {{ relation }} as t)
+    {%- endif -%}
 {%- endmacro %}

@@ -112,3 +112,18 @@ left join pg_catalog.pg_index as i
         and i.indexrelid = to_regclass('raw.' || s.source || '_record_key')
 where i.indexrelid is null or not i.indisunique or not i.indisvalid
 {%- endmacro %}
+
+
+{#- Aggregate: a fingerprint of a group's rows that does not depend on their order (a sum of 60-bit
+    prefixes of each row's md5), so it needs no sort. -#}
+{% macro order_free_fingerprint(expr) -%}
+    {{ return(adapter.dispatch('order_free_fingerprint', 'spw')(expr)) }}
+{%- endmacro %}
+
+{% macro default__order_free_fingerprint(expr) -%}
+    sum(cast(cast('x' || substr(md5({{ expr }}), 1, 15) as bit(60)) as bigint))
+{%- endmacro %}
+
+{% macro spark__order_free_fingerprint(expr) -%}
+    sum(conv(substr(md5({{ expr }}), 1, 15), 16, 10))
+{%- endmacro %}

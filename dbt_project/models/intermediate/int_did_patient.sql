@@ -9,6 +9,7 @@
     unique_key=['patient_key', 'window_months'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['todo_through']}, {'columns': ['loaded_through']}],
     pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
     post_hook="{{ forget_stale_index_rows(this, 'patient_key') }}",
 ) }}

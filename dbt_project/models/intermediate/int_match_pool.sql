@@ -8,6 +8,7 @@
     unique_key=['index_key', 'window_months'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['todo_through']}],
     pre_hook="{{ avoid_nested_loops() }}",
     post_hook="{{ forget_stale_index_rows(this) }}",
 ) }}

@@ -23,6 +23,7 @@
     unique_key='index_year',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['loaded_through']}, {'columns': ['index_year', 'built_through']}],
     pre_hook="{{ forget_if_raw_drifted(this, ring_inputs()) }}",
     post_hook="{{ forget_years_without_index_rows(this) }}",
 ) }}
@@ -38,11 +39,14 @@ with index_years as (
 {%- if is_incremental() %}
 
 built as (
+    -- one index look-up per year ((index_year, built_through) is indexed), not a pass over the ring
     select
-        index_year,
-        max(built_through) as built_through
-    from {{ this }}
-    group by index_year
+        y.index_year,
+        (
+            select max(r.built_through) from {{ this }} as r
+            where r.index_year = y.index_year
+        ) as built_through
+    from index_years as y
 ),
 
 changed_activity as (
@@ -55,7 +59,7 @@ years as (
     from index_years as y
     left join built as b on y.index_year = b.index_year
     where
-        b.index_year is null
+        b.built_through is null
         or y.last_index_date > b.built_through
         or exists (
             select 1 from {{ ref('int_raw_state') }} as s

@@ -7,6 +7,7 @@
     unique_key=['index_key', 'window_months'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['todo_through']}],
     post_hook="{{ forget_stale_index_rows(this) }}",
 ) }}
 

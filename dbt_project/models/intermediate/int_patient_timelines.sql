@@ -14,6 +14,7 @@
     unique_key='patient_key',
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    indexes=[{'columns': ['loaded_through']}],
     pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
     post_hook="{{ forget_replaced(this, event_inputs(), 'r.patient_key = t.patient_key') }}",
 ) }}

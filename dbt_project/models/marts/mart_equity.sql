@@ -2,17 +2,16 @@
 -- quintile, age band, sex, ethnic group, and 'all') and value, unsuppressed: registered population,
 -- people referred, rate per 1,000, engaged share, and outcomes of the engaged and referred alike
 -- (GP appointments before/after over the equity outcome window; SWEMWBS change of the index referral).
-{{ config(pre_hook=prefer_hash_aggregation()) }}
-
 with people as (
+    -- the referred side (a few rows per index patient); the registered side is int_equity_registered_cells
     select * from {{ ref('int_equity_people') }}
+    where role = 'referred'
 ),
 
 -- Aggregate people first (to PCN x dimension values) so that the copies made per dimension and per
 -- geography level stay small whatever the population. Grouped by codes only, names carried as
--- max(): the summary below takes the max name per code anyway, and short keys keep this, the one
--- pass over every person-year, cheap.
-grouped as (
+-- max(): the summary below takes the max name per code anyway.
+referred as (
     select
         cohort_fy,
         pcn_code,
@@ -27,19 +26,46 @@ grouped as (
         age_band,
         sex,
         ethnic_group,
-        sum(case when role = 'registered' then 1 else 0 end) as registered_population,
-        sum(case when role = 'referred' then 1 else 0 end) as referrals,
-        sum(case when role = 'referred' and is_engaged then 1 else 0 end) as people_engaged,
-        sum(case when role = 'referred' and has_outcome then 1 else 0 end) as outcome_n_patients,
-        sum(case when role = 'referred' and has_outcome then pre_count else 0 end) as gp_pre_total,
-        sum(case when role = 'referred' and has_outcome then post_count else 0 end) as gp_post_total,
-        count(case when role = 'referred' then swemwbs_change end) as swemwbs_n_paired,
+        0 as registered_population,
+        count(*) as referrals,
+        sum(case when is_engaged then 1 else 0 end) as people_engaged,
+        sum(case when has_outcome then 1 else 0 end) as outcome_n_patients,
+        sum(case when has_outcome then pre_count else 0 end) as gp_pre_total,
+        sum(case when has_outcome then post_count else 0 end) as gp_post_total,
+        count(swemwbs_change) as swemwbs_n_paired,
         -- summed exactly (numeric), so the mean does not depend on the order rows are added in
-        sum(case when role = 'referred' then cast(swemwbs_change as {{ dbt.type_numeric() }}) end)
-            as swemwbs_change_sum
+        sum(cast(swemwbs_change as {{ dbt.type_numeric() }})) as swemwbs_change_sum
     from people
     group by
         cohort_fy, pcn_code, sub_icb_code, icb_code, region_code, imd_quintile, age_band, sex, ethnic_group
+),
+
+grouped as (
+    select
+        cohort_fy,
+        pcn_code,
+        pcn_name,
+        sub_icb_code,
+        sub_icb_name,
+        icb_code,
+        icb_name,
+        region_code,
+        region_name,
+        imd_quintile,
+        age_band,
+        sex,
+        ethnic_group,
+        registered_population,
+        0 as referrals,
+        0 as people_engaged,
+        0 as outcome_n_patients,
+        0 as gp_pre_total,
+        0 as gp_post_total,
+        0 as swemwbs_n_paired,
+        cast(null as {{ dbt.type_numeric() }}) as swemwbs_change_sum
+    from {{ ref('int_equity_registered_cells') }}
+    union all
+    select * from referred
 ),
 
 dimensioned as (

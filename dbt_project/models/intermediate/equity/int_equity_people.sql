@@ -160,11 +160,12 @@ referred as (
     where i.cohort_fy is not null
 ),
 
+-- roles as literals in each branch, so a filter on role drops the other branches unread
 people as (
     select
         patient_key,
         cohort_fy,
-        role,
+        'registered' as role,
         pcn_code,
         pcn_name,
         sub_icb_code,
@@ -187,7 +188,7 @@ people as (
     select
         patient_key,
         'all' as cohort_fy,
-        role,
+        'registered' as role,
         pcn_code,
         pcn_name,
         sub_icb_code,
@@ -211,7 +212,7 @@ people as (
     select
         patient_key,
         cohort_fy,
-        role,
+        'referred' as role,
         pcn_code,
         pcn_name,
         sub_icb_code,
@@ -234,7 +235,7 @@ people as (
     select
         patient_key,
         'all' as cohort_fy,
-        role,
+        'referred' as role,
         pcn_code,
         pcn_name,
         sub_icb_code,

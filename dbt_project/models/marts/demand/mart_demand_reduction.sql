@@ -3,16 +3,9 @@
 -- Aggregates are exact numerics (same input, same digits on every run) cast to float at the end.
 {%- set z = 1.96 %}
 
-with groups as (
-    select * from {{ ref('int_patient_groups') }}
-),
-
-spec as (
-    select * from {{ ref('int_design_spec') }}
-),
-
-patient_measures as (
-    select * from {{ ref('int_did_patient') }}
+with cells as (
+    -- sufficient statistics per finest cell (int_demand_cells)
+    select * from {{ ref('int_demand_cells') }}
 ),
 
 unit_costs as (
@@ -21,68 +14,6 @@ unit_costs as (
 
 names as (
     select * from {{ ref('int_geography_names') }}
-),
-
-patient_values as (
-    select
-        s.design,
-        g.region_code,
-        g.icb_code,
-        g.sub_icb_code,
-        g.pcn_code,
-        g.cohort_fy,
-        g.population,
-        g.subgroup,
-        m.window_months,
-        m.measure,
-        m.is_matched,
-        cast(m.pre_count as numeric) as pre_count,
-        cast(m.post_count as numeric) as post_count,
-        cast(m.post_count - m.pre_count as numeric) as change,
-        cast(m.control_pre_mean as numeric) as control_pre_mean,
-        cast(m.control_post_mean as numeric) as control_post_mean,
-        cast(m.did_contribution as numeric) as did_contribution
-    from patient_measures as m
-    inner join groups as g
-        on
-            m.patient_key = g.patient_key
-            and m.window_months = g.window_months
-    inner join spec as s
-        on
-            m.window_months = s.window_months
-            and m.measure = s.measure
-            and g.subgroup = s.subgroup
-),
-
-cells as (
-    -- Sufficient statistics per finest cell (PCN, cohort year); every reported group is a sum of
-    -- cells, so patient rows are read once whatever the number of geography levels.
-    select
-        design,
-        region_code,
-        icb_code,
-        sub_icb_code,
-        pcn_code,
-        cohort_fy,
-        population,
-        subgroup,
-        window_months,
-        measure,
-        count(*) as n_patients,
-        sum(pre_count) as pre_total,
-        sum(post_count) as post_total,
-        sum(change) as change_sum,
-        sum(change * change) as change_sq_sum,
-        sum(case when is_matched then 1 else 0 end) as n_matched,
-        sum(case when is_matched then pre_count end) as matched_pre_total,
-        sum(control_pre_mean) as control_pre_sum,
-        sum(control_post_mean) as control_post_sum,
-        sum(did_contribution) as did_sum,
-        sum(did_contribution * did_contribution) as did_sq_sum
-    from patient_values
-    group by
-        design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, population, subgroup,
-        window_months, measure
 ),
 
 cells_by_level as (

@@ -1,0 +1,138 @@
+-- Sufficient statistics of mart_demand_reduction per finest cell (PCN, cohort year, design,
+-- population, subgroup, window, measure): every reported group is a sum of cells, so patient rows
+-- are read once whatever the number of geography levels. Exact numerics.
+-- Incremental by cohort year (macros/incremental.sql): a build after the first recomputes the cohort
+-- years with index rows whose int_did_patient rows were rebuilt since, or whose group rows
+-- (int_patient_groups: population, subgroup, geography) changed, as their fingerprint shows.
+{{ config(
+    materialized='incremental',
+    unique_key='cohort_fy',
+    incremental_strategy='delete+insert',
+    on_schema_change='fail',
+    post_hook="{{ forget_cohort_years_without_patients(this) }}",
+) }}
+
+with groups as (
+    select * from {{ ref('int_patient_groups') }}
+),
+
+group_fingerprints as (
+    select
+        cohort_fy,
+        count(*) as group_rows,
+        {{ order_free_fingerprint(dbt.concat(group_fingerprint_parts())) }} as group_fingerprint
+    from groups
+    group by cohort_fy
+),
+
+{%- if is_incremental() %}
+
+previous as (
+    select
+        cohort_fy,
+        max(group_rows) as group_rows,
+        max(group_fingerprint) as group_fingerprint
+    from {{ this }}
+    group by cohort_fy
+),
+
+rebuilt_did as (
+    select distinct
+        g.cohort_fy
+    from {{ ref('int_did_patient') }} as m
+    inner join groups as g
+        on
+            m.patient_key = g.patient_key
+            and m.window_months = g.window_months
+    where m.todo_through > (select coalesce(max(x.did_through), cast('-infinity' as timestamp with time zone)) from {{ this }} as x)
+),
+
+years as (
+    select f.cohort_fy
+    from group_fingerprints as f
+    left join previous as p on f.cohort_fy = p.cohort_fy
+    where
+        p.cohort_fy is null
+        or p.group_rows != f.group_rows
+        or p.group_fingerprint != f.group_fingerprint
+        or f.cohort_fy in (select r.cohort_fy from rebuilt_did as r)
+),
+{%- else %}
+
+years as (
+    select cohort_fy from group_fingerprints
+),
+{%- endif %}
+
+spec as (
+    select * from {{ ref('int_design_spec') }}
+),
+
+patient_values as (
+    select
+        s.design,
+        g.region_code,
+        g.icb_code,
+        g.sub_icb_code,
+        g.pcn_code,
+        g.cohort_fy,
+        g.population,
+        g.subgroup,
+        m.window_months,
+        m.measure,
+        m.is_matched,
+        cast(m.pre_count as numeric) as pre_count,
+        cast(m.post_count as numeric) as post_count,
+        cast(m.post_count - m.pre_count as numeric) as change,
+        cast(m.control_pre_mean as numeric) as control_pre_mean,
+        cast(m.control_post_mean as numeric) as control_post_mean,
+        cast(m.did_contribution as numeric) as did_contribution
+    from {{ ref('int_did_patient') }} as m
+    inner join groups as g
+        on
+            m.patient_key = g.patient_key
+            and m.window_months = g.window_months
+    inner join spec as s
+        on
+            m.window_months = s.window_months
+            and m.measure = s.measure
+            and g.subgroup = s.subgroup
+    where g.cohort_fy in (select y.cohort_fy from years as y)
+),
+
+cells as (
+    select
+        design,
+        region_code,
+        icb_code,
+        sub_icb_code,
+        pcn_code,
+        cohort_fy,
+        population,
+        subgroup,
+        window_months,
+        measure,
+        count(*) as n_patients,
+        sum(pre_count) as pre_total,
+        sum(post_count) as post_total,
+        sum(change) as change_sum,
+        sum(change * change) as change_sq_sum,
+        sum(case when is_matched then 1 else 0 end) as n_matched,
+        sum(case when is_matched then pre_count end) as matched_pre_total,
+        sum(control_pre_mean) as control_pre_sum,
+        sum(control_post_mean) as control_post_sum,
+        sum(did_contribution) as did_sum,
+        sum(did_contribution * did_contribution) as did_sq_sum
+    from patient_values
+    group by
+        design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, population, subgroup,
+        window_months, measure
+)
+
+select
+    c.*,
+    f.group_rows,
+    f.group_fingerprint,
+    (select max(d.todo_through) from {{ ref('int_did_patient') }} as d) as did_through
+from cells as c
+inner join group_fingerprints as f on c.cohort_fy = f.cohort_fy
