@@ -263,3 +263,19 @@ todo as (
     where built_at < (select max(t.built_at) from {{ relation }} as t)
     {%- endif -%}
 {%- endmacro %}
+
+{#- Event rows loaded after `relation` was last built: (patient_key, event_date) of their new versions. -#}
+{% macro new_activity(relation) -%}
+    {%- for s in event_inputs() %}
+        {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
+            'inpatient_admissions': 'admissions'}[s.source]).date %}
+    select
+        patient_key,
+        {{ date_col }} as event_date
+    from {{ s.relation }}
+    where loaded_at > {{ loaded_since(relation) }} and patient_key is not null
+        {%- if not loop.last %}
+    union all
+        {%- endif %}
+    {%- endfor %}
+{%- endmacro %}

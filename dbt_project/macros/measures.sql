@@ -36,39 +36,43 @@
     }[source]) }}
 {%- endmacro %}
 
-{#- The three source CTEs both event models read (each source scanned once). With `only_patients`,
-    the name of a CTE of patient_key defined before them, each keeps those patients' rows only. -#}
-{% macro event_sources(only_patients=none) -%}
+{#- The three source CTEs both event models read (each source scanned once), named <prefix>appointments,
+    <prefix>attendances and <prefix>admissions. With `only_patients`, the name of a CTE of patient_key
+    defined before them, each keeps those patients' rows only; with `loaded_after`, a timestamp
+    expression, only rows loaded after it. -#}
+{% macro event_sources(only_patients=none, prefix='', loaded_after=none) -%}
 {%- set only = ("\n    and a.patient_key in (select patient_key from " ~ only_patients ~ ")") if only_patients else "" -%}
-cutoff as (
+{%- set only = only ~ (("\n    and a.loaded_at > " ~ loaded_after) if loaded_after else "") -%}
+{{ prefix }}cutoff as (
     select cutoff_date from {{ ref('int_data_cutoff') }}
 ),
 
-admitted_destinations as (
+{{ prefix }}admitted_destinations as (
     select discharge_destination_snomed from {{ ref('ref_admitted_discharge_destinations') }}
 ),
 
-appointments as (
+{{ prefix }}appointments as (
     select * from {{ ref('stg_gp__appointments') }} as a
     where a.patient_key is not null{{ only }}
 ),
 
-attendances as (
+{{ prefix }}attendances as (
     select
         a.*,
         d.discharge_destination_snomed is not null as is_admitted_destination
     from {{ ref('stg_ecds__attendances') }} as a
-    left join admitted_destinations as d on a.discharge_destination_snomed = d.discharge_destination_snomed
+    left join {{ prefix }}admitted_destinations as d
+        on a.discharge_destination_snomed = d.discharge_destination_snomed
     where a.patient_key is not null{{ only }}
 ),
 
-admissions as (
+{{ prefix }}admissions as (
     -- open spells run to the data cut-off (emergency_bed_days)
     select
         a.*,
         c.cutoff_date
     from {{ ref('stg_apc__admissions') }} as a
-    cross join cutoff as c
+    cross join {{ prefix }}cutoff as c
     where a.patient_key is not null{{ only }}
 )
 {%- endmacro %}

@@ -102,3 +102,135 @@
 {% macro spark__date_array_where(date_col, condition) -%}
     nullif(collect_list(case when {{ condition }} then {{ date_col }} end), array())
 {%- endmacro %}
+
+
+{#- The CTEs that turn the event source CTEs <prefix>appointments, <prefix>attendances and
+    <prefix>admissions (event_sources) into one row per patient, ending with <prefix>timelines
+    (patient_key, <m>_dates for every measure, <m>_running for valued ones): one pass per source. -#}
+{% macro timeline_ctes(prefix='') -%}
+{%- set counted = [] %}
+{%- set valued = [] %}
+{%- for m in event_measures() %}
+    {%- do (valued if 'value' in m else counted).append(m) %}
+{%- endfor %}
+{%- set sources = ['appointments', 'attendances', 'admissions'] %}
+{%- for source in sources %}
+    {%- set cols = event_source_columns(source) %}
+{{ prefix }}{{ source }}_dates as (
+    select
+        patient_key,
+    {%- for m in counted if m.source == source %}
+        {{ date_array_where(cols.date, m.condition) }} as {{ m.measure }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    from {{ prefix }}{{ source }}
+    group by patient_key
+),
+{% endfor %}
+{%- for m in valued %}
+    {%- set cols = event_source_columns(m.source) %}
+{{ prefix }}{{ m.measure }}_events as (
+    select
+        patient_key,
+        {{ cols.date }} as event_date,
+        {{ cols.id }} as event_id,
+        sum({{ m['value'] }}) over (
+            partition by patient_key order by {{ cols.date }}, {{ cols.id }} rows unbounded preceding
+        ) as running_value
+    from {{ prefix }}{{ m.source }}
+    where {{ m.condition }}
+),
+
+{{ prefix }}{{ m.measure }}_totals as (
+    select
+        patient_key,
+        {{ running_total_array('event_date', 'event_date', 'event_id') }} as event_dates,
+        {{ running_total_array('cast(running_value as ' ~ dbt.type_bigint() ~ ')', 'event_date', 'event_id') }}
+            as running_values
+    from {{ prefix }}{{ m.measure }}_events
+    group by patient_key
+),
+{% endfor %}
+{{ prefix }}patients as (
+    {%- for source in sources %}
+    select patient_key from {{ prefix }}{{ source }}_dates
+        {%- if not loop.last %}
+    union
+        {%- endif %}
+    {%- endfor %}
+),
+
+{{ prefix }}timelines as (
+    select
+        p.patient_key,
+        {%- for m in counted %}
+        {{ sort_date_array(prefix ~ m.source ~ '_dates.' ~ m.measure) }} as {{ m.measure }}_dates,
+        {%- endfor %}
+        {%- for m in valued %}
+        {{ prefix }}{{ m.measure }}_totals.event_dates as {{ m.measure }}_dates,
+        {{ prefix }}{{ m.measure }}_totals.running_values as {{ m.measure }}_running{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ prefix }}patients as p
+    {%- for source in sources %}
+    left join {{ prefix }}{{ source }}_dates on p.patient_key = {{ prefix }}{{ source }}_dates.patient_key
+    {%- endfor %}
+    {%- for m in valued %}
+    left join {{ prefix }}{{ m.measure }}_totals on p.patient_key = {{ prefix }}{{ m.measure }}_totals.patient_key
+    {%- endfor %}
+)
+{%- endmacro %}
+
+{#- Names of every timeline array column (<m>_dates for each measure, then <m>_running). -#}
+{% macro timeline_date_columns() -%}
+    {%- set cols = [] -%}
+    {%- for m in event_measures() if 'value' not in m %}{% do cols.append(m.measure ~ '_dates') %}{% endfor -%}
+    {%- for m in event_measures() if 'value' in m %}{% do cols.append(m.measure ~ '_dates') %}{% endfor -%}
+    {{ return(cols) }}
+{%- endmacro %}
+
+{#- The latest date on a timeline row t (NULL when it holds none). -#}
+{% macro timeline_last_date(t) -%}
+    greatest(
+    {%- for c in timeline_date_columns() %}
+        {{ last_element(t ~ '.' ~ c) }}{{ ',' if not loop.last }}
+    {%- endfor %}
+    )
+{%- endmacro %}
+
+{#- Last element of a one-dimensional array (NULL when NULL or empty). -#}
+{% macro last_element(arr) -%}
+    {{ return(adapter.dispatch('last_element', 'spw')(arr)) }}
+{%- endmacro %}
+
+{% macro default__last_element(arr) -%}
+    {{ arr }}[array_upper({{ arr }}, 1)]
+{%- endmacro %}
+
+{% macro spark__last_element(arr) -%}
+    element_at({{ arr }}, -1)
+{%- endmacro %}
+
+{#- Two arrays one after the other (a NULL counts as empty). -#}
+{% macro append_array(a, b) -%}
+    {{ return(adapter.dispatch('append_array', 'spw')(a, b)) }}
+{%- endmacro %}
+
+{% macro default__append_array(a, b) -%}
+    array_cat({{ a }}, {{ b }})
+{%- endmacro %}
+
+{% macro spark__append_array(a, b) -%}
+    coalesce(concat({{ a }}, {{ b }}), {{ a }}, {{ b }})
+{%- endmacro %}
+
+{#- Every element of an integer array plus `offset`. -#}
+{% macro shift_array(arr, offset) -%}
+    {{ return(adapter.dispatch('shift_array', 'spw')(arr, offset)) }}
+{%- endmacro %}
+
+{% macro default__shift_array(arr, offset) -%}
+    case when {{ arr }} is not null then array(select x + {{ offset }} from unnest({{ arr }}) with ordinality as u (x, i) order by i) end
+{%- endmacro %}
+
+{% macro spark__shift_array(arr, offset) -%}
+    transform({{ arr }}, x -> x + {{ offset }})
+{%- endmacro %}

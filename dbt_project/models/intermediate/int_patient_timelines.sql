@@ -5,9 +5,12 @@
 -- the patients asked about, not every event of every patient, and each consumer joins a patient once.
 -- Each source is read once: one pass groups a patient's events of every measure counted on it
 -- (definitions in macros/measures.sql, shared with int_patient_events).
--- Incremental (macros/incremental.sql): a build after the first recomputes only patients with an
--- event row loaded or replaced since, and patients with an open emergency spell (its bed days run to
--- the cut-off); each recomputed patient's row is rebuilt whole from all of their rows.
+-- Incremental (macros/incremental.sql). A build after the first touches only patients with event
+-- rows loaded or replaced since. When all of a patient's new rows are dated after everything their
+-- row holds (a new month: nearly everyone), the new dates are appended to it (and the new bed days'
+-- running totals carried on from its last total); anyone else (a record replaced, a late record, an
+-- open emergency spell, whose bed days run to the cut-off) is rebuilt whole from all of their rows.
+-- Either way the row is what a full rebuild gives.
 -- depends_on: {{ source('audit', 'replaced_records') }}, {{ ref('int_raw_state') }}
 {{ config(
     materialized='incremental',
@@ -18,98 +21,103 @@
     pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
     post_hook="{{ forget_replaced(this, event_inputs(), 'r.patient_key = t.patient_key') }}",
 ) }}
-{%- set counted = [] %}
-{%- set valued = [] %}
-{%- for m in event_measures() %}
-    {%- do (valued if 'value' in m else counted).append(m) %}
-{%- endfor %}
-{%- set sources = ['appointments', 'attendances', 'admissions'] %}
+{%- set columns = timeline_date_columns() %}
+{%- set valued = valued_measures() %}
 
-with
+with raw_state as (
+    {{ input_state(event_inputs()) }}
+),
+
 {%- if is_incremental() %}
-changed_patients as (
-    {{ changed_patients(this, event_inputs()) }}
-    union
+
+new_activity as (
+    {{ new_activity(this) }}
+),
+
+first_new as (
+    select
+        patient_key,
+        min(event_date) as first_new_date
+    from new_activity
+    group by patient_key
+),
+
+previous as (
+    select
+        t.*,
+        {{ timeline_last_date('t') }} as last_date
+    from {{ this }} as t
+    inner join first_new as f on t.patient_key = f.patient_key
+),
+
+replaced_patients as (
+    select patient_key from {{ source('audit', 'replaced_records') }}
+    where source in ({{ source_list(event_inputs()) }}) and replaced_at > {{ loaded_since(this) }}
+),
+
+open_spell_patients as (
     select patient_key from {{ ref('stg_apc__admissions') }}
     where discharge_date is null
 ),
 
-{{ event_sources('changed_patients') }},
-{%- else %}
-{{ event_sources() }},
-{%- endif %}
-
-raw_state as (
-    {{ input_state(event_inputs()) }}
+appended_patients as (
+    select f.patient_key
+    from first_new as f
+    left join previous as p on f.patient_key = p.patient_key
+    where
+        (p.last_date is null or f.first_new_date > p.last_date)
+        and f.patient_key not in (select r.patient_key from replaced_patients as r where r.patient_key is not null)
+        and f.patient_key not in (select o.patient_key from open_spell_patients as o where o.patient_key is not null)
 ),
 
-{%- for source in sources %}
-    {%- set cols = event_source_columns(source) %}
+rebuilt_patients as (
+    select patient_key from first_new
+    except
+    select patient_key from appended_patients
+    union
+    select patient_key from replaced_patients
+    union
+    select patient_key from open_spell_patients
+),
 
-    {{ source }}_dates as (
-        select
-            patient_key,
-        {%- for m in counted if m.source == source %}
-            {{ date_array_where(cols.date, m.condition) }} as {{ m.measure }}{{ ',' if not loop.last }}
+{{ event_sources('rebuilt_patients', prefix='all_') }},
+
+{{ timeline_ctes('all_') }},
+
+{{ event_sources('appended_patients', prefix='new_', loaded_after=loaded_since(this)) }},
+
+{{ timeline_ctes('new_') }},
+
+appended as (
+    select
+        n.patient_key,
+        {%- for c in columns %}
+        {{ append_array('p.' ~ c, 'n.' ~ c) }} as {{ c }},
         {%- endfor %}
-        from {{ source }}
-        group by patient_key
-    ),
-{%- endfor %}
+        {%- for m in valued %}
+        {{ append_array('p.' ~ m ~ '_running', shift_array('n.' ~ m ~ '_running',
+            'coalesce(' ~ last_element('p.' ~ m ~ '_running') ~ ', 0)')) }} as {{ m }}_running
+        {{- ',' if not loop.last }}
+        {%- endfor %}
+    from new_timelines as n
+    left join previous as p on n.patient_key = p.patient_key
+),
 
-{%- for m in valued %}
-    {%- set cols = event_source_columns(m.source) %}
-
-    {{ m.measure }}_events as (
-        select
-            patient_key,
-            {{ cols.date }} as event_date,
-            {{ cols.id }} as event_id,
-            sum({{ m['value'] }}) over (
-                partition by patient_key order by {{ cols.date }}, {{ cols.id }} rows unbounded preceding
-            ) as running_value
-        from {{ m.source }}
-        where {{ m.condition }}
-    ),
-
-    {{ m.measure }}_totals as (
-        select
-            patient_key,
-            {{ running_total_array('event_date', 'event_date', 'event_id') }} as event_dates,
-            {{ running_total_array('cast(running_value as ' ~ dbt.type_bigint() ~ ')', 'event_date', 'event_id') }}
-                as running_values
-        from {{ m.measure }}_events
-        group by patient_key
-    ),
-{%- endfor %}
-
-patients as (
-    {%- for source in sources %}
-        select patient_key from {{ source }}_dates
-        {%- if not loop.last %}
-            union
-        {%- endif %}
-    {%- endfor %}
+timelines as (
+    select * from all_timelines
+    union all
+    select * from appended
 )
+{%- else %}
 
--- the templater cannot lay out a select list whose items come from two loops
--- noqa: disable=LT02
+{{ event_sources() }},
+
+{{ timeline_ctes() }}
+{%- endif %}
+
 select
-    p.patient_key,
-    {%- for m in counted %}
-    {{ sort_date_array(m.source ~ '_dates.' ~ m.measure) }} as {{ m.measure }}_dates,
-    {%- endfor %}
-    {%- for m in valued %}
-    {{ m.measure }}_totals.event_dates as {{ m.measure }}_dates,
-    {{ m.measure }}_totals.running_values as {{ m.measure }}_running,
-    {%- endfor %}
+    t.*,
     s.loaded_through,
     s.raw_drift
-from patients as p
+from timelines as t
 cross join raw_state as s
-{%- for source in sources %}
-left join {{ source }}_dates on p.patient_key = {{ source }}_dates.patient_key
-{%- endfor %}
-{%- for m in valued %}
-left join {{ m.measure }}_totals on p.patient_key = {{ m.measure }}_totals.patient_key
-{%- endfor %}
