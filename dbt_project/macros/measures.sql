@@ -41,7 +41,8 @@
     defined before them, each keeps those patients' rows only; with `loaded_after`, a timestamp
     expression, only rows loaded after it. -#}
 {% macro event_sources(only_patients=none, prefix='', loaded_after=none) -%}
-{%- set only = ("\n    and a.patient_key in (select patient_key from " ~ only_patients ~ ")") if only_patients else "" -%}
+{%- set only = ("\n    and a.patient_key in (select patient_key from " ~ only_patients ~ ")")
+    if only_patients else "" -%}
 {%- set only = only ~ (("\n    and a.loaded_at > " ~ loaded_after) if loaded_after else "") -%}
 {{ prefix }}cutoff as (
     select cutoff_date from {{ ref('int_data_cutoff') }}

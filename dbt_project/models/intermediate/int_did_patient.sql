@@ -18,42 +18,42 @@ with {{ todo_rows(this) }},
 
 {%- if is_incremental() %}
 
-changed_activity as (
-    {{ changed_activity(this) }}
-),
+    changed_activity as (
+        {{ changed_activity(this) }}
+    ),
 
-touched as (
-    select
-        c.index_key,
-        c.window_months
-    from {{ ref('int_matched_controls') }} as c
-    inner join changed_activity as a
-        on
-            c.control_key = a.patient_key
-            and a.event_date >= c.pre_start
-            and a.event_date <= c.post_end
-    union
-    select
-        i.index_key,
-        i.window_months
-    from {{ ref('int_match_index') }} as i
-    inner join changed_activity as a
-        on
-            i.index_key = a.patient_key
-            and a.event_date >= i.pre_start
-            and a.event_date <= i.post_end
-),
+    touched as (
+        select
+            c.index_key,
+            c.window_months
+        from {{ ref('int_matched_controls') }} as c
+        inner join changed_activity as a
+            on
+                c.control_key = a.patient_key
+                and c.pre_start <= a.event_date
+                and c.post_end >= a.event_date
+        union
+        select
+            i.index_key,
+            i.window_months
+        from {{ ref('int_match_index') }} as i
+        inner join changed_activity as a
+            on
+                i.index_key = a.patient_key
+                and i.pre_start <= a.event_date
+                and i.post_end >= a.event_date
+    ),
 
-recompute as (
-    select * from todo
-    union
-    select * from touched
-),
+    recompute as (
+        select * from todo
+        union
+        select * from touched
+    ),
 {%- else %}
 
-recompute as (
-    select * from todo
-),
+    recompute as (
+        select * from todo
+    ),
 {%- endif %}
 
 index_measures as (

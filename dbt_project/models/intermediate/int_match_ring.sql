@@ -38,45 +38,45 @@ with index_years as (
 
 {%- if is_incremental() %}
 
-built as (
+    built as (
     -- one index look-up per year ((index_year, built_through) is indexed), not a pass over the ring
-    select
-        y.index_year,
-        (
-            select max(r.built_through) from {{ this }} as r
-            where r.index_year = y.index_year
-        ) as built_through
-    from index_years as y
-),
+        select
+            y.index_year,
+            (
+                select max(r.built_through) from {{ this }} as r
+                where r.index_year = y.index_year
+            ) as built_through
+        from index_years as y
+    ),
 
-changed_activity as (
+    changed_activity as (
     -- dates of activity loaded or replaced since the last build (old and new versions)
-    {{ changed_event_dates(this) }}
-),
+        {{ changed_event_dates(this) }}
+    ),
 
-years as (
-    select y.index_year
-    from index_years as y
-    left join built as b on y.index_year = b.index_year
-    where
-        b.built_through is null
-        or y.last_index_date > b.built_through
-        or exists (
-            select 1 from {{ ref('int_raw_state') }} as s
-            where s.source in ('patients', 'practices') and s.loaded_through > {{ loaded_since(this) }}
-        )
-        or exists (
-            select 1 from changed_activity as a
-            where
-                a.event_date <= b.built_through
-                and a.event_date >= {{ add_months(year_start('y.index_year'), -1 * longest_window) }}
-        )
-),
+    years as (
+        select y.index_year
+        from index_years as y
+        left join built as b on y.index_year = b.index_year
+        where
+            b.built_through is null
+            or y.last_index_date > b.built_through
+            or exists (
+                select 1 from {{ ref('int_raw_state') }} as s
+                where s.source in ('patients', 'practices') and s.loaded_through > {{ loaded_since(this) }}
+            )
+            or exists (
+                select 1 from changed_activity as a
+                where
+                    a.event_date <= b.built_through
+                    and a.event_date >= {{ add_months(year_start('y.index_year'), -1 * longest_window) }}
+            )
+    ),
 {%- else %}
 
-years as (
-    select index_year from index_years
-),
+    years as (
+        select index_year from index_years
+    ),
 {%- endif %}
 
 population as (

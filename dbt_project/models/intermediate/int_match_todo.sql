@@ -39,40 +39,40 @@ ring_years as (
 
 {%- if is_incremental() %}
 
-previous as (
-    select
-        index_key,
-        window_months,
-        matching_hash,
-        todo_at
-    from {{ this }}
-),
+    previous as (
+        select
+            index_key,
+            window_months,
+            matching_hash,
+            todo_at
+        from {{ this }}
+    ),
 
-referral_changes as (
-    select
-        patient_key,
-        referral_date
-    from {{ ref('stg_case_management__referrals') }}
-    where loaded_at > {{ loaded_since(this) }}
-    union all
-    select
-        patient_key,
-        cast({{ record_field('record', 'referral_date') }} as date) as referral_date
-    from {{ source('audit', 'replaced_records') }}
-    where source = 'sp_referrals' and replaced_at > {{ loaded_since(this) }}
-),
+    referral_changes as (
+        select
+            patient_key,
+            referral_date
+        from {{ ref('stg_case_management__referrals') }}
+        where loaded_at > {{ loaded_since(this) }}
+        union all
+        select
+            patient_key,
+            cast({{ record_field('record', 'referral_date') }} as date) as referral_date
+        from {{ source('audit', 'replaced_records') }}
+        where source = 'sp_referrals' and replaced_at > {{ loaded_since(this) }}
+    ),
 
-referral_touched as (
-    select distinct
-        i.index_key,
-        i.window_months
-    from referral_changes as c
-    inner join {{ ref('int_match_ring') }} as r on c.patient_key = r.patient_key
-    inner join index_rows as i
-        on
-            {{ same_stratum('i', 'r') }}
-            and c.referral_date <= i.post_end
-),
+    referral_touched as (
+        select distinct
+            i.index_key,
+            i.window_months
+        from referral_changes as c
+        inner join {{ ref('int_match_ring') }} as r on c.patient_key = r.patient_key
+        inner join index_rows as i
+            on
+                {{ same_stratum('i', 'r') }}
+                and c.referral_date <= i.post_end
+    ),
 {%- endif %}
 
 state as (
@@ -85,30 +85,30 @@ select
     i.index_year,
     i.matching_hash,
     {%- if is_incremental() %}
-    case
-        when
-            p.todo_at is not null
-            and p.matching_hash = i.matching_hash
-            and (y.ring_built_at is null or y.ring_built_at <= p.todo_at)
-            and t.index_key is null
-            then p.todo_at
-        else {{ run_marker() }}
-    end as todo_at,
+        case
+            when
+                p.todo_at is not null
+                and p.matching_hash = i.matching_hash
+                and (y.ring_built_at is null or y.ring_built_at <= p.todo_at)
+                and t.index_key is null
+                then p.todo_at
+            else {{ run_marker() }}
+        end as todo_at,
     {%- else %}
-    {{ run_marker() }} as todo_at,
+        {{ run_marker() }} as todo_at,
     {%- endif %}
     s.loaded_through,
     s.raw_drift
 from index_rows as i
-left join ring_years as y on i.index_year = y.index_year
 cross join state as s
 {%- if is_incremental() %}
-left join previous as p
-    on
-        i.index_key = p.index_key
-        and i.window_months = p.window_months
-left join referral_touched as t
-    on
-        i.index_key = t.index_key
-        and i.window_months = t.window_months
+    left join ring_years as y on i.index_year = y.index_year  -- noqa: ST11
+    left join previous as p  -- noqa: ST11
+        on
+            i.index_key = p.index_key
+            and i.window_months = p.window_months
+    left join referral_touched as t  -- noqa: ST11
+        on
+            i.index_key = t.index_key
+            and i.window_months = t.window_months
 {%- endif %}

@@ -30,89 +30,95 @@ with raw_state as (
 
 {%- if is_incremental() %}
 
-new_activity as (
-    {{ new_activity(this) }}
-),
+    new_activity as (
+        {{ new_activity(this) }}
+    ),
 
-first_new as (
-    select
-        patient_key,
-        min(event_date) as first_new_date
-    from new_activity
-    group by patient_key
-),
+    first_new as (
+        select
+            patient_key,
+            min(event_date) as first_new_date
+        from new_activity
+        group by patient_key
+    ),
 
-previous as (
-    select
-        t.*,
-        {{ timeline_last_date('t') }} as last_date
-    from {{ this }} as t
-    inner join first_new as f on t.patient_key = f.patient_key
-),
+    previous as (
+        select
+            t.*,
+            {{ timeline_last_date('t') }} as last_date
+        from {{ this }} as t
+        inner join first_new as f on t.patient_key = f.patient_key
+    ),
 
-replaced_patients as (
-    select patient_key from {{ source('audit', 'replaced_records') }}
-    where source in ({{ source_list(event_inputs()) }}) and replaced_at > {{ loaded_since(this) }}
-),
+    replaced_patients as (
+        select patient_key from {{ source('audit', 'replaced_records') }}
+        where source in ({{ source_list(event_inputs()) }}) and replaced_at > {{ loaded_since(this) }}
+    ),
 
-open_spell_patients as (
-    select patient_key from {{ ref('stg_apc__admissions') }}
-    where discharge_date is null
-),
+    open_spell_patients as (
+        select patient_key from {{ ref('stg_apc__admissions') }}
+        where discharge_date is null
+    ),
 
-appended_patients as (
-    select f.patient_key
-    from first_new as f
-    left join previous as p on f.patient_key = p.patient_key
-    where
-        (p.last_date is null or f.first_new_date > p.last_date)
-        and f.patient_key not in (select r.patient_key from replaced_patients as r where r.patient_key is not null)
-        and f.patient_key not in (select o.patient_key from open_spell_patients as o where o.patient_key is not null)
-),
+    appended_patients as (
+        select f.patient_key
+        from first_new as f
+        left join previous as p on f.patient_key = p.patient_key
+        where
+            (p.last_date is null or f.first_new_date > p.last_date)
+            and f.patient_key not in (
+                select r.patient_key from replaced_patients as r
+                where r.patient_key is not null
+            )
+            and f.patient_key not in (
+                select o.patient_key from open_spell_patients as o
+                where o.patient_key is not null
+            )
+    ),
 
-rebuilt_patients as (
-    select patient_key from first_new
-    except
-    select patient_key from appended_patients
-    union
-    select patient_key from replaced_patients
-    union
-    select patient_key from open_spell_patients
-),
+    rebuilt_patients as (
+        select patient_key from first_new
+        except
+        select patient_key from appended_patients
+        union
+        select patient_key from replaced_patients
+        union
+        select patient_key from open_spell_patients
+    ),
 
-{{ event_sources('rebuilt_patients', prefix='all_') }},
+    {{ event_sources('rebuilt_patients', prefix='all_') }},
 
-{{ timeline_ctes('all_') }},
+    {{ timeline_ctes('all_') }},
 
-{{ event_sources('appended_patients', prefix='new_', loaded_after=loaded_since(this)) }},
+    {{ event_sources('appended_patients', prefix='new_', loaded_after=loaded_since(this)) }},
 
-{{ timeline_ctes('new_') }},
+    {{ timeline_ctes('new_') }},
 
-appended as (
-    select
-        n.patient_key,
-        {%- for c in columns %}
-        {{ append_array('p.' ~ c, 'n.' ~ c) }} as {{ c }},
-        {%- endfor %}
+    appended as (
+        select
+            n.patient_key,
+            {%- for c in columns %}
+                {{ append_array('p.' ~ c, 'n.' ~ c) }} as {{ c }},
+            {%- endfor %}
         {%- for m in valued %}
         {{ append_array('p.' ~ m ~ '_running', shift_array('n.' ~ m ~ '_running',
             'coalesce(' ~ last_element('p.' ~ m ~ '_running') ~ ', 0)')) }} as {{ m }}_running
         {{- ',' if not loop.last }}
         {%- endfor %}
-    from new_timelines as n
-    left join previous as p on n.patient_key = p.patient_key
-),
+        from new_timelines as n
+        left join previous as p on n.patient_key = p.patient_key
+    ),
 
-timelines as (
-    select * from all_timelines
-    union all
-    select * from appended
-)
+    timelines as (
+        select * from all_timelines
+        union all
+        select * from appended
+    )
 {%- else %}
 
-{{ event_sources() }},
+    {{ event_sources() }},
 
-{{ timeline_ctes() }}
+    {{ timeline_ctes() }}
 {%- endif %}
 
 select

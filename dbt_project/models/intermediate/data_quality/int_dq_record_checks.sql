@@ -78,18 +78,22 @@ checks as (
         {%- if is_incremental() %}
             {%- set depends = (['practices'] if c.practice or c.pcn else [])
                 + ({'patients': ['patients'], 'referrals': ['sp_referrals']}[c.link] if c.link else []) %}
-        where
-            r.loaded_at > {{ loaded_since(this) }}
-            or r.file_sha256 in (
-                select x.file_sha256 from {{ source('audit', 'replaced_records') }} as x
-                where x.source = '{{ c.source }}' and x.replaced_at > {{ loaded_since(this) }}
-            )
-            {%- if depends %}
-            or exists (
-                select 1 from {{ ref('int_raw_state') }} as d
-                where d.source in ('{{ depends | join("', '") }}') and d.loaded_through > {{ loaded_since(this) }}
-            )
-            {%- endif %}
+            where
+                r.loaded_at > {{ loaded_since(this) }}
+                or r.file_sha256 in (
+                    select x.file_sha256 from {{ source('audit', 'replaced_records') }} as x
+                    where x.source = '{{ c.source }}' and x.replaced_at > {{ loaded_since(this) }}
+                )
+                {%- if depends %}
+                    or exists (
+                        select 1 from {{ ref('int_raw_state') }} as d
+                        where
+                            d.source in (
+                                '{{ depends | join("', '") }}'
+                            )
+                            and d.loaded_through > {{ loaded_since(this) }}
+                    )
+                {%- endif %}
         {%- endif %}
         group by r.file_sha256
         {%- if not loop.last %}
@@ -100,14 +104,14 @@ checks as (
 )
 
 select
-    source,
-    file_sha256,
-    cast(current_rows as {{ dbt.type_bigint() }}) as current_rows,
-    cast(unknown_practice_code_rows as {{ dbt.type_bigint() }}) as unknown_practice_code_rows,
-    cast(unknown_pcn_code_rows as {{ dbt.type_bigint() }}) as unknown_pcn_code_rows,
-    cast(linkable_rows as {{ dbt.type_bigint() }}) as linkable_rows,
-    cast(unlinked_rows as {{ dbt.type_bigint() }}) as unlinked_rows,
+    c.source,
+    c.file_sha256,
+    cast(c.current_rows as {{ dbt.type_bigint() }}) as current_rows,
+    cast(c.unknown_practice_code_rows as {{ dbt.type_bigint() }}) as unknown_practice_code_rows,
+    cast(c.unknown_pcn_code_rows as {{ dbt.type_bigint() }}) as unknown_pcn_code_rows,
+    cast(c.linkable_rows as {{ dbt.type_bigint() }}) as linkable_rows,
+    cast(c.unlinked_rows as {{ dbt.type_bigint() }}) as unlinked_rows,
     s.loaded_through,
     s.raw_drift
-from checks
+from checks as c
 cross join ({{ input_state(all_inputs()) }}) as s

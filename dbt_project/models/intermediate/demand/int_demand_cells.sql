@@ -27,41 +27,42 @@ group_fingerprints as (
 
 {%- if is_incremental() %}
 
-previous as (
-    select
-        cohort_fy,
-        max(group_rows) as group_rows,
-        max(group_fingerprint) as group_fingerprint
-    from {{ this }}
-    group by cohort_fy
-),
+    previous as (
+        select
+            cohort_fy,
+            max(group_rows) as group_rows,
+            max(group_fingerprint) as group_fingerprint
+        from {{ this }}
+        group by cohort_fy
+    ),
 
-rebuilt_did as (
-    select distinct
-        g.cohort_fy
-    from {{ ref('int_did_patient') }} as m
-    inner join groups as g
-        on
-            m.patient_key = g.patient_key
-            and m.window_months = g.window_months
-    where m.todo_through > (select coalesce(max(x.did_through), cast('-infinity' as timestamp with time zone)) from {{ this }} as x)
-),
+    rebuilt_did as (
+        select distinct g.cohort_fy
+        from {{ ref('int_did_patient') }} as m
+        inner join groups as g
+            on
+                m.patient_key = g.patient_key
+                and m.window_months = g.window_months
+        where
+            m.todo_through
+            > (select coalesce(max(x.did_through), cast('-infinity' as timestamp with time zone)) from {{ this }} as x)
+    ),
 
-years as (
-    select f.cohort_fy
-    from group_fingerprints as f
-    left join previous as p on f.cohort_fy = p.cohort_fy
-    where
-        p.cohort_fy is null
-        or p.group_rows != f.group_rows
-        or p.group_fingerprint != f.group_fingerprint
-        or f.cohort_fy in (select r.cohort_fy from rebuilt_did as r)
-),
+    years as (
+        select f.cohort_fy
+        from group_fingerprints as f
+        left join previous as p on f.cohort_fy = p.cohort_fy
+        where
+            p.cohort_fy is null
+            or p.group_rows != f.group_rows
+            or p.group_fingerprint != f.group_fingerprint
+            or f.cohort_fy in (select r.cohort_fy from rebuilt_did as r)
+    ),
 {%- else %}
 
-years as (
-    select cohort_fy from group_fingerprints
-),
+    years as (
+        select cohort_fy from group_fingerprints
+    ),
 {%- endif %}
 
 spec as (

@@ -15,7 +15,10 @@
 
 with cohort_years as (
     select {{ dbt.listagg('cohort_fy', "','", 'order by cohort_fy') }} as cohort_years
-    from (select distinct cohort_fy from {{ ref('int_index_referrals') }} where cohort_fy is not null) as y
+    from (
+        select distinct cohort_fy from {{ ref('int_index_referrals') }}
+        where cohort_fy is not null
+    ) as y
 ),
 
 state as (
@@ -27,11 +30,11 @@ people as (
     where
         role = 'registered'
         {%- if is_incremental() %}
-        and (
-            (select s.loaded_through from state as s) > {{ loaded_since(this) }}
-            or (select c.cohort_years from cohort_years as c)
-            != (select max(t.cohort_years) from {{ this }} as t)
-        )
+            and (
+                (select s.loaded_through from state as s) > {{ loaded_since(this) }}
+                or (select c.cohort_years from cohort_years as c)
+                != (select max(t.cohort_years) from {{ this }} as t)
+            )
         {%- endif %}
 )
 

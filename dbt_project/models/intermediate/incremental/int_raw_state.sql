@@ -22,9 +22,9 @@ with held as (
             count(*) as raw_rows,
             max(loaded_at) as last_loaded_at,
             {%- if date_col %}
-            max({{ date_col }}) as last_activity_date
+                max({{ date_col }}) as last_activity_date
             {%- else %}
-            cast(null as date) as last_activity_date
+                cast(null as date) as last_activity_date
             {%- endif %}
         from {{ ref(model) }}
         {%- if not loop.last %}
