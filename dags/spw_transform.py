@@ -6,10 +6,10 @@ Thin on purpose: the layer list and operator settings live in spw.transform.
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, Asset
+from airflow.sdk import DAG, Asset, Param
 
 from spw.assets import RAW_ASSET_NAME, RAW_ASSET_URI
-from spw.transform import layer_tasks
+from spw.transform import FULL_REFRESH_PARAM, layer_tasks
 
 with DAG(
     dag_id="spw_transform",
@@ -21,5 +21,8 @@ with DAG(
     max_active_runs=1,
     default_args={"retries": 0, "owner": "spw"},
     tags=["spw", "dbt"],
+    params={FULL_REFRESH_PARAM: Param(False, type="boolean",
+                                      description="Rebuild every incremental model from scratch (after a change of "
+                                                  "definitions, code lists or dbt variables).")},
 ):
     layer_tasks()

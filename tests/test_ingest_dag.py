@@ -196,3 +196,44 @@ def test_late_delivery_callback_and_watch_run(warehouse: str, tmp_path: Path) ->
     proc = run_dag("spw_delivery_watch", env_conf, logical_date="2024-06-01T07:00:00+01:00")
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
     assert _task_states("spw_delivery_watch") == {"monthly_delivery_landed": "success"}
+
+
+TRANSFORM_PROBE = """
+import json
+from airflow.dag_processing.dagbag import DagBag
+bag = DagBag(dag_folder=__import__("spw.config", fromlist=["x"]).dags_dir() / "spw_transform.py")
+dag = bag.dags["spw_transform"]
+param = dag.params.get_param("full_refresh")
+flags = {}
+for task in dag.tasks:
+    if task.task_id.startswith("dbt_build_"):
+        template = task.full_refresh
+        flags[task.task_id] = {"template": template}
+        for value in ("True", "False"):
+            task.full_refresh = value  # what Airflow renders the template to
+            flags[task.task_id][value] = "--full-refresh" in task.add_cmd_flags()
+out = {"errors": {k: str(v)[:300] for k, v in bag.import_errors.items()}, "default": param.value,
+       "schema": param.schema.get("type"), "flags": flags}
+print("PROBE" + json.dumps(out))
+"""
+
+
+def test_transform_dag_full_refresh_param(pg_server: str) -> None:
+    """The transformation DAG builds incrementally unless its run sets full_refresh (spw run --full-refresh)."""
+    import json
+    import subprocess
+
+    from spw.airflow_env import airflow_env
+    from spw.config import venv_bin
+
+    proc = subprocess.run([str(venv_bin("airflow", "python")), "-c", TRANSFORM_PROBE], env=airflow_env(),
+                          capture_output=True, text=True, timeout=300)
+    line = next((x for x in proc.stdout.splitlines() if x.startswith("PROBE")), None)
+    assert line, proc.stderr[-2000:]
+    info = json.loads(line[len("PROBE"):])
+    assert info["errors"] == {}
+    assert (info["default"], info["schema"]) == (False, "boolean")
+    assert set(info["flags"]) == {"dbt_build_staging", "dbt_build_intermediate", "dbt_build_marts",
+                                  "dbt_build_published"}
+    for flags in info["flags"].values():
+        assert flags == {"template": "{{ params.full_refresh }}", "True": True, "False": False}

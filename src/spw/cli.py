@@ -120,7 +120,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not landing.is_dir():
         raise SpwError(f"landing folder {landing} does not exist.")
     cmd_up(args)
-    failed = run_pipeline(landing, progress=step)
+    failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
     if failed:
         raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
     print("pipeline finished: every task succeeded")
@@ -199,6 +199,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--overwrite", action="store_true", help="replace a folder written by an earlier run")
     sp = add("run", cmd_run, "Run ingestion and transformation DAGs through Airflow on a landing folder.")
     sp.add_argument("--landing", required=True, help="landing folder (one sub-folder per source)")
+    sp.add_argument("--full-refresh", action="store_true",
+                    help="rebuild every incremental model from scratch (after changing definitions or variables)")
     sp = add("dbt", cmd_dbt, "Run dbt (its own venv) against the warehouse as spw_transformer.")
     sp.add_argument("dbt_args", nargs=argparse.REMAINDER)
     add("serve", cmd_serve, "Start Superset and the Airflow UI on 127.0.0.1 and print their URLs.")

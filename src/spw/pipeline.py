@@ -89,8 +89,9 @@ def _with_file_progress(landing: Path, run: Callable[[], subprocess.CompletedPro
     return result[0]
 
 
-def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
+def run_pipeline(landing: Path, progress: Progress = _no_progress, full_refresh: bool = False) -> list[str]:
     """Ingest the landing folder, then transform; return the failed tasks (empty when all succeeded).
+    `full_refresh` rebuilds the incremental models from scratch instead of only what changed.
 
     The transformation runs even when one source's task failed: the other sources' valid files have
     loaded and the marts should reflect them; the failure is still reported and makes `spw run` fail.
@@ -107,7 +108,7 @@ def run_pipeline(landing: Path, progress: Progress = _no_progress) -> list[str]:
         if proc.returncode != 0:
             failed += failed_tasks(INGEST_DAG) or [f"{INGEST_DAG} (exit code {proc.returncode})"]
     with progress("Airflow: transformation DAG (dbt through Cosmos)"):
-        proc = run_dag(TRANSFORM_DAG, {}, env=env)
+        proc = run_dag(TRANSFORM_DAG, {"full_refresh": full_refresh}, env=env)
         _keep_log(TRANSFORM_DAG, proc)
         if proc.returncode != 0:
             failed += failed_tasks(TRANSFORM_DAG) or [f"{TRANSFORM_DAG} (exit code {proc.returncode})"]

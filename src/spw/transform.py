@@ -20,6 +20,11 @@ LAYERS: tuple[tuple[str, str], ...] = (
 )
 
 
+# The transformation DAG's param, rendered by Airflow for each run (Cosmos reads "True"/"False").
+FULL_REFRESH_PARAM = "full_refresh"
+FULL_REFRESH_TEMPLATE = "{{ params.full_refresh }}"
+
+
 @dataclass(frozen=True)
 class DbtSettings:
     project_dir: str
@@ -56,8 +61,10 @@ def layer_tasks() -> list:
         if selector.startswith("resource_type:seed"):
             tasks.append(DbtSeedLocalOperator(task_id=task_id, full_refresh=False, **common))
         else:
+            # Incremental models rebuild only what changed; a run with the DAG param full_refresh
+            # (spw run --full-refresh) rebuilds them all, e.g. after a change of definitions.
             tasks.append(DbtBuildLocalOperator(task_id=task_id, select=[selector], exclude=["resource_type:seed"],
-                                               **common))
+                                               full_refresh=FULL_REFRESH_TEMPLATE, **common))
     for upstream, downstream in zip(tasks, tasks[1:], strict=False):
         upstream >> downstream
     return tasks
