@@ -540,6 +540,8 @@ def test_a_bulk_load_does_not_hold_up_other_sources(conn, tmp_path: Path) -> Non
         assert [(r.status, r.rows_loaded) for r in results] == [("loaded", 2)]
         bulk.rollback()
     assert _raw_definition(conn)[0] == [
+        ("gp_appointments_loaded_at", "CREATE INDEX gp_appointments_loaded_at ON raw.gp_appointments "
+         "USING btree (loaded_at)"),
         ("gp_appointments_record_key", "CREATE UNIQUE INDEX gp_appointments_record_key ON raw.gp_appointments "
          "USING btree (appointment_id text_pattern_ops) NULLS NOT DISTINCT")]
 

@@ -35,25 +35,40 @@
     limit 1
 {%- endmacro %}
 
-{#- Time after which rows count as new for `relation` (all of them when it is empty). -#}
-{% macro loaded_since(relation) -%}
+{#- Time after which rows count as new for `relation`: the loaded_through of its last build, or
+    -infinity when it is empty or its inputs' drift moved (the pre-hook forget_if_raw_drifted then
+    empties it). Read when the model runs (its upstream models are built by then) and written into the
+    SQL as a literal, so the planner sees how few rows are new (an index range on raw's loaded_at). -#}
+{% macro loaded_since(relation, inputs) -%}
+    {%- if execute and is_incremental() and model.resource_type == 'model' -%}
+        {%- set prev = run_query("select loaded_through, raw_drift from " ~ relation
+            ~ " order by loaded_through desc nulls last limit 1") -%}
+        {%- set now = run_query("select sum(raw_drift) from " ~ ref('int_raw_state')
+            ~ " where source in (" ~ source_list(inputs) ~ ")") -%}
+        {%- if prev.rows | length == 0 or prev.rows[0][0] is none or prev.rows[0][1] != now.rows[0][0] -%}
+            cast('-infinity' as timestamp with time zone)
+        {%- else -%}
+            cast('{{ prev.rows[0][0] }}' as timestamp with time zone)
+        {%- endif -%}
+    {%- else -%}
     coalesce(
         (select p.loaded_through from ({{ previous_state(relation) }}) as p),
         cast('-infinity' as timestamp with time zone)
     )
+    {%- endif -%}
 {%- endmacro %}
 
 {#- Patients with a row loaded or replaced after `relation` was last built. -#}
 {% macro changed_patients(relation, inputs) -%}
     {%- for s in inputs %}
     select patient_key from {{ s.relation }}
-    where loaded_at > {{ loaded_since(relation) }}
+    where loaded_at > {{ loaded_since(relation, inputs) }}
     union
     {%- endfor %}
     select patient_key from {{ source('audit', 'replaced_records') }}
     where
         source in ({{ source_list(inputs) }})
-        and replaced_at > {{ loaded_since(relation) }}
+        and replaced_at > {{ loaded_since(relation, inputs) }}
 {%- endmacro %}
 
 {#- Pre-hook: empty `relation` when its inputs' drift from the ledger is not what it was built from. -#}
@@ -110,15 +125,15 @@
 
 {#- Dates of activity loaded or replaced after `relation` was last built, old versions and new
     (column event_date; one row per date). -#}
-{% macro changed_event_dates(relation) -%}
+{% macro changed_event_dates(relation, inputs) -%}
     {%- for s in event_inputs() %}
         {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
             'inpatient_admissions': 'admissions'}[s.source]).date %}
     select {{ date_col }} as event_date from {{ s.relation }}
-    where loaded_at > {{ loaded_since(relation) }}
+    where loaded_at > {{ loaded_since(relation, inputs) }}
     union
     select cast({{ record_field('record', date_col) }} as date) from {{ source('audit', 'replaced_records') }}
-    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation) }}
+    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation, inputs) }}
         {%- if not loop.last %}
     union
         {%- endif %}
@@ -211,7 +226,7 @@ todo as (
 
 {#- Activity loaded or replaced after `relation` was last built (old versions and new), and every
     open emergency spell (its bed days run to the cut-off): (patient_key, event_date) rows. -#}
-{% macro changed_activity(relation) -%}
+{% macro changed_activity(relation, inputs) -%}
     {%- for s in event_inputs() %}
         {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
             'inpatient_admissions': 'admissions'}[s.source]).date %}
@@ -219,13 +234,13 @@ todo as (
         patient_key,
         {{ date_col }} as event_date
     from {{ s.relation }}
-    where loaded_at > {{ loaded_since(relation) }}
+    where loaded_at > {{ loaded_since(relation, inputs) }}
     union all
     select
         patient_key,
         cast({{ record_field('record', date_col) }} as date) as event_date
     from {{ source('audit', 'replaced_records') }}
-    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation) }}
+    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation, inputs) }}
     union all
     {%- endfor %}
     select
@@ -265,7 +280,7 @@ todo as (
 {%- endmacro %}
 
 {#- Event rows loaded after `relation` was last built: (patient_key, event_date) of their new versions. -#}
-{% macro new_activity(relation) -%}
+{% macro new_activity(relation, inputs) -%}
     {%- for s in event_inputs() %}
         {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
             'inpatient_admissions': 'admissions'}[s.source]).date %}
@@ -273,7 +288,7 @@ todo as (
         patient_key,
         {{ date_col }} as event_date
     from {{ s.relation }}
-    where loaded_at > {{ loaded_since(relation) }} and patient_key is not null
+    where loaded_at > {{ loaded_since(relation, inputs) }} and patient_key is not null
         {%- if not loop.last %}
     union all
         {%- endif %}

@@ -10,7 +10,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     indexes=[{'columns': ['todo_through']}, {'columns': ['loaded_through']}],
-    pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
+    pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, event_inputs()) }}"],
     post_hook="{{ forget_stale_index_rows(this, 'patient_key') }}",
 ) }}
 
@@ -19,7 +19,7 @@ with {{ todo_rows(this) }},
 {%- if is_incremental() %}
 
     changed_activity as (
-        {{ changed_activity(this) }}
+        {{ changed_activity(this, event_inputs()) }}
     ),
 
     touched as (

@@ -24,7 +24,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     indexes=[{'columns': ['loaded_through']}, {'columns': ['index_year', 'built_through']}],
-    pre_hook="{{ forget_if_raw_drifted(this, ring_inputs()) }}",
+    pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, ring_inputs()) }}"],
     post_hook="{{ forget_years_without_index_rows(this) }}",
 ) }}
 {%- set longest_window = cohort_window_months() | max %}
@@ -51,7 +51,7 @@ with index_years as (
 
     changed_activity as (
     -- dates of activity loaded or replaced since the last build (old and new versions)
-        {{ changed_event_dates(this) }}
+        {{ changed_event_dates(this, ring_inputs()) }}
     ),
 
     years as (
@@ -63,7 +63,7 @@ with index_years as (
             or y.last_index_date > b.built_through
             or exists (
                 select 1 from {{ ref('int_raw_state') }} as s
-                where s.source in ('patients', 'practices') and s.loaded_through > {{ loaded_since(this) }}
+                where s.source in ('patients', 'practices') and s.loaded_through > {{ loaded_since(this, ring_inputs()) }}
             )
             or exists (
                 select 1 from changed_activity as a

@@ -9,7 +9,7 @@
     unique_key=['index_key', 'window_months'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ forget_if_raw_drifted(this, referral_inputs()) }}",
+    pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, referral_inputs()) }}"],
     post_hook="{{ forget_stale_todo(this) }}",
 ) }}
 {%- set keyed = ['index_date', 'pre_start', 'post_end', 'sex', 'sub_icb_code', 'age_band', 'imd_quintile',
@@ -53,13 +53,13 @@ ring_years as (
             patient_key,
             referral_date
         from {{ ref('stg_case_management__referrals') }}
-        where loaded_at > {{ loaded_since(this) }}
+        where loaded_at > {{ loaded_since(this, referral_inputs()) }}
         union all
         select
             patient_key,
             cast({{ record_field('record', 'referral_date') }} as date) as referral_date
         from {{ source('audit', 'replaced_records') }}
-        where source = 'sp_referrals' and replaced_at > {{ loaded_since(this) }}
+        where source = 'sp_referrals' and replaced_at > {{ loaded_since(this, referral_inputs()) }}
     ),
 
     referral_touched as (

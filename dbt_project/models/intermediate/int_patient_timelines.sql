@@ -18,7 +18,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     indexes=[{'columns': ['loaded_through']}],
-    pre_hook="{{ forget_if_raw_drifted(this, event_inputs()) }}",
+    pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, event_inputs()) }}"],
     post_hook="{{ forget_replaced(this, event_inputs(), 'r.patient_key = t.patient_key') }}",
 ) }}
 {%- set columns = timeline_date_columns() %}
@@ -31,7 +31,7 @@ with raw_state as (
 {%- if is_incremental() %}
 
     new_activity as (
-        {{ new_activity(this) }}
+        {{ new_activity(this, event_inputs()) }}
     ),
 
     first_new as (
@@ -52,7 +52,7 @@ with raw_state as (
 
     replaced_patients as (
         select patient_key from {{ source('audit', 'replaced_records') }}
-        where source in ({{ source_list(event_inputs()) }}) and replaced_at > {{ loaded_since(this) }}
+        where source in ({{ source_list(event_inputs()) }}) and replaced_at > {{ loaded_since(this, event_inputs()) }}
     ),
 
     open_spell_patients as (
@@ -90,7 +90,7 @@ with raw_state as (
 
     {{ timeline_ctes('all_') }},
 
-    {{ event_sources('appended_patients', prefix='new_', loaded_after=loaded_since(this)) }},
+    {{ event_sources('appended_patients', prefix='new_', loaded_after=loaded_since(this, event_inputs())) }},
 
     {{ timeline_ctes('new_') }},
 

@@ -38,7 +38,14 @@ from psycopg.copy import LibpqWriter
 
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import Pseudonymiser, mask_nhs
-from spw.ingest.schema import ensure_schema, raw_table, record_key_index, record_key_name
+from spw.ingest.schema import (
+    ensure_schema,
+    loaded_at_index,
+    loaded_at_name,
+    raw_table,
+    record_key_index,
+    record_key_name,
+)
 from spw.ingest.validate import RowValidator, StructuralError, plan_header
 
 log = logging.getLogger("spw.ingest")
@@ -650,6 +657,7 @@ def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha2
             if _has_rows(conn, source):  # loaded by another session before the lock was granted
                 raise _NotEmpty
             conn.execute(sql.SQL("drop index raw.{}").format(record_key_name(source)))
+            conn.execute(sql.SQL("drop index if exists raw.{}").format(loaded_at_name(source)))
             # Truncating the (empty) table gives it a new file in this transaction: with
             # wal_level = minimal (the local cluster's setting) the COPY and the key's rebuild then
             # write no WAL, the file being synced at commit instead, as pg_restore's loads do.
@@ -664,11 +672,13 @@ def _begin_bulk(conn: psycopg.Connection, source: c.Source, file_name: str, sha2
 
 
 def _end_bulk(conn: psycopg.Connection, source: c.Source) -> None:
-    """Undo _begin_bulk's defaults and rebuild the record key; a key twice in the file raises
-    UniqueViolation (the caller then loads through the stage table, which names the lines)."""
+    """Undo _begin_bulk's defaults and rebuild the record key and the loaded_at index; a key twice in
+    the file raises UniqueViolation (the caller then loads through the stage table, which names the
+    lines)."""
     conn.execute(sql.SQL("alter table {} alter column file_name drop default, alter column file_sha256 drop default")
                  .format(raw_table(source)))
     conn.execute(record_key_index(source))
+    conn.execute(loaded_at_index(source))
 
 
 def _key_required(source: c.Source, name: str) -> bool:

@@ -90,6 +90,17 @@ def record_key_index(source: c.Source) -> sql.Composed:
         record_key_name(source), raw_table(source), sql.SQL(", ").join(parts))
 
 
+def loaded_at_name(source: c.Source) -> sql.Identifier:
+    return sql.Identifier(f"{source.name}_loaded_at")
+
+
+def loaded_at_index(source: c.Source) -> sql.Composed:
+    """An index on raw.<source>.loaded_at: incremental dbt models read the rows loaded since their last
+    build (a month's rows, not the table). Appends land on its last page (loads are in time order)."""
+    return sql.SQL("create index if not exists {} on {} (loaded_at)").format(
+        loaded_at_name(source), raw_table(source))
+
+
 def raw_table_ddl(source: c.Source) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
     cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
@@ -137,6 +148,8 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         for source in c.SOURCES.values():
             if f"{source.name}_record_key" not in present:
                 conn.execute(record_key_index(source))
+            if f"{source.name}_loaded_at" not in present:
+                conn.execute(loaded_at_index(source))
         # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
         # Read from pg_attribute, not information_schema.columns: its column_default opens each
         # table, which would wait for a bulk load holding one (parallel loads of other sources).

@@ -11,7 +11,7 @@
     unique_key=['source', 'file_sha256'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    pre_hook="{{ forget_if_raw_drifted(this, all_inputs()) }}",
+    pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, all_inputs()) }}"],
     post_hook="{{ forget_replaced(this, all_inputs(), 'r.source = t.source and r.file_sha256 = t.file_sha256') }}",
 ) }}
 {%- set checks = [
@@ -79,10 +79,10 @@ checks as (
             {%- set depends = (['practices'] if c.practice or c.pcn else [])
                 + ({'patients': ['patients'], 'referrals': ['sp_referrals']}[c.link] if c.link else []) %}
             where
-                r.loaded_at > {{ loaded_since(this) }}
+                r.loaded_at > {{ loaded_since(this, all_inputs()) }}
                 or r.file_sha256 in (
                     select x.file_sha256 from {{ source('audit', 'replaced_records') }} as x
-                    where x.source = '{{ c.source }}' and x.replaced_at > {{ loaded_since(this) }}
+                    where x.source = '{{ c.source }}' and x.replaced_at > {{ loaded_since(this, all_inputs()) }}
                 )
                 {%- if depends %}
                     or exists (
@@ -91,7 +91,7 @@ checks as (
                             d.source in (
                                 '{{ depends | join("', '") }}'
                             )
-                            and d.loaded_through > {{ loaded_since(this) }}
+                            and d.loaded_through > {{ loaded_since(this, all_inputs()) }}
                     )
                 {%- endif %}
         {%- endif %}

@@ -31,7 +31,7 @@ people as (
         role = 'registered'
         {%- if is_incremental() %}
             and (
-                (select s.loaded_through from state as s) > {{ loaded_since(this) }}
+                (select s.loaded_through from state as s) > {{ loaded_since(this, register_inputs()) }}
                 or (select c.cohort_years from cohort_years as c)
                 != (select max(t.cohort_years) from {{ this }} as t)
             )
