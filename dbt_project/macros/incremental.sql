@@ -294,3 +294,23 @@ todo as (
         {%- endif %}
     {%- endfor %}
 {%- endmacro %}
+
+{#- What int_dq_record_checks recounts of one source, read when the model runs: all_files when a
+    source it checks against (`depends`) was loaded or replaced since `since`; otherwise files, the
+    files that lost records to a replacement since (besides the rows loaded since). At parse time
+    (and in unit tests) it answers "every file". -#}
+{% macro dq_recount_scope(source_name, depends, since) -%}
+    {%- if not (execute and model.resource_type == 'model') -%}
+        {{ return({'all_files': true, 'files': []}) }}
+    {%- endif -%}
+    {%- set changed = [] -%}
+    {%- if depends -%}
+        {%- set r = run_query("select count(*) from " ~ ref('int_raw_state') ~ " where source in ('"
+            ~ (depends | join("', '")) ~ "') and loaded_through > " ~ since) -%}
+        {%- do changed.append(r.rows[0][0] > 0) -%}
+    {%- endif -%}
+    {%- set files = run_query("select distinct file_sha256 from " ~ source('audit', 'replaced_records')
+        ~ " where source = '" ~ source_name ~ "' and replaced_at > " ~ since ~ " order by 1") -%}
+    {{ return({'all_files': changed | select | list | length > 0,
+               'files': files.columns[0].values() | list}) }}
+{%- endmacro %}

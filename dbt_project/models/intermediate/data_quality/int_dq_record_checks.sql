@@ -78,22 +78,18 @@ checks as (
         {%- if is_incremental() %}
             {%- set depends = (['practices'] if c.practice or c.pcn else [])
                 + ({'patients': ['patients'], 'referrals': ['sp_referrals']}[c.link] if c.link else []) %}
+            {%- set since = loaded_since(this, all_inputs()) %}
+            {#- decided when the model runs, so that the usual case is a plain index range on loaded_at -#}
+            {%- set scope = dq_recount_scope(c.source, depends, since) %}
+            {%- if scope.all_files %}
+            -- every file: a reference or link target changed
+            {%- else %}
             where
-                r.loaded_at > {{ loaded_since(this, all_inputs()) }}
-                or r.file_sha256 in (
-                    select x.file_sha256 from {{ source('audit', 'replaced_records') }} as x
-                    where x.source = '{{ c.source }}' and x.replaced_at > {{ loaded_since(this, all_inputs()) }}
-                )
-                {%- if depends %}
-                    or exists (
-                        select 1 from {{ ref('int_raw_state') }} as d
-                        where
-                            d.source in (
-                                '{{ depends | join("', '") }}'
-                            )
-                            and d.loaded_through > {{ loaded_since(this, all_inputs()) }}
-                    )
+                r.loaded_at > {{ since }}
+                {%- if scope.files %}
+                or r.file_sha256 in ('{{ scope.files | join("', '") }}')
                 {%- endif %}
+            {%- endif %}
         {%- endif %}
         group by r.file_sha256
         {%- if not loop.last %}

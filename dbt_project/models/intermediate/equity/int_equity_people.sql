@@ -154,7 +154,9 @@ referred as (
         o.post_count,
         s.score_change as swemwbs_change
     from index_referrals as i
-    left join patients as p on i.patient_key = p.patient_key
+    -- the staging view itself, not the patients CTE: a CTE read twice is materialised whole (every
+    -- column of the register), and only ethnic_category is needed here
+    left join {{ ref('stg_gp__patients') }} as p on i.patient_key = p.patient_key
     left join outcomes as o on i.patient_key = o.patient_key
     left join swemwbs as s on i.index_referral_id = s.referral_id
     where i.cohort_fy is not null
