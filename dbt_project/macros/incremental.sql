@@ -140,11 +140,24 @@
     {%- endfor %}
 {%- endmacro %}
 
-{#- Post-hook of int_match_ring: years no index row needs any more go. -#}
+{#- Post-hook of int_match_ring: years no index row needs any more go. The ring's years are found by
+    walking its (index_year, built_through) index, not by reading millions of rows. -#}
 {% macro forget_years_without_index_rows(relation) -%}
     {%- if is_incremental() -%}
     delete from {{ relation }}
-    where index_year not in (select i.index_year from {{ ref('int_match_index') }} as i)
+    where index_year in (
+        with recursive ring_years (index_year) as (
+            select min(r.index_year) from {{ relation }} as r
+            union all
+            select (select min(r.index_year) from {{ relation }} as r where r.index_year > y.index_year)
+            from ring_years as y
+            where y.index_year is not null
+        )
+        select y.index_year from ring_years as y
+        where
+            y.index_year is not null
+            and y.index_year not in (select i.index_year from {{ ref('int_match_index') }} as i)
+    )
     {%- endif -%}
 {%- endmacro %}
 
@@ -256,11 +269,28 @@ todo as (
         'icb_code', 'sub_icb_code', 'pcn_code'])) }}
 {%- endmacro %}
 
-{#- Post-hook of int_demand_cells: cohort years with no patient any more. -#}
-{% macro forget_cohort_years_without_patients(relation) -%}
+{#- Post-hook of int_demand_cells: index months with no patient any more. -#}
+{% macro forget_months_without_patients(relation) -%}
     {%- if is_incremental() -%}
-    delete from {{ relation }}
-    where cohort_fy not in (select g.cohort_fy from {{ ref('int_patient_groups') }} as g)
+    delete from {{ relation }} as t
+    where not exists (
+        select 1 from {{ ref('int_patient_groups') }} as g
+        where g.cohort_fy = t.cohort_fy and g.index_month = t.index_month
+    )
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The latest did_through int_demand_cells was built with, as a literal when the model runs. -#}
+{% macro did_since(relation) -%}
+    {%- if execute and is_incremental() and model.resource_type == 'model' -%}
+        {%- set r = run_query("select max(did_through) from " ~ relation) -%}
+        {%- if r.rows[0][0] is none -%}
+            cast('-infinity' as timestamp with time zone)
+        {%- else -%}
+            cast('{{ r.rows[0][0] }}' as timestamp with time zone)
+        {%- endif -%}
+    {%- else -%}
+        (select coalesce(max(x.did_through), cast('-infinity' as timestamp with time zone)) from {{ relation }} as x)
     {%- endif -%}
 {%- endmacro %}
 
@@ -313,4 +343,22 @@ todo as (
         ~ " where source = '" ~ source_name ~ "' and replaced_at > " ~ since ~ " order by 1") -%}
     {{ return({'all_files': changed | select | list | length > 0,
                'files': files.columns[0].values() | list}) }}
+{%- endmacro %}
+
+{#- The where clause of int_dq_record_checks' incremental build for check `c` (one source): rows
+    loaded since, and the files that lost records since; nothing when every file is recounted (a
+    source it checks against changed). Decided when the model runs, so that the usual case is a
+    plain index range on raw's loaded_at. -#}
+{% macro dq_recount_filter(c) -%}
+    {%- set depends = (['practices'] if c.practice or c.pcn else [])
+        + ({'patients': ['patients'], 'referrals': ['sp_referrals']}[c.link] if c.link else []) -%}
+    {%- set since = loaded_since(this, all_inputs()) -%}
+    {%- set scope = dq_recount_scope(c.source, depends, since) -%}
+    {%- if not scope.all_files -%}
+    where
+        r.loaded_at > {{ since }}
+        {%- if scope.files %}
+        or r.file_sha256 in ('{{ scope.files | join("', '") }}')
+        {%- endif %}
+    {%- endif -%}
 {%- endmacro %}

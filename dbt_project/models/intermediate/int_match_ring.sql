@@ -50,7 +50,7 @@ with index_years as (
     ),
 
     changed_activity as (
-    -- dates of activity loaded or replaced since the last build (old and new versions)
+        -- dates of activity loaded or replaced since the last build (old and new versions)
         {{ changed_event_dates(this, ring_inputs()) }}
     ),
 
@@ -63,7 +63,9 @@ with index_years as (
             or y.last_index_date > b.built_through
             or exists (
                 select 1 from {{ ref('int_raw_state') }} as s
-                where s.source in ('patients', 'practices') and s.loaded_through > {{ loaded_since(this, ring_inputs()) }}
+                where
+                    s.source in ('patients', 'practices')
+                    and s.loaded_through > {{ loaded_since(this, ring_inputs()) }}
             )
             or exists (
                 select 1 from changed_activity as a

@@ -92,6 +92,8 @@ select
     w.sub_icb_code,
     w.pcn_code,
     w.cohort_fy,
+    -- the month of the index date: int_demand_cells is rebuilt month by month
+    cast({{ dbt.date_trunc('month', 'w.index_date') }} as date) as index_month,
     p.population,
     s.subgroup
 from windows as w

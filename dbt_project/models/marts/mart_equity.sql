@@ -2,6 +2,8 @@
 -- quintile, age band, sex, ethnic group, and 'all') and value, unsuppressed: registered population,
 -- people referred, rate per 1,000, engaged share, and outcomes of the engaged and referred alike
 -- (GP appointments before/after over the equity outcome window; SWEMWBS change of the index referral).
+{{ config(pre_hook=prefer_hash_aggregation()) }}
+
 with people as (
     -- the referred side (a few rows per index patient); the registered side is int_equity_registered_cells
     select * from {{ ref('int_equity_people') }}

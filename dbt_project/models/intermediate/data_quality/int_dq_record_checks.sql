@@ -76,20 +76,7 @@ checks as (
             left join {{ ref(link.model) }} as l on r.{{ link.key }} = l.{{ link.key }}
         {%- endif %}
         {%- if is_incremental() %}
-            {%- set depends = (['practices'] if c.practice or c.pcn else [])
-                + ({'patients': ['patients'], 'referrals': ['sp_referrals']}[c.link] if c.link else []) %}
-            {%- set since = loaded_since(this, all_inputs()) %}
-            {#- decided when the model runs, so that the usual case is a plain index range on loaded_at -#}
-            {%- set scope = dq_recount_scope(c.source, depends, since) %}
-            {%- if scope.all_files %}
-            -- every file: a reference or link target changed
-            {%- else %}
-            where
-                r.loaded_at > {{ since }}
-                {%- if scope.files %}
-                or r.file_sha256 in ('{{ scope.files | join("', '") }}')
-                {%- endif %}
-            {%- endif %}
+            {{ dq_recount_filter(c) }}
         {%- endif %}
         group by r.file_sha256
         {%- if not loop.last %}

@@ -1,15 +1,16 @@
--- Sufficient statistics of mart_demand_reduction per finest cell (PCN, cohort year, design,
--- population, subgroup, window, measure): every reported group is a sum of cells, so patient rows
--- are read once whatever the number of geography levels. Exact numerics.
--- Incremental by cohort year (macros/incremental.sql): a build after the first recomputes the cohort
--- years with index rows whose int_did_patient rows were rebuilt since, or whose group rows
--- (int_patient_groups: population, subgroup, geography) changed, as their fingerprint shows.
+-- Sufficient statistics of mart_demand_reduction per finest cell (PCN, cohort year, month of the index
+-- date, design, population, subgroup, window, measure): every reported group is a sum of cells, so
+-- patient rows are read once whatever the number of geography levels. Exact numerics.
+-- Incremental by index month (macros/incremental.sql): a build after the first recomputes the months
+-- with index rows whose int_did_patient rows were rebuilt since, or whose group rows
+-- (int_patient_groups: population, subgroup, geography) changed, as their fingerprint shows. A new
+-- month of data makes one or two index months eligible (one per window), so little is recounted.
 {{ config(
     materialized='incremental',
-    unique_key='cohort_fy',
+    unique_key=['cohort_fy', 'index_month'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    post_hook="{{ forget_cohort_years_without_patients(this) }}",
+    post_hook="{{ forget_months_without_patients(this) }}",
 ) }}
 
 with groups as (
@@ -19,10 +20,11 @@ with groups as (
 group_fingerprints as (
     select
         cohort_fy,
+        index_month,
         count(*) as group_rows,
         {{ order_free_fingerprint(dbt.concat(group_fingerprint_parts())) }} as group_fingerprint
     from groups
-    group by cohort_fy
+    group by cohort_fy, index_month
 ),
 
 {%- if is_incremental() %}
@@ -30,38 +32,51 @@ group_fingerprints as (
     previous as (
         select
             cohort_fy,
+            index_month,
             max(group_rows) as group_rows,
             max(group_fingerprint) as group_fingerprint
         from {{ this }}
-        group by cohort_fy
+        group by cohort_fy, index_month
     ),
 
     rebuilt_did as (
-        select distinct g.cohort_fy
+        select distinct
+            g.cohort_fy,
+            g.index_month
         from {{ ref('int_did_patient') }} as m
         inner join groups as g
             on
                 m.patient_key = g.patient_key
                 and m.window_months = g.window_months
-        where
-            m.todo_through
-            > (select coalesce(max(x.did_through), cast('-infinity' as timestamp with time zone)) from {{ this }} as x)
+        where m.todo_through > {{ did_since(this) }}
     ),
 
-    years as (
-        select f.cohort_fy
+    months as (
+        select
+            f.cohort_fy,
+            f.index_month
         from group_fingerprints as f
-        left join previous as p on f.cohort_fy = p.cohort_fy
+        left join previous as p
+            on
+                f.cohort_fy = p.cohort_fy
+                and f.index_month = p.index_month
+        left join rebuilt_did as r
+            on
+                f.cohort_fy = r.cohort_fy
+                and f.index_month = r.index_month
         where
             p.cohort_fy is null
             or p.group_rows != f.group_rows
             or p.group_fingerprint != f.group_fingerprint
-            or f.cohort_fy in (select r.cohort_fy from rebuilt_did as r)
+            or r.cohort_fy is not null
     ),
 {%- else %}
 
-    years as (
-        select cohort_fy from group_fingerprints
+    months as (
+        select
+            cohort_fy,
+            index_month
+        from group_fingerprints
     ),
 {%- endif %}
 
@@ -77,6 +92,7 @@ patient_values as (
         g.sub_icb_code,
         g.pcn_code,
         g.cohort_fy,
+        g.index_month,
         g.population,
         g.subgroup,
         m.window_months,
@@ -98,7 +114,10 @@ patient_values as (
             m.window_months = s.window_months
             and m.measure = s.measure
             and g.subgroup = s.subgroup
-    where g.cohort_fy in (select y.cohort_fy from years as y)
+    inner join months as mo
+        on
+            g.cohort_fy = mo.cohort_fy
+            and g.index_month = mo.index_month
 ),
 
 cells as (
@@ -109,6 +128,7 @@ cells as (
         sub_icb_code,
         pcn_code,
         cohort_fy,
+        index_month,
         population,
         subgroup,
         window_months,
@@ -126,7 +146,7 @@ cells as (
         sum(did_contribution * did_contribution) as did_sq_sum
     from patient_values
     group by
-        design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, population, subgroup,
+        design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, index_month, population, subgroup,
         window_months, measure
 )
 
@@ -136,4 +156,7 @@ select
     f.group_fingerprint,
     (select max(d.todo_through) from {{ ref('int_did_patient') }} as d) as did_through
 from cells as c
-inner join group_fingerprints as f on c.cohort_fy = f.cohort_fy
+inner join group_fingerprints as f
+    on
+        c.cohort_fy = f.cohort_fy
+        and c.index_month = f.index_month

@@ -4,8 +4,33 @@
 {%- set z = 1.96 %}
 
 with cells as (
-    -- sufficient statistics per finest cell (int_demand_cells)
-    select * from {{ ref('int_demand_cells') }}
+    -- sufficient statistics per finest cell (int_demand_cells, per index month: summed over the year)
+    select
+        design,
+        region_code,
+        icb_code,
+        sub_icb_code,
+        pcn_code,
+        cohort_fy,
+        population,
+        subgroup,
+        window_months,
+        measure,
+        sum(n_patients) as n_patients,
+        sum(pre_total) as pre_total,
+        sum(post_total) as post_total,
+        sum(change_sum) as change_sum,
+        sum(change_sq_sum) as change_sq_sum,
+        sum(n_matched) as n_matched,
+        sum(matched_pre_total) as matched_pre_total,
+        sum(control_pre_sum) as control_pre_sum,
+        sum(control_post_sum) as control_post_sum,
+        sum(did_sum) as did_sum,
+        sum(did_sq_sum) as did_sq_sum
+    from {{ ref('int_demand_cells') }}
+    group by
+        design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, population, subgroup,
+        window_months, measure
 ),
 
 unit_costs as (
