@@ -84,6 +84,16 @@ spec as (
     select * from {{ ref('int_design_spec') }}
 ),
 
+-- the group rows of the months to count, first: a refresh then joins a month or two of patients
+groups_to_count as {{ materialized_cte() }} (
+    select g.*
+    from groups as g
+    inner join months as mo
+        on
+            g.cohort_fy = mo.cohort_fy
+            and g.index_month = mo.index_month
+),
+
 patient_values as (
     select
         s.design,
@@ -104,20 +114,16 @@ patient_values as (
         cast(m.control_pre_mean as numeric) as control_pre_mean,
         cast(m.control_post_mean as numeric) as control_post_mean,
         cast(m.did_contribution as numeric) as did_contribution
-    from {{ ref('int_did_patient') }} as m
-    inner join groups as g
+    from groups_to_count as g
+    inner join {{ ref('int_did_patient') }} as m
         on
-            m.patient_key = g.patient_key
-            and m.window_months = g.window_months
+            g.patient_key = m.patient_key
+            and g.window_months = m.window_months
     inner join spec as s
         on
             m.window_months = s.window_months
             and m.measure = s.measure
             and g.subgroup = s.subgroup
-    inner join months as mo
-        on
-            g.cohort_fy = mo.cohort_fy
-            and g.index_month = mo.index_month
 ),
 
 cells as (
