@@ -127,8 +127,7 @@
     (column event_date; one row per date). -#}
 {% macro changed_event_dates(relation, inputs) -%}
     {%- for s in event_inputs() %}
-        {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
-            'inpatient_admissions': 'admissions'}[s.source]).date %}
+        {%- set date_col = event_date_column(s.source) %}
     select {{ date_col }} as event_date from {{ s.relation }}
     where loaded_at > {{ loaded_since(relation, inputs) }}
     union
@@ -240,15 +239,10 @@ todo as (
 {#- Activity loaded or replaced after `relation` was last built (old versions and new), and every
     open emergency spell (its bed days run to the cut-off): (patient_key, event_date) rows. -#}
 {% macro changed_activity(relation, inputs) -%}
-    {%- for s in event_inputs() %}
-        {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
-            'inpatient_admissions': 'admissions'}[s.source]).date %}
-    select
-        patient_key,
-        {{ date_col }} as event_date
-    from {{ s.relation }}
-    where loaded_at > {{ loaded_since(relation, inputs) }}
+    {{ new_activity(relation, inputs) }}
     union all
+    {%- for s in event_inputs() %}
+        {%- set date_col = event_date_column(s.source) %}
     select
         patient_key,
         cast({{ record_field('record', date_col) }} as date) as event_date
@@ -312,8 +306,7 @@ todo as (
 {#- Event rows loaded after `relation` was last built: (patient_key, event_date) of their new versions. -#}
 {% macro new_activity(relation, inputs) -%}
     {%- for s in event_inputs() %}
-        {%- set date_col = event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
-            'inpatient_admissions': 'admissions'}[s.source]).date %}
+        {%- set date_col = event_date_column(s.source) %}
     select
         patient_key,
         {{ date_col }} as event_date
@@ -361,4 +354,10 @@ todo as (
         or r.file_sha256 in ('{{ scope.files | join("', '") }}')
         {%- endif %}
     {%- endif -%}
+{%- endmacro %}
+
+{#- The date an event source's rows count on (the contract source's name). -#}
+{% macro event_date_column(source_name) -%}
+    {{ return(event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
+        'inpatient_admissions': 'admissions'}[source_name]).date) }}
 {%- endmacro %}
