@@ -126,17 +126,8 @@
 {#- Dates of activity loaded or replaced after `relation` was last built, old versions and new
     (column event_date; one row per date). -#}
 {% macro changed_event_dates(relation, inputs) -%}
-    {%- for s in event_inputs() %}
-        {%- set date_col = event_date_column(s.source) %}
-    select {{ date_col }} as event_date from {{ s.relation }}
-    where loaded_at > {{ loaded_since(relation, inputs) }}
-    union
-    select cast({{ record_field('record', date_col) }} as date) from {{ source('audit', 'replaced_records') }}
-    where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation, inputs) }}
-        {%- if not loop.last %}
-    union
-        {%- endif %}
-    {%- endfor %}
+    select distinct a.event_date
+    from ({{ changed_activity(relation, inputs, open_spells=false) }}) as a
 {%- endmacro %}
 
 {#- Post-hook of int_match_ring: years no index row needs any more go. The ring's years are found by
@@ -236,25 +227,28 @@ todo as (
     {%- endif -%}
 {%- endmacro %}
 
-{#- Activity loaded or replaced after `relation` was last built (old versions and new), and every
-    open emergency spell (its bed days run to the cut-off): (patient_key, event_date) rows. -#}
-{% macro changed_activity(relation, inputs) -%}
+{#- Activity loaded or replaced after `relation` was last built (old versions and new), and (unless
+    open_spells is false) every open emergency spell, whose bed days run to the cut-off:
+    (patient_key, event_date) rows. -#}
+{% macro changed_activity(relation, inputs, open_spells=true) -%}
     {{ new_activity(relation, inputs) }}
-    union all
     {%- for s in event_inputs() %}
         {%- set date_col = event_date_column(s.source) %}
+    union all
     select
         patient_key,
         cast({{ record_field('record', date_col) }} as date) as event_date
     from {{ source('audit', 'replaced_records') }}
     where source = '{{ s.source }}' and replaced_at > {{ loaded_since(relation, inputs) }}
-    union all
     {%- endfor %}
+    {%- if open_spells %}
+    union all
     select
         patient_key,
         admission_date as event_date
     from {{ ref('stg_apc__admissions') }}
     where discharge_date is null
+    {%- endif %}
 {%- endmacro %}
 
 {#- The int_patient_groups columns a cell depends on, as hash parts. -#}
