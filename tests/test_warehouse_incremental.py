@@ -6,7 +6,7 @@ synthetic ICB is built without its last month; then the last month lands togethe
 (a GP appointment moved to another patient, one re-dated, a referral re-dated, a late A&E attendance),
 and the incremental build must equal a --full-refresh build table for table, row for row, in every
 incremental model, mart and published table. A second round deletes raw rows behind the loader's back:
-the incremental models must notice (raw's drift from the ledger) and rebuild in full.
+the incremental models must notice (audit.raw_writes counts the statement) and rebuild in full.
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ def test_incremental_build_equals_full_rebuild(fresh_warehouse: str, tmp_path: P
     contents = _incremental_equals_full()
     assert contents["marts.mart_demand_reduction"], "the marts are not empty"
 
-    # Rows deleted behind the loader's back: the ledger no longer adds up, so everything is rebuilt
+    # Rows deleted behind the loader's back: audit.raw_writes counts the statement, so everything is rebuilt
     # (the ring's years too, so every index row is rematched).
     from spw import db
 

@@ -102,3 +102,16 @@
 {% macro postgres__avoid_nested_loops() -%}
     set local enable_nestloop = off
 {%- endmacro %}
+
+{#- Undo avoid_nested_loops() for the rest of the model's transaction (its delete+insert, post-hooks). -#}
+{% macro restore_nested_loops() -%}
+    {{ return(adapter.dispatch('restore_nested_loops', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__restore_nested_loops() -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__restore_nested_loops() -%}
+    set local enable_nestloop to default
+{%- endmacro %}

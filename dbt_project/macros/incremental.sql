@@ -41,8 +41,9 @@
     SQL as a literal, so the planner sees how few rows are new (an index range on raw's loaded_at). -#}
 {% macro loaded_since(relation, inputs) -%}
     {%- if execute and is_incremental() and model.resource_type == 'model' -%}
+        {#- the top of the loaded_through index (not "nulls last", which would sort the table) #}
         {%- set prev = run_query("select loaded_through, raw_drift from " ~ relation
-            ~ " order by loaded_through desc nulls last limit 1") -%}
+            ~ " where loaded_through is not null order by loaded_through desc limit 1") -%}
         {%- set now = run_query("select sum(raw_drift) from " ~ ref('int_raw_state')
             ~ " where source in (" ~ source_list(inputs) ~ ")") -%}
         {%- if prev.rows | length == 0 or prev.rows[0][0] is none or prev.rows[0][1] != now.rows[0][0] -%}
@@ -354,4 +355,33 @@ todo as (
 {% macro event_date_column(source_name) -%}
     {{ return(event_source_columns({'gp_appointments': 'appointments', 'ae_attendances': 'attendances',
         'inpatient_admissions': 'admissions'}[source_name]).date) }}
+{%- endmacro %}
+
+{#- int_raw_state: the event sources whose latest activity date can be carried on from its previous
+    build, as {source: (loaded_through, last_activity_date)}, read when the model runs. Carried on
+    only when the source's drift has not moved and no record replaced since was dated on or after
+    that date (the only ways the latest date can go down). -#}
+{% macro activity_dates_to_carry_on(sources) -%}
+    {%- set carried = {} -%}
+    {%- if execute and is_incremental() and model.resource_type == 'model' -%}
+        {%- set rows = run_query(
+            "select p.source, cast(p.loaded_through as text), cast(p.last_activity_date as text)"
+            ~ " from " ~ this ~ " as p left join " ~ source('audit', 'raw_writes') ~ " as w on p.source = w.source"
+            ~ " where p.raw_drift = coalesce(w.statements, 0) and p.loaded_through is not null"
+            ~ " and p.last_activity_date is not null and not exists (select 1 from "
+            ~ source('audit', 'replaced_records') ~ " as r where r.source = p.source"
+            ~ " and r.replaced_at > p.loaded_through and (false"
+            ~ activity_date_replaced_clauses(sources) ~ "))") -%}
+        {%- for r in rows.rows %}{% do carried.update({r[0]: (r[1], r[2])}) %}{% endfor -%}
+    {%- endif -%}
+    {{ return(carried) }}
+{%- endmacro %}
+
+{#- OR-clauses of activity_dates_to_carry_on: a replaced record of an event source dated on or after
+    the previous latest activity date. -#}
+{% macro activity_date_replaced_clauses(sources) -%}
+    {%- for name, system, date_col in sources if date_col -%}
+        {{ " or (r.source = '" ~ name ~ "' and cast(" ~ record_field('r.record', date_col)
+            ~ " as date) >= p.last_activity_date)" }}
+    {%- endfor -%}
 {%- endmacro %}

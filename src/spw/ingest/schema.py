@@ -57,10 +57,43 @@ create table if not exists audit.replaced_records (
 )
 """
 
+# Writes to raw that did not come from the loader (a hand-made fix, a restore, a truncate): one row
+# per table, counting the statements. The loader marks its own transactions (LOADER_MARK); every other
+# statement that inserts, updates, deletes or truncates is counted by a statement-level trigger (one
+# call per statement, not per row). Incremental dbt models compare this count with the one they were
+# built from: when it moved, raw changed in a way the ledger cannot describe and they rebuild in full.
+RAW_WRITES_DDL = """
+create table if not exists audit.raw_writes (
+    source text primary key,
+    statements bigint not null,
+    last_written_at timestamptz not null
+)
+"""
+
+LOADER_MARK = "select set_config('spw.writer', 'loader', true)"
+# Cleared when the load is done: a caller's own transaction around load_file goes on unmarked.
+LOADER_UNMARK = "select set_config('spw.writer', '', true)"
+
+# SECURITY DEFINER: whoever writes to raw is counted, whether or not they may write to audit.
+RAW_WRITES_FUNCTION = """
+create or replace function audit.count_raw_write() returns trigger
+language plpgsql security definer set search_path = pg_catalog, audit as $$
+begin
+    if coalesce(current_setting('spw.writer', true), '') <> 'loader' then
+        insert into audit.raw_writes as w (source, statements, last_written_at)
+        values (tg_table_name, 1, now())
+        on conflict (source) do update set statements = w.statements + 1, last_written_at = now();
+    end if;
+    return null;
+end
+$$
+"""
+
 AUDIT_INDEXES = (
     "create index if not exists file_loads_sha256_idx on audit.file_loads (sha256, status)",
     "create index if not exists rejected_rows_file_idx on audit.rejected_rows (sha256, line_number)",
-    "create index if not exists replaced_records_time_idx on audit.replaced_records (replaced_at)",
+    # per source, the latest replacement is the top of its range; incremental models read a range
+    "create index if not exists replaced_records_source_time_idx on audit.replaced_records (source, replaced_at)",
 )
 
 
@@ -101,6 +134,16 @@ def loaded_at_index(source: c.Source) -> sql.Composed:
         loaded_at_name(source), raw_table(source))
 
 
+def raw_writes_trigger_name(source: c.Source) -> sql.Identifier:
+    return sql.Identifier(f"{source.name}_raw_writes")
+
+
+def raw_writes_trigger(source: c.Source) -> sql.Composed:
+    return sql.SQL("create trigger {} after insert or update or delete or truncate on {} "
+                   "for each statement execute function audit.count_raw_write()").format(
+        raw_writes_trigger_name(source), raw_table(source))
+
+
 def raw_table_ddl(source: c.Source) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
     cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
@@ -135,8 +178,11 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute(FILE_LOADS_DDL)
         conn.execute(REJECTED_ROWS_DDL)
         conn.execute(REPLACED_RECORDS_DDL)
+        conn.execute(RAW_WRITES_DDL)
+        conn.execute(RAW_WRITES_FUNCTION)
         for stmt in AUDIT_INDEXES:
             conn.execute(stmt)
+        conn.execute("drop index if exists audit.replaced_records_time_idx")  # older databases
         for source in c.SOURCES.values():
             conn.execute(raw_table_ddl(source))
         _replace_key_constraints(conn)
@@ -150,6 +196,13 @@ def ensure_schema(conn: psycopg.Connection) -> None:
                 conn.execute(record_key_index(source))
             if f"{source.name}_loaded_at" not in present:
                 conn.execute(loaded_at_index(source))
+        # Triggers likewise: CREATE TRIGGER would also wait for a bulk load holding the table.
+        triggers = {r[0] for r in conn.execute(
+            "select t.tgname from pg_trigger t join pg_class k on k.oid = t.tgrelid "
+            "join pg_namespace n on n.oid = k.relnamespace where n.nspname = 'raw' and not t.tgisinternal")}
+        for source in c.SOURCES.values():
+            if f"{source.name}_raw_writes" not in triggers:
+                conn.execute(raw_writes_trigger(source))
         # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
         # Read from pg_attribute, not information_schema.columns: its column_default opens each
         # table, which would wait for a bulk load holding one (parallel loads of other sources).
