@@ -38,12 +38,15 @@
 
 {#- The three source CTEs both event models read (each source scanned once), named <prefix>appointments,
     <prefix>attendances and <prefix>admissions. With `only_patients`, the name of a CTE of patient_key
-    defined before them, each keeps those patients' rows only; with `loaded_after`, a timestamp
-    expression, only rows loaded after it. -#}
+    defined before them (or a mapping from source to such a name), each keeps those patients' rows
+    only; with `loaded_after`, a timestamp expression, only rows loaded after it. -#}
 {% macro event_sources(only_patients=none, prefix='', loaded_after=none) -%}
-{%- set only = ("\n    and a.patient_key in (select patient_key from " ~ only_patients ~ ")")
-    if only_patients else "" -%}
-{%- set only = only ~ (("\n    and a.loaded_at > " ~ loaded_after) if loaded_after else "") -%}
+{%- set filters = {} -%}
+{%- for source in ['appointments', 'attendances', 'admissions'] -%}
+    {%- set cte = only_patients[source] if only_patients is mapping else only_patients -%}
+    {%- set only = ("\n    and a.patient_key in (select patient_key from " ~ cte ~ ")") if cte else "" -%}
+    {%- do filters.update({source: only ~ (("\n    and a.loaded_at > " ~ loaded_after) if loaded_after else "")}) -%}
+{%- endfor -%}
 {{ prefix }}cutoff as (
     select cutoff_date from {{ ref('int_data_cutoff') }}
 ),
@@ -54,7 +57,7 @@
 
 {{ prefix }}appointments as (
     select * from {{ ref('stg_gp__appointments') }} as a
-    where a.patient_key is not null{{ only }}
+    where a.patient_key is not null{{ filters.appointments }}
 ),
 
 {{ prefix }}attendances as (
@@ -64,7 +67,7 @@
     from {{ ref('stg_ecds__attendances') }} as a
     left join {{ prefix }}admitted_destinations as d
         on a.discharge_destination_snomed = d.discharge_destination_snomed
-    where a.patient_key is not null{{ only }}
+    where a.patient_key is not null{{ filters.attendances }}
 ),
 
 {{ prefix }}admissions as (
@@ -74,7 +77,7 @@
         c.cutoff_date
     from {{ ref('stg_apc__admissions') }} as a
     cross join {{ prefix }}cutoff as c
-    where a.patient_key is not null{{ only }}
+    where a.patient_key is not null{{ filters.admissions }}
 )
 {%- endmacro %}
 

@@ -106,8 +106,10 @@
 
 {#- The CTEs that turn the event source CTEs <prefix>appointments, <prefix>attendances and
     <prefix>admissions (event_sources) into one row per patient, ending with <prefix>timelines
-    (patient_key, <m>_dates for every measure, <m>_running for valued ones): one pass per source. -#}
-{% macro timeline_ctes(prefix='') -%}
+    (patient_key, <m>_dates for every measure, <m>_running for valued ones): one pass per source.
+    Without `with_timelines`, it stops at the per-source CTEs <prefix><source>_dates (a row per
+    patient with rows in the source, the counted measures' dates unsorted) and <prefix><m>_totals. -#}
+{% macro timeline_ctes(prefix='', with_timelines=true) -%}
 {%- set counted = [] %}
 {%- set valued = [] %}
 {%- for m in event_measures() %}
@@ -148,8 +150,9 @@
             as running_values
     from {{ prefix }}{{ m.measure }}_events
     group by patient_key
-),
+){{ ',' if with_timelines or not loop.last }}
 {% endfor %}
+{%- if with_timelines %}
 {{ prefix }}patients as (
     {%- for source in sources %}
     select patient_key from {{ prefix }}{{ source }}_dates
@@ -177,20 +180,24 @@
     left join {{ prefix }}{{ m.measure }}_totals on p.patient_key = {{ prefix }}{{ m.measure }}_totals.patient_key
     {%- endfor %}
 )
+{%- endif %}
 {%- endmacro %}
 
-{#- Names of every timeline array column (<m>_dates for each measure, then <m>_running). -#}
-{% macro timeline_date_columns() -%}
+{#- Names of every timeline date array column (<m>_dates for each measure, counted ones first), or
+    of one source's measures only. -#}
+{% macro timeline_date_columns(source=none) -%}
     {%- set cols = [] -%}
-    {%- for m in event_measures() if 'value' not in m %}{% do cols.append(m.measure ~ '_dates') %}{% endfor -%}
-    {%- for m in event_measures() if 'value' in m %}{% do cols.append(m.measure ~ '_dates') %}{% endfor -%}
+    {%- set measures = event_measures() | selectattr('source', 'equalto', source) | list
+        if source else event_measures() -%}
+    {%- for m in measures if 'value' not in m %}{% do cols.append(m.measure ~ '_dates') %}{% endfor -%}
+    {%- for m in measures if 'value' in m %}{% do cols.append(m.measure ~ '_dates') %}{% endfor -%}
     {{ return(cols) }}
 {%- endmacro %}
 
-{#- The latest date on a timeline row t (NULL when it holds none). -#}
-{% macro timeline_last_date(t) -%}
+{#- The latest date on a timeline row t (NULL when it holds none), or on one source's arrays. -#}
+{% macro timeline_last_date(t, source=none) -%}
     greatest(
-    {%- for c in timeline_date_columns() %}
+    {%- for c in timeline_date_columns(source) %}
         {{ last_element(t ~ '.' ~ c) }}{{ ',' if not loop.last }}
     {%- endfor %}
     )

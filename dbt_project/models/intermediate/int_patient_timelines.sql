@@ -5,12 +5,14 @@
 -- the patients asked about, not every event of every patient, and each consumer joins a patient once.
 -- Each source is read once: one pass groups a patient's events of every measure counted on it
 -- (definitions in macros/measures.sql, shared with int_patient_events).
--- Incremental (macros/incremental.sql). A build after the first touches only patients with event
--- rows loaded or replaced since. When all of a patient's new rows are dated after everything their
--- row holds (a new month: nearly everyone), the new dates are appended to it (and the new bed days'
--- running totals carried on from its last total); anyone else (a record replaced, a late record, an
--- open emergency spell, whose bed days run to the cut-off) is rebuilt whole from all of their rows.
--- Either way the row is what a full rebuild gives.
+-- Incremental (macros/incremental.sql), source by source. A build after the first touches only
+-- patients with rows loaded or replaced since, and of each patient only the arrays of the sources
+-- (GP appointments, A&E, admissions) that changed. When all of a patient's new rows of a source are
+-- dated after everything that source's arrays hold (a new month: nearly everyone), the new dates are
+-- appended (and the new bed days' running totals carried on from the last total); after a replaced
+-- or late record of a source, or an open emergency spell (its bed days run to the cut-off), that
+-- source's arrays are rebuilt from all of the patient's rows of it. Either way the row is what a full
+-- rebuild gives, and a month of GP appointments never makes the build read all of them.
 -- depends_on: {{ source('audit', 'replaced_records') }}, {{ ref('int_raw_state') }}
 {{ config(
     materialized='incremental',
@@ -21,98 +23,158 @@
     pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, event_inputs()) }}"],
     post_hook="{{ forget_replaced(this, event_inputs(), 'r.patient_key = t.patient_key') }}",
 ) }}
-{%- set columns = timeline_date_columns() %}
-{%- set valued = valued_measures() %}
+{%- set groups = {
+    'appointments': ('stg_gp__appointments', 'gp_appointments'),
+    'attendances': ('stg_ecds__attendances', 'ae_attendances'),
+    'admissions': ('stg_apc__admissions', 'inpatient_admissions'),
+} %}
 
 with raw_state as (
     {{ input_state(event_inputs()) }}
 ),
 
 {%- if is_incremental() %}
+    {%- set since = loaded_since(this, event_inputs()) %}
+    {%- for g, (model, source_name) in groups.items() %}
 
-    new_activity as (
-        {{ new_activity(this, event_inputs()) }}
-    ),
+        first_new_{{ g }} as (
+            -- each patient's earliest date among their rows of the source loaded since
+            select
+                patient_key,
+                min({{ event_source_columns(g).date }}) as first_new_date
+            from {{ ref(model) }}
+            where loaded_at > {{ since }} and patient_key is not null
+            group by patient_key
+        ),
 
-    first_new as (
-        select
-            patient_key,
-            min(event_date) as first_new_date
-        from new_activity
-        group by patient_key
+        changed_{{ g }} as (
+            -- a record replaced since (old and new versions' patients); open spells' bed days run to the cut-off
+            select patient_key from {{ source('audit', 'replaced_records') }}
+            where source = '{{ source_name }}' and replaced_at > {{ since }} and patient_key is not null
+            {%- if g == 'admissions' %}
+                union
+                select patient_key from {{ ref(model) }}
+                where discharge_date is null and patient_key is not null
+            {%- endif %}
+        ),
+    {%- endfor %}
+
+    touched as (
+        {%- for g in groups %}
+            select patient_key from first_new_{{ g }}
+            union
+            select patient_key from changed_{{ g }}
+            {{- '\n            union' if not loop.last }}
+        {%- endfor %}
     ),
 
     previous as (
         select
             t.*,
-            {{ timeline_last_date('t') }} as last_date
-        from {{ this }} as t
-        inner join first_new as f on t.patient_key = f.patient_key
-    ),
-
-    replaced_patients as (
-        select patient_key from {{ source('audit', 'replaced_records') }}
-        where source in ({{ source_list(event_inputs()) }}) and replaced_at > {{ loaded_since(this, event_inputs()) }}
-    ),
-
-    open_spell_patients as (
-        select patient_key from {{ ref('stg_apc__admissions') }}
-        where discharge_date is null
-    ),
-
-    appended_patients as (
-        select f.patient_key
-        from first_new as f
-        left join previous as p on f.patient_key = p.patient_key
-        where
-            (p.last_date is null or f.first_new_date > p.last_date)
-            and f.patient_key not in (
-                select r.patient_key from replaced_patients as r
-                where r.patient_key is not null
-            )
-            and f.patient_key not in (
-                select o.patient_key from open_spell_patients as o
-                where o.patient_key is not null
-            )
-    ),
-
-    rebuilt_patients as (
-        select patient_key from first_new
-        except
-        select patient_key from appended_patients
-        union
-        select patient_key from replaced_patients
-        union
-        select patient_key from open_spell_patients
-    ),
-
-    {{ event_sources('rebuilt_patients', prefix='all_') }},
-
-    {{ timeline_ctes('all_') }},
-
-    {{ event_sources('appended_patients', prefix='new_', loaded_after=loaded_since(this, event_inputs())) }},
-
-    {{ timeline_ctes('new_') }},
-
-    appended as (
-        select
-            n.patient_key,
-            {%- for c in columns %}
-                {{ append_array('p.' ~ c, 'n.' ~ c) }} as {{ c }},
+            {%- for g in groups %}
+                {{ timeline_last_date('t', g) }} as last_{{ g }}_date{{ ',' if not loop.last }}
             {%- endfor %}
-        {%- for m in valued %}
-        {{ append_array('p.' ~ m ~ '_running', shift_array('n.' ~ m ~ '_running',
-            'coalesce(' ~ last_element('p.' ~ m ~ '_running') ~ ', 0)')) }} as {{ m }}_running
-        {{- ',' if not loop.last }}
+        from {{ this }} as t
+        inner join touched as k on t.patient_key = k.patient_key
+    ),
+    {%- for g in groups %}
+
+        rebuilt_{{ g }} as (
+            select f.patient_key
+            from first_new_{{ g }} as f
+            inner join previous as p on f.patient_key = p.patient_key
+            where f.first_new_date <= p.last_{{ g }}_date
+            union
+            select patient_key from changed_{{ g }}
+        ),
+
+        appended_{{ g }} as (
+            select patient_key from first_new_{{ g }}
+            except
+            select patient_key from rebuilt_{{ g }}
+        ),
+    {%- endfor %}
+
+    {{ event_sources({'appointments': 'rebuilt_appointments', 'attendances': 'rebuilt_attendances',
+        'admissions': 'rebuilt_admissions'}, prefix='all_') }},
+
+    {{ timeline_ctes('all_', with_timelines=false) }},
+
+    {{ event_sources({'appointments': 'appended_appointments', 'attendances': 'appended_attendances',
+        'admissions': 'appended_admissions'}, prefix='new_', loaded_after=since) }},
+
+    {{ timeline_ctes('new_', with_timelines=false) }},
+
+    known as (
+        -- touched patients who certainly have rows: new ones, or rows in a rebuilt source
+        {%- for g in groups %}
+            select patient_key from appended_{{ g }}
+            union
+            select patient_key from all_{{ g }}_dates
+            {{- '\n            union' if not loop.last }}
         {%- endfor %}
-        from new_timelines as n
-        left join previous as p on n.patient_key = p.patient_key
+    ),
+
+    orphans as (
+        -- had a row, and their rebuilt sources came back empty (every record replaced away)
+        select p.patient_key from previous as p
+        where p.patient_key not in (select n.patient_key from known as n)
+    ),
+
+    orphans_kept as (
+        -- those of them with rows in a source not rebuilt (read only when there are such patients)
+        {%- for g, (model, source_name) in groups.items() %}
+            select o.patient_key
+            from orphans as o
+            inner join {{ ref(model) }} as a on o.patient_key = a.patient_key
+            {{- '\n            union' if not loop.last }}
+        {%- endfor %}
     ),
 
     timelines as (
-        select * from all_timelines
-        union all
-        select * from appended
+        select
+            k.patient_key,
+            {%- for m in event_measures() if 'value' not in m %}
+                {%- set g = m.source %}
+                case
+                    when rb_{{ g }}.patient_key is not null
+                        then {{ sort_date_array('all_' ~ g ~ '_dates.' ~ m.measure) }}
+                    when ap_{{ g }}.patient_key is not null
+                        then {{ append_array('p.' ~ m.measure ~ '_dates', sort_date_array('new_' ~ g ~ '_dates.' ~ m.measure)) }}
+                    else p.{{ m.measure }}_dates
+                end as {{ m.measure }}_dates,
+            {%- endfor %}
+            {%- for m in event_measures() if 'value' in m %}
+                {%- set g = m.source %}
+                case
+                    when rb_{{ g }}.patient_key is not null then all_{{ m.measure }}_totals.event_dates
+                    when ap_{{ g }}.patient_key is not null
+                        then {{ append_array('p.' ~ m.measure ~ '_dates', 'new_' ~ m.measure ~ '_totals.event_dates') }}
+                    else p.{{ m.measure }}_dates
+                end as {{ m.measure }}_dates,
+                case
+                    when rb_{{ g }}.patient_key is not null then all_{{ m.measure }}_totals.running_values
+                    when ap_{{ g }}.patient_key is not null
+                        then {{ append_array('p.' ~ m.measure ~ '_running', shift_array('new_' ~ m.measure ~ '_totals.running_values',
+                            'coalesce(' ~ last_element('p.' ~ m.measure ~ '_running') ~ ', 0)')) }}
+                    else p.{{ m.measure }}_running
+                end as {{ m.measure }}_running{{ ',' if not loop.last }}
+            {%- endfor %}
+        from touched as k
+        left join previous as p on k.patient_key = p.patient_key
+        {%- for g in groups %}
+            left join rebuilt_{{ g }} as rb_{{ g }} on k.patient_key = rb_{{ g }}.patient_key
+            left join appended_{{ g }} as ap_{{ g }} on k.patient_key = ap_{{ g }}.patient_key
+            left join all_{{ g }}_dates on k.patient_key = all_{{ g }}_dates.patient_key
+            left join new_{{ g }}_dates on k.patient_key = new_{{ g }}_dates.patient_key
+        {%- endfor %}
+        {%- for m in event_measures() if 'value' in m %}
+            left join all_{{ m.measure }}_totals on k.patient_key = all_{{ m.measure }}_totals.patient_key
+            left join new_{{ m.measure }}_totals on k.patient_key = new_{{ m.measure }}_totals.patient_key
+        {%- endfor %}
+        where
+            k.patient_key in (select n.patient_key from known as n)
+            or k.patient_key in (select o.patient_key from orphans_kept as o)
     )
 {%- else %}
 
