@@ -385,3 +385,21 @@ todo as (
             ~ " as date) >= p.last_activity_date)" }}
     {%- endfor -%}
 {%- endmacro %}
+
+{#- Post-hook of int_match_ring: the indexes a refresh's first matching stage looks places up by (a
+    member by patient and year, a place by stratum and rank). Created when missing, so a ring built
+    before they existed gets them too (the `indexes` config only acts when the table is created). -#}
+{% macro ensure_ring_indexes(relation) -%}
+    {{ return(adapter.dispatch('ensure_ring_indexes', 'spw')(relation)) }}
+{%- endmacro %}
+
+{% macro default__ensure_ring_indexes(relation) -%}
+    select 1
+{%- endmacro %}
+
+{% macro postgres__ensure_ring_indexes(relation) -%}
+    create index if not exists {{ relation.identifier }}_member
+    on {{ relation }} (patient_key, index_year);
+    create index if not exists {{ relation.identifier }}_place
+    on {{ relation }} (index_year, sub_icb_code, sex, imd_quintile, age_band, ring_rank)
+{%- endmacro %}

@@ -2,14 +2,15 @@
 -- among the var match_candidate_pool places that follow it on its hash ring that pass every rule.
 -- When at least k of them pass, they include the k nearest valid candidates of the whole ring.
 -- Incremental (macros/incremental.sql): a build after the first recomputes the index rows int_match_todo
--- invalidated since.
+-- invalidated since. When they are few, their ring places are looked up through the ring's indexes
+-- (avoid_nested_loops_unless_few_todo); a full build hashes the ring.
 {{ config(
     materialized='incremental',
     unique_key=['index_key', 'window_months'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     indexes=[{'columns': ['todo_through']}],
-    pre_hook="{{ avoid_nested_loops() }}",
+    pre_hook="{{ avoid_nested_loops_unless_few_todo(this) }}",
     post_hook="{{ forget_stale_index_rows(this) }}",
 ) }}
 with {{ todo_rows(this) }},

@@ -25,7 +25,7 @@
     on_schema_change='fail',
     indexes=[{'columns': ['loaded_through']}, {'columns': ['index_year', 'built_through']}],
     pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, ring_inputs()) }}"],
-    post_hook="{{ forget_years_without_index_rows(this) }}",
+    post_hook=["{{ forget_years_without_index_rows(this) }}", "{{ ensure_ring_indexes(this) }}"],
 ) }}
 {%- set longest_window = cohort_window_months() | max %}
 with index_years as (

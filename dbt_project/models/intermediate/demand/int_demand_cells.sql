@@ -5,11 +5,14 @@
 -- with index rows whose int_did_patient rows were rebuilt since, or whose group rows
 -- (int_patient_groups: population, subgroup, geography) changed, as their fingerprint shows. A new
 -- month of data makes one or two index months eligible (one per window), so little is recounted.
+-- Cells are aggregated by hashing (prefer_hash_aggregation): sorting a refresh's 400,000 wide patient
+-- rows by eleven keys took 1.8 s of its 3.8.
 {{ config(
     materialized='incremental',
     unique_key=['cohort_fy', 'index_month'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
+    pre_hook="{{ prefer_hash_aggregation() }}",
     post_hook="{{ forget_months_without_patients(this) }}",
 ) }}
 
