@@ -52,10 +52,7 @@
             cast('{{ prev.rows[0][0] }}' as timestamp with time zone)
         {%- endif -%}
     {%- else -%}
-    coalesce(
-        (select p.loaded_through from ({{ previous_state(relation) }}) as p),
-        cast('-infinity' as timestamp with time zone)
-    )
+    coalesce((select max(p.loaded_through) from {{ relation }} as p), cast('-infinity' as timestamp with time zone))
     {%- endif -%}
 {%- endmacro %}
 

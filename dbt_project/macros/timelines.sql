@@ -196,11 +196,9 @@
 
 {#- The latest date on a timeline row t (NULL when it holds none), or on one source's arrays. -#}
 {% macro timeline_last_date(t, source=none) -%}
-    greatest(
-    {%- for c in timeline_date_columns(source) %}
-        {{ last_element(t ~ '.' ~ c) }}{{ ',' if not loop.last }}
-    {%- endfor %}
-    )
+    {%- set parts = [] -%}
+    {%- for c in timeline_date_columns(source) %}{% do parts.append(last_element(t ~ '.' ~ c)) %}{% endfor -%}
+    greatest({{ parts | join(', ') }})
 {%- endmacro %}
 
 {#- Last element of a one-dimensional array (NULL when NULL or empty). -#}

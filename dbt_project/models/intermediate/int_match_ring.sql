@@ -82,7 +82,10 @@ with index_years as (
 {%- endif %}
 
 population as (
-    select * from {{ ref('int_match_population') }}
+    -- read only when some year is rebuilt (a one-time filter: a refresh that rebuilds none reads
+    -- nothing of the register)
+    select p.* from {{ ref('int_match_population') }} as p
+    where exists (select 1 from years)
 ),
 
 geography as (

@@ -68,15 +68,19 @@ with raw_state as (
         {%- endfor %}
     ),
 
+    -- noqa: disable=LT02
+    -- (sqlfluff cannot place the Jinja loops of the select lists below)
     previous as (
+        -- narrow: the wide rows are read once, by the final join
         select
-            t.*,
+            t.patient_key,
             {%- for g in groups %}
-                {{ timeline_last_date('t', g) }} as last_{{ g }}_date{{ ',' if not loop.last }}
+            {{ timeline_last_date('t', g) }} as last_{{ g }}_date{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ this }} as t
         inner join touched as k on t.patient_key = k.patient_key
     ),
+    -- noqa: enable=LT02
     {%- for g in groups %}
 
         rebuilt_{{ g }} as (
@@ -105,20 +109,23 @@ with raw_state as (
 
     {{ timeline_ctes('new_', with_timelines=false) }},
 
-    known as (
-        -- touched patients who certainly have rows: new ones, or rows in a rebuilt source
-        {%- for g in groups %}
-            select patient_key from appended_{{ g }}
-            union
-            select patient_key from all_{{ g }}_dates
-            {{- '\n            union' if not loop.last }}
-        {%- endfor %}
-    ),
-
     orphans as (
-        -- had a row, and their rebuilt sources came back empty (every record replaced away)
-        select p.patient_key from previous as p
-        where p.patient_key not in (select n.patient_key from known as n)
+        -- had a row, and every source they changed in was rebuilt empty (all its records replaced
+        -- away) with nothing appended: only patients of the rebuilt sets can be such
+        select r.patient_key
+        from (
+            {%- for g in groups %}
+                select patient_key from rebuilt_{{ g }}
+                {{- '\n                union' if not loop.last }}
+            {%- endfor %}
+        ) as r
+        inner join previous as p on r.patient_key = p.patient_key
+        {%- for g in groups %}
+            except
+            select patient_key from appended_{{ g }}
+            except
+            select patient_key from all_{{ g }}_dates
+        {%- endfor %}
     ),
 
     orphans_kept as (
@@ -131,37 +138,43 @@ with raw_state as (
         {%- endfor %}
     ),
 
+    -- noqa: disable=LT02
     timelines as (
         select
             k.patient_key,
             {%- for m in event_measures() if 'value' not in m %}
-                {%- set g = m.source %}
-                case
-                    when rb_{{ g }}.patient_key is not null
-                        then {{ sort_date_array('all_' ~ g ~ '_dates.' ~ m.measure) }}
-                    when ap_{{ g }}.patient_key is not null
-                        then {{ append_array('p.' ~ m.measure ~ '_dates', sort_date_array('new_' ~ g ~ '_dates.' ~ m.measure)) }}
-                    else p.{{ m.measure }}_dates
-                end as {{ m.measure }}_dates,
+            {%- set g = m.source %}
+            case
+                when rb_{{ g }}.patient_key is not null
+                    then {{ sort_date_array('all_' ~ g ~ '_dates.' ~ m.measure) }}
+                when ap_{{ g }}.patient_key is not null
+                    then {{ append_array(
+                        'p.' ~ m.measure ~ '_dates', sort_date_array('new_' ~ g ~ '_dates.' ~ m.measure)
+                    ) }}
+                else p.{{ m.measure }}_dates
+            end as {{ m.measure }}_dates,
             {%- endfor %}
             {%- for m in event_measures() if 'value' in m %}
-                {%- set g = m.source %}
-                case
-                    when rb_{{ g }}.patient_key is not null then all_{{ m.measure }}_totals.event_dates
-                    when ap_{{ g }}.patient_key is not null
-                        then {{ append_array('p.' ~ m.measure ~ '_dates', 'new_' ~ m.measure ~ '_totals.event_dates') }}
-                    else p.{{ m.measure }}_dates
-                end as {{ m.measure }}_dates,
-                case
-                    when rb_{{ g }}.patient_key is not null then all_{{ m.measure }}_totals.running_values
-                    when ap_{{ g }}.patient_key is not null
-                        then {{ append_array('p.' ~ m.measure ~ '_running', shift_array('new_' ~ m.measure ~ '_totals.running_values',
-                            'coalesce(' ~ last_element('p.' ~ m.measure ~ '_running') ~ ', 0)')) }}
-                    else p.{{ m.measure }}_running
-                end as {{ m.measure }}_running{{ ',' if not loop.last }}
+            {%- set g = m.source %}
+            case
+                when rb_{{ g }}.patient_key is not null then all_{{ m.measure }}_totals.event_dates
+                when ap_{{ g }}.patient_key is not null
+                    then {{ append_array('p.' ~ m.measure ~ '_dates', 'new_' ~ m.measure ~ '_totals.event_dates') }}
+                else p.{{ m.measure }}_dates
+            end as {{ m.measure }}_dates,
+            case
+                when rb_{{ g }}.patient_key is not null then all_{{ m.measure }}_totals.running_values
+                when ap_{{ g }}.patient_key is not null
+                    then {{ append_array('p.' ~ m.measure ~ '_running', shift_array(
+                        'new_' ~ m.measure ~ '_totals.running_values',
+                        'coalesce(' ~ last_element('p.' ~ m.measure ~ '_running') ~ ', 0)'
+                    )) }}
+                else p.{{ m.measure }}_running
+            end as {{ m.measure }}_running{{ ',' if not loop.last }}
             {%- endfor %}
+        -- noqa: enable=LT02
         from touched as k
-        left join previous as p on k.patient_key = p.patient_key
+        left join {{ this }} as p on k.patient_key = p.patient_key
         {%- for g in groups %}
             left join rebuilt_{{ g }} as rb_{{ g }} on k.patient_key = rb_{{ g }}.patient_key
             left join appended_{{ g }} as ap_{{ g }} on k.patient_key = ap_{{ g }}.patient_key
@@ -173,8 +186,13 @@ with raw_state as (
             left join new_{{ m.measure }}_totals on k.patient_key = new_{{ m.measure }}_totals.patient_key
         {%- endfor %}
         where
-            k.patient_key in (select n.patient_key from known as n)
-            or k.patient_key in (select o.patient_key from orphans_kept as o)
+            -- rows certainly remain: new ones, or rows of a rebuilt source
+            {%- for g in groups %}
+                ap_{{ g }}.patient_key is not null
+                or all_{{ g }}_dates.patient_key is not null
+                or
+            {%- endfor %}
+            k.patient_key in (select o.patient_key from orphans_kept as o)
     )
 {%- else %}
 
