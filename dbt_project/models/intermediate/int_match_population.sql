@@ -9,11 +9,7 @@ with patients as (
 ),
 
 first_referrals as (
-    select
-        patient_key,
-        min(referral_date) as first_referral_date
-    from {{ ref('stg_case_management__referrals') }}
-    group by patient_key
+    select * from {{ ref('int_match_first_referrals') }}
 )
 
 select
