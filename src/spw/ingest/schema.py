@@ -163,6 +163,17 @@ def _replace_key_constraints(conn: psycopg.Connection) -> None:
             sql.Identifier(table), sql.Identifier(name)))
 
 
+INDEX_NAMES = ("select k.relname from pg_class k join pg_namespace n on n.oid = k.relnamespace "
+               "where n.nspname = 'raw' and k.relkind = 'i'")
+TRIGGER_NAMES = ("select t.tgname from pg_trigger t join pg_class k on k.oid = t.tgrelid "
+                 "join pg_namespace n on n.oid = k.relnamespace where n.nspname = 'raw' and not t.tgisinternal")
+
+
+def _raw_catalog_names(conn: psycopg.Connection, query: str) -> set[str]:
+    """Names of raw's indexes or triggers (INDEX_NAMES, TRIGGER_NAMES), read from the catalog."""
+    return {r[0] for r in conn.execute(query)}
+
+
 def ensure_schema(conn: psycopg.Connection) -> None:
     """Create the raw and audit tables if missing. Safe to call concurrently and repeatedly.
 
@@ -186,23 +197,15 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         for source in c.SOURCES.values():
             conn.execute(raw_table_ddl(source))
         _replace_key_constraints(conn)
-        # Created only where missing, found from the catalog: CREATE INDEX IF NOT EXISTS would wait
-        # for a bulk load holding the table (it locks the table before checking).
-        present = {r[0] for r in conn.execute(
-            "select k.relname from pg_class k join pg_namespace n on n.oid = k.relnamespace "
-            "where n.nspname = 'raw' and k.relkind = 'i'")}
+        # Created only where missing, found from the catalog: CREATE INDEX IF NOT EXISTS (and CREATE
+        # TRIGGER) would wait for a bulk load holding the table (it locks the table before checking).
+        indexes, triggers = _raw_catalog_names(conn, INDEX_NAMES), _raw_catalog_names(conn, TRIGGER_NAMES)
         for source in c.SOURCES.values():
-            if f"{source.name}_record_key" not in present:
-                conn.execute(record_key_index(source))
-            if f"{source.name}_loaded_at" not in present:
-                conn.execute(loaded_at_index(source))
-        # Triggers likewise: CREATE TRIGGER would also wait for a bulk load holding the table.
-        triggers = {r[0] for r in conn.execute(
-            "select t.tgname from pg_trigger t join pg_class k on k.oid = t.tgrelid "
-            "join pg_namespace n on n.oid = k.relnamespace where n.nspname = 'raw' and not t.tgisinternal")}
-        for source in c.SOURCES.values():
-            if f"{source.name}_raw_writes" not in triggers:
-                conn.execute(raw_writes_trigger(source))
+            for name, present, ddl in ((f"{source.name}_record_key", indexes, record_key_index(source)),
+                                       (f"{source.name}_loaded_at", indexes, loaded_at_index(source)),
+                                       (f"{source.name}_raw_writes", triggers, raw_writes_trigger(source))):
+                if name not in present:
+                    conn.execute(ddl)
         # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
         # Read from pg_attribute, not information_schema.columns: its column_default opens each
         # table, which would wait for a bulk load holding one (parallel loads of other sources).
