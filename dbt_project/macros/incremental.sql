@@ -214,13 +214,14 @@ todo as (
     {{ return(parts) }}
 {%- endmacro %}
 
-{#- Post-hook of int_match_todo: index rows that are gone. -#}
-{% macro forget_stale_todo(relation) -%}
+{#- Post-hook: rows of `relation` whose key (`columns`) is no longer in `parent` (int_match_todo: index
+    rows that are gone; int_demand_cells: index months with no patient any more). -#}
+{% macro forget_rows_missing_from(relation, parent, columns) -%}
     {%- if is_incremental() -%}
     delete from {{ relation }} as t
     where not exists (
-        select 1 from {{ ref('int_match_index') }} as i
-        where i.index_key = t.index_key and i.window_months = t.window_months
+        select 1 from {{ parent }} as p
+        where {% for c in columns %}p.{{ c }} = t.{{ c }}{{ ' and ' if not loop.last }}{% endfor %}
     )
     {%- endif -%}
 {%- endmacro %}
@@ -255,16 +256,6 @@ todo as (
         'icb_code', 'sub_icb_code', 'pcn_code'])) }}
 {%- endmacro %}
 
-{#- Post-hook of int_demand_cells: index months with no patient any more. -#}
-{% macro forget_months_without_patients(relation) -%}
-    {%- if is_incremental() -%}
-    delete from {{ relation }} as t
-    where not exists (
-        select 1 from {{ ref('int_patient_groups') }} as g
-        where g.cohort_fy = t.cohort_fy and g.index_month = t.index_month
-    )
-    {%- endif -%}
-{%- endmacro %}
 
 {#- The latest did_through int_demand_cells was built with, as a literal when the model runs. -#}
 {% macro did_since(relation) -%}

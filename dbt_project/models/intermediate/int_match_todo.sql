@@ -10,7 +10,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, referral_inputs()) }}"],
-    post_hook="{{ forget_stale_todo(this) }}",
+    post_hook="{{ forget_rows_missing_from(this, ref('int_match_index'), ['index_key', 'window_months']) }}",
 ) }}
 {%- set keyed = ['index_date', 'pre_start', 'post_end', 'sex', 'sub_icb_code', 'age_band', 'imd_quintile',
     'gp_appointments_band', 'emergency_admissions_band', 'ae_attendances_band'] %}

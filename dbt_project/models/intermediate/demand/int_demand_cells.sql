@@ -13,7 +13,7 @@
     incremental_strategy='delete+insert',
     on_schema_change='fail',
     pre_hook="{{ prefer_hash_aggregation() }}",
-    post_hook="{{ forget_months_without_patients(this) }}",
+    post_hook="{{ forget_rows_missing_from(this, ref('int_patient_groups'), ['cohort_fy', 'index_month']) }}",
 ) }}
 
 with groups as (
