@@ -4,7 +4,8 @@ The one-month refresh rebuilds only what changed (macros/incremental.sql): patie
 replaced activity, files with new or lost rows, index rows whose matching was invalidated. Here a
 synthetic ICB is built without its last month; then the last month lands together with corrections
 (a GP appointment moved to another patient, one re-dated, a referral re-dated, a late A&E attendance),
-and the incremental build must equal a --full-refresh build table for table, row for row, in every
+one index patient is still in hospital (their bed days grow with the cut-off), and the incremental
+build must equal a --full-refresh build table for table, row for row, in every
 incremental model, mart and published table. A second round deletes raw rows behind the loader's back:
 the incremental models must notice (audit.raw_writes counts the statement) and rebuild in full.
 """
@@ -80,6 +81,23 @@ def _corrections(full: Path, last: Path) -> None:
     _write(last / "ae_attendances" / f"{ae.stem}_late.csv", header, [late])
 
 
+def _open_spell(full: Path, initial: Path) -> None:
+    """An index patient still in hospital after an emergency admission dated in their post windows.
+    Its bed days run to the data cut-off, which each month moves: int_did_patient must recompute the
+    patient's rows although nothing of theirs was loaded (neither the ring nor the todo changes)."""
+    # a year whose ring the corrections (dated in 2022) leave alone, so no todo covers the patient
+    header, rows = _rows(sorted((full / "sp_referrals").glob("*.csv"))[11])
+    identity = "nhs_number" if "nhs_number" in header else "pseudo_nhs_number"
+    referral = rows[0]
+    apc = sorted((full / "inpatient_admissions").glob("*.csv"))[0]
+    apc_header, _ = _rows(apc)
+    assert identity in apc_header, "referrals and admissions name the identity alike"
+    admitted = f"{referral['referral_date'][:8]}20"
+    spell = {"spell_id": "OPEN-1", identity: referral[identity], "provider_code": "RZ2",
+             "admission_date": admitted, "discharge_date": "", "admission_method": "21"}
+    _write(initial / "inpatient_admissions" / f"{admitted[:7]}_open.csv", apc_header, [spell])
+
+
 def _tables() -> list[str]:
     built = wh.query("select table_schema || '.' || table_name as t from information_schema.tables "
                      "where table_schema in ('marts', 'published') and table_type = 'BASE TABLE' order by 1")
@@ -118,6 +136,7 @@ def test_incremental_build_equals_full_rebuild(fresh_warehouse: str, tmp_path: P
     generate(full, patients=PATIENTS, seed=SEED)
     _split(full, initial, last)
     _corrections(full, last)
+    _open_spell(full, initial)
 
     wh.load_folder(initial)
     run_dbt(["seed", "-q"])
@@ -134,6 +153,10 @@ def test_incremental_build_equals_full_rebuild(fresh_warehouse: str, tmp_path: P
                          "intermediate.int_match_todo)) as new, count(*) as n from intermediate.int_match_todo")[0]
     assert kept == 2
     assert 0 < rematched["new"] < rematched["n"]
+    open_spell = wh.query("select count(*) as n from intermediate.int_did_patient as d "
+                          "inner join staging.stg_apc__admissions as a on d.patient_key = a.patient_key "
+                          "where a.spell_id = 'OPEN-1' and d.measure = 'emergency_bed_days'")[0]["n"]
+    assert open_spell > 0, "the patient still in hospital is an eligible index patient"
     contents = _incremental_equals_full()
     assert contents["marts.mart_demand_reduction"], "the marts are not empty"
 
