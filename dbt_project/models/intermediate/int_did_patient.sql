@@ -22,26 +22,35 @@ with {{ todo_rows(this) }},
         {{ changed_activity(this, event_inputs()) }}
     ),
 
+    windows as (
+        -- whose activity counts for an index row: its controls' and the index patient's own
+        select
+            control_key as patient_key,
+            index_key,
+            window_months,
+            pre_start,
+            post_end
+        from {{ ref('int_matched_controls') }}
+        union all
+        select
+            index_key as patient_key,
+            index_key,
+            window_months,
+            pre_start,
+            post_end
+        from {{ ref('int_match_index') }}
+    ),
+
     touched as (
-        select
-            c.index_key,
-            c.window_months
-        from {{ ref('int_matched_controls') }} as c
+        select distinct
+            w.index_key,
+            w.window_months
+        from windows as w
         inner join changed_activity as a
             on
-                c.control_key = a.patient_key
-                and c.pre_start <= a.event_date
-                and c.post_end >= a.event_date
-        union
-        select
-            i.index_key,
-            i.window_months
-        from {{ ref('int_match_index') }} as i
-        inner join changed_activity as a
-            on
-                i.index_key = a.patient_key
-                and i.pre_start <= a.event_date
-                and i.post_end >= a.event_date
+                w.patient_key = a.patient_key
+                and w.pre_start <= a.event_date
+                and w.post_end >= a.event_date
     ),
 
     recompute as (
