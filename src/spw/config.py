@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 VENVS = ("airflow", "dbt", "superset")
@@ -14,10 +15,35 @@ def repo_root() -> Path:
 
 
 def spw_home() -> Path:
-    """State folder: clusters, venvs, secrets, logs. Git-ignored."""
+    """State folder: clusters, venvs, secrets, logs. Git-ignored, and kept from `git clean -x` (see
+    protect_from_git_clean). Created private (mode 700); one that any user may write to, without
+    the sticky bit, is refused: another account could swap the secrets or the cluster under us."""
     home = Path(os.environ.get("SPW_HOME") or repo_root() / ".spw")
-    home.mkdir(parents=True, exist_ok=True)
-    return home.resolve()
+    if not home.is_dir():
+        home.parent.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, exist_ok=True)
+    mode = home.stat().st_mode
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
+        from spw.errors import SpwError
+
+        raise SpwError(f"state folder {home} is writable by every user: `chmod o-w {home}` or choose another "
+                       "SPW_HOME.")
+    home = home.resolve()
+    if home == (repo_root() / ".spw").resolve():
+        protect_from_git_clean(home)
+    return home
+
+
+def protect_from_git_clean(home: Path) -> None:
+    """Make the in-repo state folder its own (empty) git repository: `git clean -fdx` in the checkout
+    then leaves it alone, as git never deletes a nested repository unless given -f twice. Holds the
+    database, the secrets and the pseudonymisation key; `make clean-all` is the way to delete it."""
+    marker = home / ".git"
+    if marker.exists():
+        return
+    import subprocess
+
+    subprocess.run(["git", "init", "--quiet", str(home)], capture_output=True, check=False)
 
 
 def landing_dir() -> Path:

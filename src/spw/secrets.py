@@ -69,9 +69,28 @@ def _airflow_variable(name: str) -> str | None:
     return str(value) if value else None
 
 
+def local_key_file() -> Path:
+    return spw_home() / "secrets" / PSEUDO_KEY_FILE  # no folder is created for a lookup
+
+
 def _local_key() -> str | None:
-    path = spw_home() / "secrets" / PSEUDO_KEY_FILE  # read only: no folder is created for a lookup
+    path = local_key_file()
     return (path.read_text().strip() or None) if path.is_file() else None
+
+
+def install_local_key(value: bytes) -> Path:
+    """Put a key from its custodian (`spw restore --key-file`) where `spw up` would have made it.
+    Refuses to replace a different key: the one in place may be the only copy."""
+    path = secrets_dir() / PSEUDO_KEY_FILE
+    if path.is_file():
+        if path.read_bytes().strip() == value.strip():
+            return path
+        raise SpwError(f"{path} already holds another pseudonymisation key; move it away first if it is "
+                       "really not needed (it may be the only copy).")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(value.strip() + b"\n")
+    return path
 
 
 def pseudonymisation_key() -> bytes:

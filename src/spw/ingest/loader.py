@@ -36,6 +36,7 @@ from psycopg import sql
 from psycopg.abc import Buffer
 from psycopg.copy import LibpqWriter
 
+from spw import key_custody
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import Pseudonymiser, mask_nhs
 from spw.ingest.schema import (
@@ -49,6 +50,7 @@ from spw.ingest.schema import (
     record_key_name,
 )
 from spw.ingest.validate import RowValidator, StructuralError, plan_header
+from spw.secrets import pseudonymisation_key
 
 log = logging.getLogger("spw.ingest")
 
@@ -797,6 +799,7 @@ def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, ru
         with conn.transaction():
             # Two loaders given the same bytes queue here, and the second one sees a duplicate.
             conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (scan.sha256,))
+            key_custody.check_or_record(conn, pseudonymisation_key())  # a wrong key writes nothing
             conn.execute(LOADER_MARK)  # its writes to raw are in the ledger: not counted as outside ones
             if _already_loaded(conn, scan.sha256):
                 result.status = "duplicate"
