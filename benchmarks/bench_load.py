@@ -19,6 +19,12 @@ folder, then in the same run, interleaved round by round:
     checks after each round that the key was rebuilt and is in place.
 Reports rows/s, both ratios, CPU per row (client and Postgres backend), the load average and peak
 memory (max RSS; Python heap by tracemalloc on a separate run so it does not slow the timed one).
+
+    SPW_HOME=... python benchmarks/bench_load.py --rows 500000 --fsync-both [--repeat 3]
+
+instead measures (a) and (c) with fsync on and off in the same run, interleaved round by round (the
+order alternating), switching the server's fsync with ALTER SYSTEM and a reload; the cluster must
+be started without a command-line fsync (SPW_PG_FSYNC unset), which would override ALTER SYSTEM.
 """
 
 from __future__ import annotations
@@ -190,11 +196,55 @@ def cpu_line(name: str, label: str, total: int) -> str:
             f"= {1e6 * (client + server) / total:.2f} us")
 
 
+def set_fsync(value: str) -> None:
+    with db.connect("warehouse", autocommit=True) as conn:
+        conn.execute(f"alter system set fsync = {'on' if value == 'on' else 'off'}")
+        conn.execute("select pg_reload_conf()")
+        for _ in range(50):  # the reload is asynchronous: wait until a new session sees it
+            with db.connect("warehouse") as probe:
+                if probe.execute("show fsync").fetchone()[0] == value:
+                    return
+            time.sleep(0.1)
+    raise RuntimeError(f"fsync did not become {value}")
+
+
+def fsync_both(files: list[Path], repeat: int, total: int) -> None:
+    """(a) and (c) with fsync on and off, interleaved; the server's setting is restored at the end."""
+    runs: dict[str, list[float]] = {f"{k}@{v}": [] for k in ("copy", "spw") for v in ("on", "off")}
+    loads = [os.getloadavg()[0]]
+    try:
+        for r in range(repeat):
+            for value in (("on", "off") if r % 2 == 0 else ("off", "on")):
+                set_fsync(value)
+                runs[f"copy@{value}"].append(plain_copy(files))
+                runs[f"spw@{value}"].append(our_load(files))
+            loads.append(os.getloadavg()[0])
+    finally:
+        with db.connect("warehouse", autocommit=True) as conn:
+            conn.execute("alter system reset fsync")
+            conn.execute("select pg_reload_conf()")
+    with db.connect("warehouse") as conn:
+        settings = {n: conn.execute(f"show {n}").fetchone()[0]
+                    for n in ("server_version", "wal_level", "synchronous_commit", "full_page_writes")}
+    print(f"postgres {settings['server_version']}, wal_level {settings['wal_level']}, synchronous_commit "
+          f"{settings['synchronous_commit']}, full_page_writes {settings['full_page_writes']}; "
+          f"{total} rows in {len(files)} file(s); (c) took the bulk path in {sum(BULK)} of {len(BULK)} loads")
+    for name, label in (("copy", "(a) plain COPY, no index"), ("spw", "(c) spw loader")):
+        for value in ("on", "off"):
+            best = min(runs[f"{name}@{value}"])
+            print(f"{label:26s} fsync {value:3s} best {best:6.2f} s {total / best:10.0f} rows/s   "
+                  f"(runs: {fmt(runs[f'{name}@{value}'])})")
+    for name in ("copy", "spw"):
+        print(f"{name}: best fsync on / best fsync off = {min(runs[name + '@on']) / min(runs[name + '@off']):.2f}")
+    print(f"load average (1 min) at the start and after each round: {', '.join(f'{x:.1f}' for x in loads)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=500_000, help="rows per file")
     ap.add_argument("--files", type=int, default=1)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--fsync-both", action="store_true", help="(a) and (c) with fsync on and off, interleaved")
     args = ap.parse_args()
     ensure_pseudonymisation_key()  # set-up, as `spw up` does: loads never create a key
     pg.start()
@@ -207,6 +257,10 @@ def main() -> None:
         total = args.rows * args.files
         size_mb = sum(p.stat().st_size for p in files) / 1e6
         reset_raw()
+        if args.fsync_both:
+            fsync_both(files, args.repeat, total)
+            reset_raw()
+            return
         indexes, triggers = raw_table_extras()
         rss0 = max_rss_mib()
         # Interleaved rounds, best of each: the machine is shared, so noise hits all three alike.

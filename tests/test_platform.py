@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -15,7 +16,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SPW = str(Path(sys.executable).parent / "spw")
-COMMANDS = ["up", "down", "status", "db-url", "synth", "run", "dbt", "serve", "dashboards-import", "demo"]
+COMMANDS = ["up", "down", "status", "db-url", "synth", "run", "backup", "restore", "dbt", "serve",
+            "dashboards-import", "demo"]
 
 
 def _spw(*args: str, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
@@ -234,3 +236,109 @@ def test_binaries_in_a_private_folder_are_copied_where_the_server_can_run_them(t
         assert run.returncode == 0 and "PostgreSQL" in run.stdout, run.stderr
     finally:
         shutil.rmtree(reachable.parent.parent.parent, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- durability and safe operations
+
+LOAD_CODE = (
+    "import sys; from spw.ingest.loader import load_source; "
+    "r = load_source(None, sys.argv[1], 'gp_appointments'); "
+    "print([(x.status, x.reason) for x in r]); raise SystemExit(any(x.status == 'rejected' for x in r))"
+)
+GP_HEADER = ["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type",
+             "appt_mode", "national_category", "time_between_book_and_appt"]
+
+
+def _gp_delivery(landing: Path, period: str, rows: list[tuple[str, str]]) -> None:
+    import csv
+
+    folder = landing / "gp_appointments"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{period}.csv", "w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(GP_HEADER)
+        for appointment_id, nhs in rows:
+            w.writerow([appointment_id, nhs, "A81001", f"{period}-10", "Attended", "GP", "Face-to-Face",
+                        "General Consultation Routine", "Same Day"])
+
+
+def _load(env: dict[str, str], landing: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", LOAD_CODE, str(landing)], env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def _query(env: dict[str, str], query: str) -> list[tuple]:
+    url = _spw("db-url", env=env).stdout.strip()
+    with psycopg.connect(url) as conn:
+        return conn.execute(query).fetchall()
+
+
+def test_restore_drill(own_home: dict[str, str], tmp_path: Path) -> None:
+    """docs/operations.md's drill: load, back up, wipe the state folder, restore with the key from its
+    custodian; the row counts are back and a later load links to the earlier pseudonyms. Also: a new
+    state folder gets no new key for a loaded warehouse, and a load with another key writes nothing."""
+    from spw.ingest.pseudonymise import nhs_number_from
+
+    env = dict(own_home)
+    env.pop("SPW_PSEUDO_KEY", None)  # the local deployment's own key, as in production
+    home = Path(env["SPW_HOME"])
+    a, b = nhs_number_from(700_000_001) or "", nhs_number_from(700_000_002) or ""
+    assert a and b
+    assert _spw("up", env=env).returncode == 0
+    key_file = home / "secrets" / "pseudo_key"
+    assert key_file.is_file() and key_file.stat().st_mode & 0o077 == 0
+    landing = tmp_path / "landing"
+    _gp_delivery(landing, "2025-01", [("APT1", a), ("APT2", b), ("APT3", a)])
+    assert _load(env, landing).returncode == 0
+    before = _query(env, "select count(*) from raw.gp_appointments")[0][0]
+    key_a = _query(env, "select distinct patient_key from raw.gp_appointments where appointment_id in "
+                        "('APT1', 'APT3')")
+    assert before == 3 and len(key_a) == 1
+    custody = tmp_path / "custodian" / "pseudo_key"
+    custody.parent.mkdir()
+    shutil.copy(key_file, custody)  # the key's custodian keeps it apart from the backups
+
+    out = tmp_path / "backup"
+    made = _spw("backup", "--out", str(out), env=env)
+    assert made.returncode == 0, made.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["row_counts"]["raw.gp_appointments"] == 3
+    assert {"warehouse", "airflow", "superset"} == set(manifest["databases"])
+    assert manifest["key"]["fingerprint"] and not manifest["key"]["included"]
+    assert not (out / "secrets" / "pseudo_key").exists() and not (out / "secrets" / "db_admin_password").exists()
+    assert key_file.read_text().strip() not in "".join(p.read_text(errors="ignore") for p in out.rglob("*")
+                                                        if p.is_file())
+    assert (out.stat().st_mode & 0o077) == 0
+
+    # Wipe: the whole state folder (cluster, secrets, key) is gone.
+    assert _spw("down", env=env).returncode == 0
+    subprocess.run([sys.executable, "-c", "from spw import pg; pg.discard()"], env=env, check=True, timeout=60)
+    shutil.rmtree(home)
+
+    refused = _spw("restore", "--from", str(out), env=env)
+    assert refused.returncode == 2 and "--key-file" in refused.stderr and "Traceback" not in refused.stderr
+    wrong = tmp_path / "wrong_key"
+    wrong.write_text("not-the-deployment-key\n")
+    refused = _spw("restore", "--from", str(out), "--key-file", str(wrong), env=env)
+    assert refused.returncode == 2 and "fingerprint" in refused.stderr, refused.stderr
+    restored = _spw("restore", "--from", str(out), "--key-file", str(custody), env=env, timeout=300)
+    assert restored.returncode == 0, restored.stdout + restored.stderr
+    assert _query(env, "select count(*) from raw.gp_appointments")[0][0] == before
+    assert _query(env, "select count(*) from audit.file_loads")[0][0] == manifest["row_counts"]["audit.file_loads"]
+
+    # A later load links to the earlier pseudonyms.
+    later = tmp_path / "later"
+    _gp_delivery(later, "2025-02", [("APT4", a)])
+    assert _load(env, later).returncode == 0
+    assert _query(env, "select patient_key from raw.gp_appointments where appointment_id = 'APT4'") == key_a
+
+    # Another key: the load stops with a clear error and writes nothing.
+    other = tmp_path / "other"
+    _gp_delivery(other, "2025-03", [("APT5", b)])
+    bad = _load(dict(env, SPW_PSEUDO_KEY="another-key"), other)
+    assert bad.returncode != 0 and "is not the key this warehouse" in bad.stderr, bad.stderr[-2000:]
+    assert _query(env, "select count(*) from raw.gp_appointments")[0][0] == before + 1
+    # `spw up` in this state folder without its key: refuses, and makes no new key.
+    key_file.unlink()
+    up = _spw("up", env=env)
+    assert up.returncode == 2 and "no key is configured" in up.stderr and not key_file.exists(), up.stderr

@@ -98,18 +98,48 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from spw.pipeline import run_pipeline
+    from spw.runlock import hold
 
     landing = Path(args.landing).resolve()
     if not landing.is_dir():
         raise SpwError(f"landing folder {landing} does not exist.")
     cmd_up(args)
-    failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
+    with hold("run", wait=getattr(args, "wait", False)):  # two runs must not interleave
+        failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
     if failed:
         raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
     print("pipeline finished: every task succeeded")
     from spw.superset import server
 
     server.clear_result_cache()  # dashboards read the new data from their next request on
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from spw import pg
+    from spw.backup import backup
+
+    pg.start()
+    with step(f"backup to {args.out}"):
+        manifest = backup(Path(args.out), include_key=args.include_key, wait=args.wait)
+    fp = manifest["key"]["fingerprint"]
+    print(f"backed up {', '.join(manifest['databases'])} and {len(manifest['secrets'])} secrets file(s) "
+          f"to {Path(args.out).resolve()}")
+    if fp and not args.include_key:
+        from spw.key_custody import short
+
+        print(f"the pseudonymisation key (fingerprint {short(fp)}) is NOT in the backup: keep it with its "
+              "custodian (docs/operations.md, key custody)")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from spw.backup import restore
+
+    with step(f"restore from {args.source}"):
+        counts = restore(Path(args.source), key_file=Path(args.key_file) if args.key_file else None,
+                         allow_key_change=args.allow_key_change, wait=args.wait)
+    print(f"restored: {len(counts)} warehouse tables, row counts as in the backup's manifest")
     return 0
 
 
@@ -184,6 +214,19 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--landing", required=True, help="landing folder (one sub-folder per source)")
     sp.add_argument("--full-refresh", action="store_true",
                     help="rebuild every incremental model from scratch (after changing definitions or variables)")
+    sp.add_argument("--wait", action="store_true", help="queue behind a run that holds the warehouse, not refuse")
+    sp = add("backup", cmd_backup, "Back up the warehouse, Airflow and Superset databases and the secrets "
+             "(with the key's fingerprint, not the key) to a new folder.")
+    sp.add_argument("--out", required=True, help="new (or empty) folder to write")
+    sp.add_argument("--include-key", action="store_true",
+                    help="also copy the pseudonymisation key (only where the backup has the key's custody)")
+    sp.add_argument("--wait", action="store_true", help="queue behind a run that holds the warehouse")
+    sp = add("restore", cmd_restore, "Replace the databases and secrets by a backup's (refuses another key).")
+    sp.add_argument("--from", dest="source", required=True, help="backup folder written by `spw backup`")
+    sp.add_argument("--key-file", help="the pseudonymisation key from its custodian (installed in the state folder)")
+    sp.add_argument("--allow-key-change", action="store_true",
+                    help="restore even though the key's fingerprint differs from the backup's")
+    sp.add_argument("--wait", action="store_true", help="queue behind a run that holds the warehouse")
     sp = add("dbt", cmd_dbt, "Run dbt (its own venv) against the warehouse as spw_transformer.")
     sp.add_argument("dbt_args", nargs=argparse.REMAINDER)
     add("serve", cmd_serve, "Start Superset and the Airflow UI on 127.0.0.1 and print their URLs.")

@@ -115,15 +115,40 @@ def init(force: bool = False) -> bool:
     return True
 
 
+# Creates the admin, or resets its password, from a JSON spec read on stdin: the password never
+# appears on a command line (`fab create-admin --password` shows it in every process list) nor in
+# the environment (readable in /proc) or a log.
+ADMIN_SCRIPT = """
+import json, sys
+from flask import current_app
+from superset.app import create_app
+
+spec = json.load(sys.stdin)
+with create_app().app_context():
+    sm = current_app.appbuilder.sm
+    user = sm.find_user(username=spec["username"])
+    if user:
+        sm.reset_password(user.id, spec["password"])
+    elif not sm.add_user(spec["username"], spec["firstname"], spec["lastname"], spec["email"],
+                         sm.find_role(sm.auth_role_admin), spec["password"]):
+        sys.exit("the Superset admin user was not created")
+"""
+
+
+def admin_command() -> list[str]:
+    """The command `_ensure_admin` runs (the password goes to its stdin)."""
+    return [str(venv_bin("superset", "python")), "-c", ADMIN_SCRIPT]
+
+
 def _ensure_admin() -> None:
     """Create the admin once; on re-runs reset its password to the current secret."""
-    with db.connect("superset", "spw_superset") as conn:
-        exists = conn.execute("select 1 from ab_user where username = %s", (ADMIN_USER,)).fetchone()
-    if exists:
-        run_cli("fab", "reset-password", "--username", ADMIN_USER, "--password", admin_password())
-        return
-    run_cli("fab", "create-admin", "--username", ADMIN_USER, "--firstname", "Warehouse",
-            "--lastname", "Admin", "--email", "admin@spw.invalid", "--password", admin_password())
+    spec = {"username": ADMIN_USER, "firstname": "Warehouse", "lastname": "Admin", "email": "admin@spw.invalid",
+            "password": admin_password()}
+    proc = subprocess.run(admin_command(), input=json.dumps(spec), env=superset_env(), capture_output=True,
+                          text=True, timeout=600, cwd=state_dir())
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+        raise SpwError(f"creating the Superset admin failed (exit {proc.returncode}):\n{tail}")
 
 
 # ---------------------------------------------------------------- gunicorn
