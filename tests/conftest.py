@@ -54,7 +54,10 @@ def pg_server() -> Iterator[str]:
     try:
         yield url
     finally:
-        pg.stop()
+        if TEST_HOME.resolve() in pg.cluster().data.resolve().parents:
+            pg.stop()  # kept for a look until the next session starts
+        else:
+            pg.discard()  # root mode put it in a private /var/tmp folder: leave nothing there
 
 
 @pytest.fixture()

@@ -342,3 +342,103 @@ def test_restore_drill(own_home: dict[str, str], tmp_path: Path) -> None:
     key_file.unlink()
     up = _spw("up", env=env)
     assert up.returncode == 2 and "no key is configured" in up.stderr and not key_file.exists(), up.stderr
+
+
+def test_second_run_refuses_while_the_run_lock_is_held(pg_server: str, tmp_path: Path) -> None:
+    """`spw run` holds the warehouse's run lock; a second run refuses with a clear sentence (or, with
+    --wait, queues until the first lets go)."""
+    from spw import runlock
+
+    empty = tmp_path / "landing"
+    empty.mkdir()
+    with runlock.hold("run"):
+        second = _spw("run", "--landing", str(empty), timeout=300)
+        assert second.returncode == 2, second.stdout + second.stderr
+        assert "holds its run lock" in second.stderr and "spw run (pid" in second.stderr, second.stderr
+        assert "Traceback" not in second.stderr
+        waiter = subprocess.Popen(
+            [sys.executable, "-c", "from spw import runlock\nwith runlock.hold('run', wait=True): print('acquired')"],
+            stdout=subprocess.PIPE, text=True)
+        time.sleep(3)
+        assert waiter.poll() is None, "a waiting run must not start while the lock is held"
+    out, _ = waiter.communicate(timeout=60)
+    assert waiter.returncode == 0 and "waiting for the warehouse's run lock" in out and "acquired" in out, out
+    # A backup (shared) is kept out by a run but not by another backup.
+    with runlock.hold("run"), pytest.raises(runlock.RunLocked), runlock.hold("backup", shared=True):
+        pass
+    with runlock.hold("backup", shared=True), runlock.hold("backup", shared=True):
+        pass
+
+
+def test_make_test_never_touches_spw_database_url(tmp_path: Path) -> None:
+    """A server named by SPW_DATABASE_URL is never contacted by the suite (which drops `warehouse` and
+    resets role passwords): a listener standing in for it must see no connection while a test that
+    needs the database runs, on its own throwaway cluster."""
+    import threading
+
+    with socket.socket() as canary:
+        canary.bind(("127.0.0.1", 0))
+        canary.listen()
+        canary.settimeout(0.2)
+        port = canary.getsockname()[1]
+        contacts: list[object] = []
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set():
+                try:
+                    contacts.append(canary.accept()[1])
+                except OSError:
+                    continue
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        env = os.environ.copy()
+        env.update(SPW_DATABASE_URL=f"postgresql://spw_admin:secret@127.0.0.1:{port}/postgres",
+                   SPW_TEST_HOME=str(tmp_path / "home"))
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                               str(Path(__file__)), "-k", "test_db_url_connects_as_each_role"],
+                              cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+        stop.set()
+        watcher.join(timeout=5)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "1 passed" in proc.stdout and "SPW_DATABASE_URL is set and ignored" in proc.stdout
+    assert contacts == [], "the suite connected to the server named by SPW_DATABASE_URL"
+
+
+def test_superset_admin_password_never_on_a_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The admin's password goes to the helper's stdin: not in its argv (ps), nor its environment."""
+    from spw.superset import server
+
+    calls: list[dict] = []
+
+    def record(cmd: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        calls.append({"cmd": cmd, **kwargs})
+        return subprocess.CompletedProcess(cmd, 0, "", "")
+
+    monkeypatch.setenv("SPW_SUPERSET_ADMIN_PASSWORD", "pw-that-must-stay-hidden")
+    monkeypatch.setattr(server, "superset_env", lambda: {"PATH": "/usr/bin"})
+    monkeypatch.setattr(server.subprocess, "run", record)
+    server._ensure_admin()
+    assert len(calls) == 1
+    call = calls[0]
+    assert not any("pw-that-must-stay-hidden" in part for part in call["cmd"])
+    assert not any("pw-that-must-stay-hidden" in value for value in call["env"].values())  # type: ignore[union-attr]
+    assert json.loads(call["input"])["password"] == "pw-that-must-stay-hidden"  # type: ignore[arg-type]
+    assert "--password" not in " ".join(call["cmd"])
+
+
+def test_no_secret_in_logs_of_this_session(pg_server: str) -> None:
+    """Nothing this session's state folder logged (Airflow, Superset, dbt, PostgreSQL) holds a password."""
+    from spw import pg
+    from spw.config import spw_home
+    from spw.secrets import secrets_dir
+
+    secrets = {p.read_text().strip() for p in secrets_dir().iterdir() if p.is_file() and p.suffix != ".json"}
+    secrets |= {v for p in secrets_dir().glob("*.json") for v in json.loads(p.read_text()).values()}
+    logs = [p for p in spw_home().rglob("*.log") if p.is_file()] + [pg.cluster().log_file]
+    assert secrets and logs
+    for path in logs:
+        if path.exists():
+            text = path.read_text(errors="ignore")
+            assert not [s for s in secrets if len(s) >= 8 and s in text], f"a secret is in {path}"
