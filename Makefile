@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export SPW_HOME ?= $(CURDIR)/.spw
 VENV_BIN := $(SPW_HOME)/venvs/airflow/bin
 
-.PHONY: install demo test down lint clean
+.PHONY: install demo test down lint clean clean-all
 
 install:
 	@scripts/bootstrap.sh
@@ -22,5 +22,23 @@ lint: install
 	@$(VENV_BIN)/ruff check src dags tests benchmarks
 	@cd dbt_project && $(VENV_BIN)/sqlfluff lint models macros
 
-clean: down
+# Keeps the database, the secrets and the pseudonymisation key (docs/operations.md, state folder):
+# only what `make install` / `make test` rebuild is removed.
+clean:
+	-@[ -x $(VENV_BIN)/spw ] && $(VENV_BIN)/spw down
+	-@[ -d $(SPW_HOME)/test-home ] && [ -x $(VENV_BIN)/python ] && \
+	  SPW_HOME=$(SPW_HOME)/test-home $(VENV_BIN)/python -c "from spw import pg; pg.discard()"
+	rm -rf $(SPW_HOME)/venvs $(SPW_HOME)/tools $(SPW_HOME)/test-home $(SPW_HOME)/test-platform-* \
+	       $(SPW_HOME)/logs $(SPW_HOME)/dbt-logs test-output dbt_project/target
+	@echo "kept $(SPW_HOME) (database, secrets, pseudonymisation key); \`make clean-all CONFIRM=yes\` deletes them"
+
+# Deletes the state folder itself: the database, every secret and the pseudonymisation key, without
+# which nothing loaded later links to what is loaded now. Back up and hand the key to its custodian first.
+clean-all:
+	@echo "WARNING: this deletes $(SPW_HOME): the local database (every load and build), the secrets and"
+	@echo "         the pseudonymisation key (without it later loads link to nothing loaded before)."
+	@echo "         Back up first (spw backup --out DIR) and give the key to its custodian."
+	@if [ "$(CONFIRM)" != "yes" ]; then echo "nothing deleted: run \`make clean-all CONFIRM=yes\` to go ahead"; exit 1; fi
+	-@[ -x $(VENV_BIN)/spw ] && $(VENV_BIN)/spw down
+	-@[ -x $(VENV_BIN)/python ] && $(VENV_BIN)/python -c "from spw import pg; pg.discard()"
 	rm -rf $(SPW_HOME) test-output dbt_project/target

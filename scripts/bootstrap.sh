@@ -17,6 +17,12 @@ for cand in /usr/bin/python3.11 "$(command -v python3.11 || true)" "$(command -v
 done
 [ -n "$PY" ] || { echo "Python 3.11 is required (set SPW_PYTHON to its path)." >&2; exit 2; }
 
+# The in-repo state folder is its own (empty) git repository, so `git clean -fdx` leaves the database,
+# secrets and key alone (git keeps nested repositories unless given -ff); see docs/operations.md.
+if [ "$SPW_HOME" = "$PWD/.spw" ] && [ ! -e "$SPW_HOME/.git" ] && command -v git >/dev/null; then
+  mkdir -p -m 700 "$SPW_HOME" && git init --quiet "$SPW_HOME"
+fi
+
 UV=$SPW_HOME/tools/bin/uv
 if [ ! -x "$UV" ]; then
   say "installing uv into $SPW_HOME/tools"

