@@ -500,6 +500,17 @@ def test_second_run_refuses_while_the_run_lock_is_held(pg_server: str, tmp_path:
         assert waiter.poll() is None, "a waiting run must not start while the lock is held"
     out, _ = waiter.communicate(timeout=60)
     assert waiter.returncode == 0 and "waiting for the warehouse's run lock" in out and "acquired" in out, out
+    # A scheduler of this deployment would start the DAGs beside the run (the build on raw's asset event).
+    from spw import services
+
+    fake = services.start("airflow-scheduler", [sys.executable, "-c", "import time; time.sleep(120)"],
+                          env=os.environ.copy())
+    try:
+        beside = _spw("run", "--landing", str(empty), timeout=300)
+    finally:
+        services.stop("airflow-scheduler", timeout=2)
+    assert beside.returncode == 2 and "Airflow scheduler (pid" in beside.stderr, beside.stderr
+    assert services.alive(fake.pid) is False
     # A backup (shared) is kept out by a run but not by another backup.
     with runlock.hold("run"), pytest.raises(runlock.RunLocked), runlock.hold("backup", shared=True):
         pass

@@ -98,13 +98,13 @@ def cmd_synth(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from spw.pipeline import run_pipeline
-    from spw.runlock import hold
+    from spw.runlock import exclusive_pipeline
 
     landing = Path(args.landing).resolve()
     if not landing.is_dir():
         raise SpwError(f"landing folder {landing} does not exist.")
     cmd_up(args)
-    with hold("run", wait=getattr(args, "wait", False)):  # two runs must not interleave
+    with exclusive_pipeline("run", wait=getattr(args, "wait", False)):  # two runs must not interleave
         failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
     if failed:
         raise SpwError("pipeline task(s) failed: " + "; ".join(failed))

@@ -68,6 +68,7 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     from spw.dbtrun import run_dbt
     from spw.deployment import up
     from spw.pipeline import run_pipeline, start_airflow_ui
+    from spw.runlock import exclusive_pipeline
     from spw.superset import server
     from spw.superset.bundle import import_all
 
@@ -77,7 +78,8 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     if _nothing_new(landing):
         print(f"every file in {landing} is already loaded and the marts are built: pipeline skipped")
     else:
-        failed = run_pipeline(landing, progress=progress)
+        with exclusive_pipeline("demo"):
+            failed = run_pipeline(landing, progress=progress)
         if failed:
             raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
         with progress("dbt docs generate"):

@@ -20,6 +20,7 @@ from spw.errors import SpwError
 
 RUN_LOCK = 0x5350_5752_554E  # "SPWRUN"
 _APP = "spw"
+PIPELINE_DAGS = ("spw_ingest", "spw_transform")
 
 
 class RunLocked(SpwError):
@@ -63,3 +64,36 @@ def hold(what: str, wait: bool = False, shared: bool = False) -> Iterator[None]:
         yield
     finally:
         conn.close()  # ends the session: the server releases the lock
+
+
+def scheduler_activity() -> list[str]:
+    """What of the Airflow scheduler could run the pipeline's DAGs beside a `spw run`: this
+    deployment's scheduler process, and runs of the DAGs it (or the UI, API or an asset event)
+    started that are queued or running in the metadata database, whichever machine runs them."""
+    from spw import db, services
+
+    found = []
+    svc = services.get("airflow-scheduler")
+    if svc:
+        found.append(f"this deployment's Airflow scheduler (pid {svc.pid})")
+    try:
+        with db.connect("airflow", "spw_airflow") as conn:
+            rows = conn.execute(
+                "select dag_id, run_id from dag_run where dag_id = any(%s) and state in ('queued', 'running') "
+                "and coalesce(lower(triggered_by::text), '') <> 'test'", (list(PIPELINE_DAGS),)).fetchall()
+    except (SpwError, psycopg.Error):  # no metadata database yet: nothing can be running
+        rows = []
+    return found + [f"the Airflow run {run_id} of {dag_id}" for dag_id, run_id in rows]
+
+
+@contextmanager
+def exclusive_pipeline(what: str, wait: bool = False) -> Iterator[None]:
+    """The run lock, and no scheduler that would start the same DAGs beside us: a scheduler starts
+    the transformation DAG by itself when the ingestion updates raw (an asset event)."""
+    with hold(what, wait=wait):
+        busy = scheduler_activity()
+        if busy:
+            raise RunLocked(f"`spw {what}` did not start: {'; '.join(busy)} would run the pipeline's DAGs beside "
+                            "it. Trigger spw_ingest in the Airflow UI instead (conf landing_dir), or stop the "
+                            "scheduler first (`spw down`).")
+        yield
