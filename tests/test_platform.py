@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import time
+import uuid
 from functools import partial
 from pathlib import Path
 
@@ -472,7 +473,7 @@ def test_restore_drill(own_home: dict[str, str], tmp_path: Path) -> None:
     # Another key: the load stops with a clear error and writes nothing.
     other = tmp_path / "other"
     _gp_delivery(other, "2025-03", [("APT5", b)])
-    bad = _load(dict(env, SPW_PSEUDO_KEY="another-key"), other)
+    bad = _load(dict(env, SPW_PSEUDO_KEY=uuid.uuid4().hex), other)
     assert bad.returncode != 0 and "is not the key this warehouse" in bad.stderr, bad.stderr[-2000:]
     assert _query(env, "select count(*) from raw.gp_appointments")[0][0] == before + 1
     # `spw up` in this state folder without its key: refuses, and makes no new key.
@@ -542,7 +543,7 @@ def test_make_test_never_touches_spw_database_url(tmp_path: Path) -> None:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         env = os.environ.copy()
-        env.update(SPW_DATABASE_URL=f"postgresql://spw_admin:secret@127.0.0.1:{port}/postgres",
+        env.update(SPW_DATABASE_URL=f"postgresql://spw_admin:{uuid.uuid4().hex}@127.0.0.1:{port}/postgres",
                    SPW_TEST_HOME=str(tmp_path / "home"))
         proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                                str(Path(__file__)), "-k", "test_db_url_connects_as_each_role"],

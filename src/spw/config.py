@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 from pathlib import Path
@@ -43,7 +44,8 @@ def protect_from_git_clean(home: Path) -> None:
         return
     import subprocess
 
-    subprocess.run(["git", "init", "--quiet", str(home)], capture_output=True, check=False)
+    with contextlib.suppress(OSError):  # no git on this machine: no `git clean` to protect against
+        subprocess.run(["git", "init", "--quiet", str(home)], capture_output=True, check=False)
 
 
 def landing_dir() -> Path:

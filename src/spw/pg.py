@@ -194,6 +194,8 @@ def _server_user_can_reach(path: Path) -> bool:
 def cluster() -> Cluster:
     state = spw_home() / "postgres"
     state.mkdir(mode=0o700, exist_ok=True)
+    # Others may at most pass through (root mode); this also mends the mode 777 of older versions.
+    os.chmod(state, 0o711 if _run_as_postgres() else 0o700)
     pointer = state / "datadir"
     if pointer.exists():
         return Cluster(state, Path(pointer.read_text().strip()))
