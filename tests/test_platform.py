@@ -480,6 +480,8 @@ def test_restore_drill(own_home: dict[str, str], tmp_path: Path) -> None:
     key_file.unlink()
     up = _spw("up", env=env)
     assert up.returncode == 2 and "no key is configured" in up.stderr and not key_file.exists(), up.stderr
+    up = _spw("up", env=dict(env, SPW_PSEUDO_KEY=uuid.uuid4().hex))
+    assert up.returncode == 2 and "is not the key this warehouse" in up.stderr, up.stderr
 
 
 def test_second_run_refuses_while_the_run_lock_is_held(pg_server: str, tmp_path: Path) -> None:
@@ -543,7 +545,10 @@ def test_make_test_never_touches_spw_database_url(tmp_path: Path) -> None:
         watcher = threading.Thread(target=watch, daemon=True)
         watcher.start()
         env = os.environ.copy()
-        env.update(SPW_DATABASE_URL=f"postgresql://spw_admin:{uuid.uuid4().hex}@127.0.0.1:{port}/postgres",
+        from spw.pg import with_database
+
+        canary_url = with_database(f"postgresql://127.0.0.1:{port}", "postgres", "spw_admin", uuid.uuid4().hex)
+        env.update(SPW_DATABASE_URL=canary_url,
                    SPW_TEST_HOME=str(tmp_path / "home"))
         proc = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
                                str(Path(__file__)), "-k", "test_db_url_connects_as_each_role"],
