@@ -20,7 +20,7 @@ done
 # The in-repo state folder is its own (empty) git repository, so `git clean -fdx` leaves the database,
 # secrets and key alone (git keeps nested repositories unless given -ff); see docs/operations.md.
 if [ "$SPW_HOME" = "$PWD/.spw" ] && [ ! -e "$SPW_HOME/.git" ] && command -v git >/dev/null; then
-  mkdir -p -m 700 "$SPW_HOME" && git init --quiet "$SPW_HOME"
+  mkdir -p "$SPW_HOME" && git init --quiet "$SPW_HOME"
 fi
 
 UV=$SPW_HOME/tools/bin/uv

@@ -582,14 +582,17 @@ def test_superset_admin_password_never_on_a_command_line(monkeypatch: pytest.Mon
     assert "--password" not in " ".join(call["cmd"])
 
 
-def test_no_secret_in_logs_of_this_session(pg_server: str) -> None:
-    """Nothing this session's state folder logged (Airflow, Superset, dbt, PostgreSQL) holds a password."""
+@pytest.mark.slow
+def test_no_secret_in_logs_of_this_session(built_warehouse: Path) -> None:
+    """Nothing this session's state folder logged (`spw run`, Airflow's task logs, dbt, PostgreSQL, and
+    Superset's when it ran before this test) holds a password or key."""
     from spw import pg
     from spw.config import spw_home
     from spw.secrets import secrets_dir
 
     secrets = {p.read_text().strip() for p in secrets_dir().iterdir() if p.is_file() and p.suffix != ".json"}
     secrets |= {v for p in secrets_dir().glob("*.json") for v in json.loads(p.read_text()).values()}
+    secrets.add(os.environ["SPW_PSEUDO_KEY"])  # the session's key comes from the environment
     logs = [p for p in spw_home().rglob("*.log") if p.is_file()] + [pg.cluster().log_file]
     assert secrets and logs
     for path in logs:
