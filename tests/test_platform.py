@@ -599,3 +599,23 @@ def test_no_secret_in_logs_of_this_session(built_warehouse: Path) -> None:
         if path.exists():
             text = path.read_text(errors="ignore")
             assert not [s for s in secrets if len(s) >= 8 and s in text], f"a secret is in {path}"
+
+
+def test_cli_and_demo_do_not_import_each_other() -> None:
+    """Issue 13: `spw.demo` used `spw.cli.cmd_up` while the CLI imports the demo; set-up now lives in
+    `spw.deployment`, which neither the CLI nor the demo is imported by."""
+    import ast
+
+    def imported(module: str) -> set[str]:
+        tree = ast.parse((REPO / "src" / "spw" / f"{module}.py").read_text())
+        found = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                found.add(node.module)
+                found |= {f"{node.module}.{a.name}" for a in node.names}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+        return found
+
+    assert "spw.cli" not in imported("demo") and "spw.cli" not in imported("deployment")
+    assert "spw.demo" not in imported("deployment")
