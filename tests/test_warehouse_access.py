@@ -308,3 +308,23 @@ def test_policies_survive_a_rebuild_of_a_published_table(everything) -> None:
     with db.connect("warehouse", bi_logins.region_login(code), autocommit=True) as conn:
         seen = rows_by_region(conn, "mart_rollout_progress")
     assert seen == {r: n for r, n in everything["mart_rollout_progress"].items() if r in (code, ENGLAND)}
+
+
+def test_one_list_of_regions() -> None:
+    """The dbt variable (policies), roles.sql (logins) and bi_logins (passwords, Superset) name the same
+    regions."""
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[1]
+    dbt_vars = yaml.safe_load((repo / "dbt_project" / "dbt_project.yml").read_text())["vars"]
+    assert tuple(dbt_vars["nhs_region_codes"]) == bi_logins.REGION_CODES
+    roles_sql = (repo / "src" / "spw" / "sql" / "roles.sql").read_text()
+    for array in re.findall(r"array\[([^\]]*spw_bi_region[^\]]*)\]", roles_sql):
+        named = tuple(sorted(set(re.findall(r"spw_bi_region_\w+", array))))
+        assert named == bi_logins.REGION_LOGINS, array
+    revoked_from = re.search(r"from public, (spw_bi_reader[^']*)'\s*'([^']*)'\s*'([^']*)'", roles_sql)
+    assert revoked_from, "roles.sql revokes the functions from the BI logins by name"
+    assert set(bi_logins.BI_LOGINS) <= set(re.findall(r"spw_bi_\w+", "".join(revoked_from.groups())))
