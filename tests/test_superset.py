@@ -15,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -173,6 +174,19 @@ def test_config_refuses_default_or_missing_secret_key(pg_server: str, value: str
     assert proc.returncode != 0 and "SUPERSET_SECRET_KEY" in proc.stderr
 
 
+def _with_config(body: str) -> Any:
+    """Run `body` in Superset's venv with superset_config loaded as `m`; return what it prints as JSON."""
+    code = (
+        "import importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n" + body
+    )
+    proc = subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=server.superset_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
     """superset_config.DB_CONNECTION_MUTATOR: a new engine re-uses a parked connection, with its state gone.
 
@@ -180,13 +194,10 @@ def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
     (no new connection), but no setting or advisory lock of the first query survives on it.
     """
     url = db.url("warehouse", "spw_bi_reader").replace("postgresql://", "postgresql+psycopg2://", 1)
-    code = (
-        "import importlib.util, json\n"
+    out = _with_config(
         "from sqlalchemy import create_engine, text\n"
         "from sqlalchemy.engine.url import make_url\n"
         "from sqlalchemy.pool import NullPool\n"
-        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "def engine():\n"
         f"    uri, params = m.DB_CONNECTION_MUTATOR(make_url({url!r}), {{'poolclass': NullPool}}, None, None, None)\n"
         "    return create_engine(uri, **params)\n"
@@ -201,10 +212,6 @@ def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
         "                           \"and pid = pg_backend_pid()\")).scalar()\n"
         "print(json.dumps({'same': first == second, 'work_mem': work_mem, 'locks': locks}))\n"
     )
-    proc = subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=server.superset_env(),
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["same"], "the second engine opened a new connection instead of re-using the parked one"
     assert out["work_mem"] != "7MB" and out["locks"] == 0, out
 
@@ -213,14 +220,11 @@ def test_each_user_queries_the_warehouse_as_the_login_of_their_region(pg_server:
     """superset_config.DB_CONNECTION_MUTATOR, as Superset calls it: the engine of a regional user logs in
     as that region's login, a national user as the national one, anyone else as the no-rows login."""
     url = db.url("warehouse", "spw_bi_reader").replace("postgresql://", "postgresql+psycopg2://", 1)
-    code = (
-        "import importlib.util, json\n"
+    logins = _with_config(
         "from types import SimpleNamespace as NS\n"
         "from sqlalchemy import create_engine, text\n"
         "from sqlalchemy.engine.url import make_url\n"
         "from sqlalchemy.pool import NullPool\n"
-        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "ROLES = {'midlands': ['Gamma', 'nhs_region_y60'], 'london': ['Gamma', 'nhs_region_y56'],\n"
         "         'nhse': ['Gamma', 'nhs_england'], 'admin': ['Admin'], 'analyst': ['sql_lab', 'spw_analyst'],\n"
         "         'two': ['nhs_region_y60', 'nhs_region_y62'], 'norole': ['Gamma']}\n"
@@ -234,10 +238,7 @@ def test_each_user_queries_the_warehouse_as_the_login_of_their_region(pg_server:
         "        out[str(user)] = c.execute(text('select session_user')).scalar()\n"
         "print(json.dumps(out))\n"
     )
-    proc = subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=server.superset_env(),
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+    assert logins == {
         "midlands": "spw_bi_region_y60", "london": "spw_bi_region_y56", "nhse": "spw_bi_reader",
         "admin": "spw_bi_reader", "analyst": "spw_bi_reader", "two": "spw_bi_no_rows", "norole": "spw_bi_no_rows",
         "None": "spw_bi_no_rows"}

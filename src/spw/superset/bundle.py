@@ -20,7 +20,9 @@ import yaml
 from spw import db
 from spw.config import dashboards_dir
 from spw.errors import SpwError
+from spw.secrets import role_password
 from spw.superset import security, server
+from spw.superset.api import SupersetClient
 
 DATABASE_FILE = Path("databases/warehouse.yaml")
 MASK = "XXXXXXXXXX"  # Superset's own mask for passwords in exported URIs
@@ -65,9 +67,6 @@ def _zip_bundle(src: Path, workdir: Path) -> Path:
 def import_bundle(base_url: str, src: Path | None = None) -> None:
     """POST the bundle to /api/v1/assets/import/, which overwrites databases, datasets, charts and
     dashboards by UUID (the dashboard importer would leave changed charts and datasets alone)."""
-    from spw.secrets import role_password
-    from spw.superset.api import SupersetClient
-
     src = src or bundle_dir()
     if not (src / "metadata.yaml").exists():
         raise SpwError(f"no Superset bundle at {src}")

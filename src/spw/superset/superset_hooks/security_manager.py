@@ -1,4 +1,4 @@
-"""Superset's security manager with permission look-ups cached per request.
+"""Superset's security manager: permission look-ups cached per request; form logins rate-limited.
 
 Every permission check was its own metadata query (9 per chart-data request).
 """
@@ -16,6 +16,14 @@ class RequestCachedSecurityManager(SupersetSecurityManager):
 
     The cache lives in flask.g, so a grant or revocation applies from the next request on.
     """
+
+    def register_views(self) -> None:
+        super().register_views()
+        # Superset 6.1 puts AUTH_RATE_LIMIT on its own /login view, which only serves the page (GET),
+        # and switches the limit off while Flask-AppBuilder registers the view that receives the form's
+        # POST: password guesses went unlimited. The limit goes on that view here.
+        if self.is_auth_limited and getattr(self.auth_view, "blueprint", None) is not None:
+            self.limiter.limit(self.auth_rate_limit, methods=["POST"])(self.auth_view.blueprint)
 
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
         if not has_request_context():  # CLI commands (superset init) change roles as they go
