@@ -328,3 +328,21 @@ def test_one_list_of_regions() -> None:
     revoked_from = re.search(r"from public, (spw_bi_reader[^']*)'\s*'([^']*)'\s*'([^']*)'", roles_sql)
     assert revoked_from, "roles.sql revokes the functions from the BI logins by name"
     assert set(bi_logins.BI_LOGINS) <= set(re.findall(r"spw_bi_\w+", "".join(revoked_from.groups())))
+
+
+def test_a_published_table_without_policies_is_read_by_the_national_login_only(built_warehouse) -> None:
+    """A deployment upgraded before dbt rebuilt its published tables: `spw up` (roles.sql) must not hand
+    a region's login a table that has no row-level security yet."""
+    with db.connect("warehouse", autocommit=True) as conn:
+        conn.execute("create table published.spw_probe_no_policies as select 'Y60'::text as region_code")
+    try:
+        db.bootstrap()  # what `spw up` runs
+        for login in (*bi_logins.REGION_LOGINS, bi_logins.NO_ROWS_LOGIN):
+            with db.connect("warehouse", login, autocommit=True) as conn, pytest.raises(
+                    psycopg.errors.InsufficientPrivilege):
+                conn.execute("select * from published.spw_probe_no_policies")
+        with db.connect("warehouse", bi_logins.NATIONAL_LOGIN, autocommit=True) as conn:
+            assert conn.execute("select count(*) from published.spw_probe_no_policies").fetchone()[0] == 1
+    finally:
+        with db.connect("warehouse", autocommit=True) as conn:
+            conn.execute("drop table published.spw_probe_no_policies")

@@ -79,6 +79,7 @@ do $$
 declare
     r text;
     member_of text;
+    t record;
 begin
     foreach r in array array[
         'spw_bi_reader', 'spw_bi_region_y56', 'spw_bi_region_y58', 'spw_bi_region_y59', 'spw_bi_region_y60',
@@ -95,7 +96,19 @@ begin
         end loop;
         execute format('grant connect on database warehouse to %I', r);
         execute format('grant usage on schema published to %I', r);
-        execute format('grant select on all tables in schema published to %I', r);
+        -- A table that predates its policies (a deployment upgraded before dbt rebuilt it) is read by
+        -- the national login only; the others get it when dbt rebuilds it with row-level security (a
+        -- new table takes the default privileges below, and its policies, in the same transaction).
+        for t in
+            select c.oid::regclass as rel, c.relrowsecurity as secured from pg_class as c
+            where c.relnamespace = 'published'::regnamespace and c.relkind in ('r', 'p')
+        loop
+            if t.secured or r = 'spw_bi_reader' then
+                execute format('grant select on %s to %I', t.rel, r);
+            else
+                execute format('revoke select on %s from %I', t.rel, r);
+            end if;
+        end loop;
         execute format(
             'alter default privileges for role spw_transformer in schema published grant select on tables to %I', r
         );
