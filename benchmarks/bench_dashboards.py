@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = server.running_pid() is None
     if started:
-        bundle.import_all()
+        bundle.import_all(demo_users=True)  # the benchmark logs in as the demo users
         server.start()
     try:
         url = server.base_url()

@@ -4,6 +4,7 @@ RUN pip install --no-cache-dir uv && useradd --create-home superset
 COPY requirements/superset.lock /tmp/superset.lock
 RUN uv venv /opt/venvs/superset && VIRTUAL_ENV=/opt/venvs/superset uv pip sync /tmp/superset.lock
 COPY src/spw/superset/superset_config.py /app/spw/superset_config.py
+COPY src/spw/superset/superset_hooks/ /app/spw/superset_hooks/
 COPY dashboards/ /app/dashboards/
 ENV PATH=/opt/venvs/superset/bin:$PATH
 USER superset

@@ -7,6 +7,7 @@ deliveries -> loader -> dbt), or taken from the shared `built_warehouse` fixture
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -14,6 +15,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -27,10 +29,11 @@ from superset_helpers import (
     dataset_ids,
     login,
     raw_rows,
+    rows_of,
     run_chart,
 )
 
-from spw import db, services
+from spw import bi_logins, db, services
 from spw.config import venv_bin
 from spw.superset import bundle, queries, security, server
 from spw.superset.api import SupersetClient
@@ -41,10 +44,13 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "dashboards" / "bundle"
 OUTPUT = REPO / "test-output" / "superset"
 ENGLAND = "ENG"
-
-
-def _bundle_tables() -> list[str]:
-    return sorted(yaml.safe_load(p.read_text())["table_name"] for p in (BUNDLE / "datasets").rglob("*.yaml"))
+# Postgres functions that run SQL given as a string or read a whole schema, database or cursor.
+SQL_FROM_STRING = (
+    "query_to_xml", "query_to_xmlschema", "query_to_xml_and_xmlschema", "schema_to_xml", "schema_to_xmlschema",
+    "schema_to_xml_and_xmlschema", "database_to_xml", "database_to_xmlschema", "database_to_xml_and_xmlschema",
+    "table_to_xml", "table_to_xmlschema", "table_to_xml_and_xmlschema", "cursor_to_xml", "cursor_to_xmlschema",
+    "ts_stat", "ts_rewrite",
+)
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +71,7 @@ def warehouse(request: pytest.FixtureRequest, pg_server: str) -> str:
     with db.connect("warehouse", "spw_bi_reader") as conn:
         present = {r[0] for r in conn.execute(
             "select table_name from information_schema.tables where table_schema = 'published'")}
-    missing = [t for t in _bundle_tables() if t not in present]
+    missing = [t for t in bundle.bundle_tables(BUNDLE) if t not in present]
     assert not missing, f"published tables the dashboards read are missing: {missing}"
     return "warehouse"
 
@@ -78,7 +84,7 @@ def superset(warehouse: str) -> Iterator[str]:
     server.start(services.free_port())
     try:
         bundle.import_bundle(server.base_url())
-        security.apply(server.base_url())
+        security.apply(server.base_url(), bundle.bundle_tables(BUNDLE), demo_users=True)
         yield server.base_url()
     finally:
         assert server.stop(), "Superset was not running at the end of the tests"
@@ -125,7 +131,9 @@ def _loaded_config(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         "  'csp': m.TALISMAN_CONFIG['content_security_policy'],\n"
         "  'lifetime': m.PERMANENT_SESSION_LIFETIME.total_seconds(),\n"
         "  'httponly': m.SESSION_COOKIE_HTTPONLY, 'examples': m.SUPERSET_LOAD_EXAMPLES,\n"
-        "  'uri': m.SQLALCHEMY_DATABASE_URI, 'public': m.PUBLIC_ROLE_LIKE}))\n"
+        "  'uri': m.SQLALCHEMY_DATABASE_URI, 'public': m.PUBLIC_ROLE_LIKE,\n"
+        "  'rate_limited': m.AUTH_RATE_LIMITED, 'rate_limit': m.AUTH_RATE_LIMIT,\n"
+        "  'disallowed': sorted(m.DISALLOWED_SQL_FUNCTIONS['postgresql'])}))\n"
     )
     return subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=env, capture_output=True,
                           text=True, timeout=60)
@@ -143,6 +151,19 @@ def test_config_has_production_settings(pg_server: str) -> None:
     assert 0 < cfg["lifetime"] <= 12 * 3600
     assert cfg["examples"] is False and cfg["public"] is None
     assert cfg["uri"].startswith("postgresql+psycopg2://spw_superset:") and cfg["uri"].endswith("/superset")
+    # Login throttling at Flask-AppBuilder's own default (its security manager's setdefault).
+    fab_manager = venv_bin("superset", "python").parents[1].glob("lib/python*/site-packages/flask_appbuilder/"
+                                                                "security/manager.py")
+    fab_default = re.search(r'setdefault\("AUTH_RATE_LIMIT", "([^"]+)"\)', next(fab_manager).read_text()).group(1)
+    assert cfg["rate_limited"] is True and cfg["rate_limit"] == fab_default == "10 per 20 second"
+    # Superset's default blocked functions, plus every one that runs SQL given as a string.
+    superset_default = subprocess.run(
+        [str(venv_bin("superset", "python")), "-c", "import json, superset.config as c; "
+         "print(json.dumps(sorted(c.DISALLOWED_SQL_FUNCTIONS['postgresql'])))"],
+        env=env, capture_output=True, text=True, timeout=120)
+    assert superset_default.returncode == 0, superset_default.stderr[-2000:]
+    assert set(json.loads(superset_default.stdout.strip().splitlines()[-1])) <= set(cfg["disallowed"])
+    assert set(SQL_FROM_STRING) <= set(cfg["disallowed"])
 
 
 @pytest.mark.parametrize("value", ["", "CHANGE_ME_TO_A_COMPLEX_RANDOM_SECRET", "short"])
@@ -153,6 +174,19 @@ def test_config_refuses_default_or_missing_secret_key(pg_server: str, value: str
     assert proc.returncode != 0 and "SUPERSET_SECRET_KEY" in proc.stderr
 
 
+def _with_config(body: str) -> Any:
+    """Run `body` in Superset's venv with superset_config loaded as `m`; return what it prints as JSON."""
+    code = (
+        "import importlib.util, json\n"
+        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n" + body
+    )
+    proc = subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=server.superset_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
     """superset_config.DB_CONNECTION_MUTATOR: a new engine re-uses a parked connection, with its state gone.
 
@@ -160,13 +194,10 @@ def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
     (no new connection), but no setting or advisory lock of the first query survives on it.
     """
     url = db.url("warehouse", "spw_bi_reader").replace("postgresql://", "postgresql+psycopg2://", 1)
-    code = (
-        "import importlib.util, json\n"
+    out = _with_config(
         "from sqlalchemy import create_engine, text\n"
         "from sqlalchemy.engine.url import make_url\n"
         "from sqlalchemy.pool import NullPool\n"
-        f"spec = importlib.util.spec_from_file_location('superset_config', {str(server.CONFIG_FILE)!r})\n"
-        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         "def engine():\n"
         f"    uri, params = m.DB_CONNECTION_MUTATOR(make_url({url!r}), {{'poolclass': NullPool}}, None, None, None)\n"
         "    return create_engine(uri, **params)\n"
@@ -181,12 +212,36 @@ def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
         "                           \"and pid = pg_backend_pid()\")).scalar()\n"
         "print(json.dumps({'same': first == second, 'work_mem': work_mem, 'locks': locks}))\n"
     )
-    proc = subprocess.run([str(venv_bin("superset", "python")), "-c", code], env=server.superset_env(),
-                          capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["same"], "the second engine opened a new connection instead of re-using the parked one"
     assert out["work_mem"] != "7MB" and out["locks"] == 0, out
+
+
+def test_each_user_queries_the_warehouse_as_the_login_of_their_region(pg_server: str) -> None:
+    """superset_config.DB_CONNECTION_MUTATOR, as Superset calls it: the engine of a regional user logs in
+    as that region's login, a national user as the national one, anyone else as the no-rows login."""
+    url = db.url("warehouse", "spw_bi_reader").replace("postgresql://", "postgresql+psycopg2://", 1)
+    logins = _with_config(
+        "from types import SimpleNamespace as NS\n"
+        "from sqlalchemy import create_engine, text\n"
+        "from sqlalchemy.engine.url import make_url\n"
+        "from sqlalchemy.pool import NullPool\n"
+        "ROLES = {'midlands': ['Gamma', 'nhs_region_y60'], 'london': ['Gamma', 'nhs_region_y56'],\n"
+        "         'nhse': ['Gamma', 'nhs_england'], 'admin': ['Admin'], 'analyst': ['sql_lab', 'spw_analyst'],\n"
+        "         'two': ['nhs_region_y60', 'nhs_region_y62'], 'norole': ['Gamma']}\n"
+        "class SM:\n"
+        "    def find_user(self, username):\n"
+        "        return NS(username=username, roles=[NS(name=r) for r in ROLES[username]])\n"
+        "out = {}\n"
+        "for user in [*ROLES, None]:\n"
+        f"    uri, params = m.DB_CONNECTION_MUTATOR(make_url({url!r}), {{'poolclass': NullPool}}, user, SM(), None)\n"
+        "    with create_engine(uri, **params).connect() as c:\n"
+        "        out[str(user)] = c.execute(text('select session_user')).scalar()\n"
+        "print(json.dumps(out))\n"
+    )
+    assert logins == {
+        "midlands": "spw_bi_region_y60", "london": "spw_bi_region_y56", "nhse": "spw_bi_reader",
+        "admin": "spw_bi_reader", "analyst": "spw_bi_reader", "two": "spw_bi_no_rows", "norole": "spw_bi_no_rows",
+        "None": "spw_bi_no_rows"}
 
 
 def test_live_server_sends_security_headers(superset: str) -> None:
@@ -206,6 +261,31 @@ def _form_login(superset: str, password: str, with_token: bool) -> int:
         data["csrf_token"] = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     browser_like.post(f"{superset}/login/", data=data, timeout=30)
     return browser_like.get(f"{superset}/api/v1/me/", timeout=30).status_code
+
+
+def test_login_attempts_are_rate_limited(superset: str) -> None:
+    """Flask-AppBuilder's default, 10 login attempts per 20 s per client address (per gunicorn worker).
+
+    Sent from another loopback address, so the other tests' logins from 127.0.0.1 are not held up.
+    """
+    port = int(superset.rsplit(":", 1)[1])
+
+    def send(method: str, body: str = "", cookie: str = "") -> http.client.HTTPResponse:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30, source_address=("127.0.0.2", 0))
+        conn.request(method, "/login/", body=body or None, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        resp = conn.getresponse()
+        resp.text = resp.read().decode()  # type: ignore[attr-defined]
+        conn.close()
+        return resp
+
+    page = send("GET")
+    cookie = page.getheader("Set-Cookie").split(";")[0]
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text).group(1)  # type: ignore[attr-defined]
+    statuses = [send("POST", f"csrf_token={token}&username=admin&password=wrong", cookie).status
+                for _ in range(30)]
+    assert 429 in statuses, statuses
+    assert statuses.index(429) >= 10, statuses  # not before the tenth attempt
 
 
 def test_form_login_needs_the_csrf_token(superset: str, passwords: dict[str, str]) -> None:
@@ -364,6 +444,71 @@ def test_steering_group_roles_have_no_sql_lab(superset: str, passwords: dict[str
     assert "sql_lab" in analyst.get("/api/v1/me/roles/")["result"]["roles"]
 
 
+# Ad-hoc columns a regional login may send to /api/v1/chart/data (Superset checks no function list
+# there): each would read every region of the published tables through SQL given as a string.
+AD_HOC_SQL = {
+    "schema_to_xml": "schema_to_xml('published', true, false, '')::text",
+    "query_to_xml": "query_to_xml('select region_code, pcn_code from published.mart_rollout_pcn_month', "
+                    "true, false, '')::text",
+    "database_to_xml_and_xmlschema": "database_to_xml_and_xmlschema(true, false, '')::text",
+    "table_to_xml": "table_to_xml('published.mart_rollout_pcn_month', true, false, '')::text",
+    "ts_stat": "ts_stat('select to_tsvector(region_code) from published.mart_rollout_pcn_month')::text",
+    "qualified query_to_xml": "pg_catalog.query_to_xml('select * from published.mart_equity', true, false, '')::text",
+}
+
+
+def _ad_hoc_column_body(dataset_id: int, expression: str) -> dict:
+    column = {"expressionType": "SQL", "sqlExpression": expression, "label": "probe"}
+    return {"datasource": {"id": dataset_id, "type": "table"}, "force": True, "result_format": "json",
+            "result_type": "full", "queries": [{
+                "columns": [column, "region_code"], "metrics": None, "filters": [], "row_limit": 10,
+                "extras": {"where": "", "having": ""}, "orderby": []}]}
+
+
+def test_regional_ad_hoc_sql_functions_read_no_other_region(superset: str, admin: SupersetClient,
+                                                            passwords: dict[str, str]) -> None:
+    """With each regional login, ad-hoc columns calling SQL-from-string functions are refused and
+    bring back no other region's row (the synthetic ICB spans two regions; the others see theirs)."""
+    ds = dataset_ids(admin)
+    regions = _regions_with_data(admin, ds)
+    spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_rollout_pcn_month.yaml")).read_text())
+    for code in bi_logins.REGION_CODES:
+        user = _client(superset, passwords, f"region_{code.lower()}")
+        others = [r for r in regions if r != code]
+        for name, expression in AD_HOC_SQL.items():
+            resp = user.session.post(f"{superset}/api/v1/chart/data", timeout=user.timeout,
+                                     json=_ad_hoc_column_body(ds[spec["uuid"]], expression))
+            leaked = [r for r in others if r in resp.text]
+            assert not leaked, f"{user.username}: {name} returned rows of {leaked}: {resp.text[:300]}"
+            assert resp.status_code != 200, f"{user.username}: {name} was run: {resp.text[:300]}"
+            assert "disallowed function" in resp.text, f"{user.username}: {name}: {resp.text[:300]}"
+
+
+def test_regional_queries_run_as_the_region_login(superset: str, admin: SupersetClient,
+                                                  passwords: dict[str, str]) -> None:
+    """A live chart query of a regional user runs on a Postgres session of that region's login."""
+    ds = dataset_ids(admin)
+    spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_rollout_pcn_month.yaml")).read_text())
+    expected = {"region_y60": "spw_bi_region_y60", "region_y62": "spw_bi_region_y62", "nhse": "spw_bi_reader",
+                "norole": "spw_bi_no_rows"}
+    for username, db_login in expected.items():
+        user = _client(superset, passwords, username)
+        body = {"datasource": {"id": ds[spec["uuid"]], "type": "table"}, "force": True,
+                "result_format": "json", "result_type": "full", "queries": [{
+                    "columns": [{"expressionType": "SQL", "sqlExpression": "pg_backend_pid()", "label": "pid"}],
+                    "metrics": None, "filters": [], "row_limit": 1, "extras": {"where": "", "having": ""},
+                    "orderby": []}]}
+        status, payload = chart_data(user, body)
+        assert status == 200, payload
+        rows = rows_of(payload)
+        if username == "norole":
+            assert rows == [], rows  # default deny: Superset's base rule and the database agree
+            continue
+        with db.connect("warehouse") as conn:  # the session stays open, parked for the next query
+            seen = conn.execute("select usename from pg_stat_activity where pid = %s", (rows[0]["pid"],)).fetchone()
+        assert seen == (db_login,), (username, seen)
+
+
 def test_suppressed_cells_are_shown_as_suppressed(admin: SupersetClient) -> None:
     ds = dataset_ids(admin)
     spec = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_demand_reduction_by_area.yaml")).read_text())
@@ -380,6 +525,22 @@ def test_suppressed_cells_are_shown_as_suppressed(admin: SupersetClient) -> None
             assert r["n_patients_shown"] == "suppressed"
         else:
             assert float(r["n_patients_shown"].replace(",", "")) == float(r["n_patients"])
+
+
+def test_demo_users_are_made_in_demo_mode_only(superset: str, admin: SupersetClient) -> None:
+    """`spw dashboards-import` (bundle.import_all()) makes no steering-group login; `spw demo` does."""
+    def usernames() -> dict[str, int]:
+        return {u["username"]: u["id"] for u in admin.list_all("security/users", ["id", "username"])}
+
+    demo = {u["username"] for u in security.load("roles.yaml")["demo_users"]}
+    assert demo <= set(usernames())
+    admin.delete(f"/api/v1/security/users/{usernames()['region_y63']}")
+    try:
+        bundle.import_all()  # what `spw dashboards-import` runs, on the running Superset
+        assert "region_y63" not in usernames()
+    finally:
+        bundle.import_all(demo_users=True)  # what `spw demo` runs
+    assert demo <= set(usernames())
 
 
 def _in_scope_of(column: str) -> set[str]:

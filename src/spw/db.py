@@ -8,10 +8,12 @@ import psycopg
 from psycopg import sql
 
 from spw import pg
+from spw.bi_logins import NO_ROWS_LOGIN, REGION_LOGINS
 from spw.errors import SpwError
 from spw.secrets import role_password
 
-LOGIN_ROLES = ("spw_loader", "spw_transformer", "spw_bi_reader", "spw_analyst", "spw_airflow", "spw_superset")
+LOGIN_ROLES = ("spw_loader", "spw_transformer", "spw_bi_reader", "spw_analyst", "spw_airflow", "spw_superset",
+               *REGION_LOGINS, NO_ROWS_LOGIN)
 # Metadata databases are owned by their application role.
 DB_OWNERS = {"warehouse": None, "airflow": "spw_airflow", "superset": "spw_superset"}
 

@@ -87,7 +87,7 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     with progress("Superset: start"):
         superset_url = server.serve()
     with progress("Superset: dashboards, roles, row-level security, demo users"):
-        import_all()
+        import_all(demo_users=True)
     users_file = json_secret_file("superset_users.json")
     with progress("Airflow UI: start"):
         airflow_url = start_airflow_ui()

@@ -20,7 +20,9 @@ import yaml
 from spw import db
 from spw.config import dashboards_dir
 from spw.errors import SpwError
-from spw.superset import server
+from spw.secrets import role_password
+from spw.superset import security, server
+from spw.superset.api import SupersetClient
 
 DATABASE_FILE = Path("databases/warehouse.yaml")
 MASK = "XXXXXXXXXX"  # Superset's own mask for passwords in exported URIs
@@ -28,6 +30,12 @@ MASK = "XXXXXXXXXX"  # Superset's own mask for passwords in exported URIs
 
 def bundle_dir() -> Path:
     return dashboards_dir() / "bundle"
+
+
+def bundle_tables(src: Path | None = None) -> list[str]:
+    """Table names of the bundle's datasets: what every RLS rule and data role covers."""
+    return sorted(yaml.safe_load(p.read_text())["table_name"]
+                  for p in ((src or bundle_dir()) / "datasets").rglob("*.yaml"))
 
 
 def warehouse_uri() -> str:
@@ -59,9 +67,6 @@ def _zip_bundle(src: Path, workdir: Path) -> Path:
 def import_bundle(base_url: str, src: Path | None = None) -> None:
     """POST the bundle to /api/v1/assets/import/, which overwrites databases, datasets, charts and
     dashboards by UUID (the dashboard importer would leave changed charts and datasets alone)."""
-    from spw.secrets import role_password
-    from spw.superset.api import SupersetClient
-
     src = src or bundle_dir()
     if not (src / "metadata.yaml").exists():
         raise SpwError(f"no Superset bundle at {src}")
@@ -74,19 +79,18 @@ def import_bundle(base_url: str, src: Path | None = None) -> None:
                         data={"passwords": json.dumps({DATABASE_FILE.as_posix(): role_password("spw_bi_reader")})})
 
 
-def import_all() -> None:
-    """Everything `spw dashboards-import` and `make demo` need: init, bundle, roles, RLS, demo users.
+def import_all(demo_users: bool = False) -> None:
+    """Everything `spw dashboards-import` needs: init, bundle, roles, RLS; `make demo` (`spw demo`)
+    adds the demo users (steering-group logins whose passwords it prints), never made otherwise.
 
     Uses the running Superset, or starts one for the duration and stops it again.
     """
-    from spw.superset import security
-
     started = server.running_pid() is None
     if started:
         server.start(port=None)
     try:
         import_bundle(server.base_url())
-        security.apply(server.base_url())
+        security.apply(server.base_url(), bundle_tables(), demo_users=demo_users)
     finally:
         if started:
             server.stop()

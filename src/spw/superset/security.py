@@ -2,8 +2,10 @@
 
 Roles and row-level security are not part of a Superset bundle, so they live as YAML next to it:
 roles get datasource access to the bundle's datasets; RLS rules limit rows by region_code; a Base
-rule `1 = 0` denies rows to anyone holding none of the data roles. Demo users get generated passwords,
-kept in $SPW_HOME/secrets/superset_users.json (username -> password).
+rule `1 = 0` denies rows to anyone holding none of the data roles. (The warehouse enforces the same
+regions again: each user's queries run as their region's login, superset_hooks.warehouse_logins.)
+Demo users (steering-group logins with generated passwords, kept in
+$SPW_HOME/secrets/superset_users.json) are created in demo mode only (`spw demo`).
 """
 
 from __future__ import annotations
@@ -30,14 +32,6 @@ def security_dir() -> Path:
 
 def load(name: str) -> dict[str, Any]:
     return yaml.safe_load((security_dir() / name).read_text())
-
-
-def bundle_tables() -> list[str]:
-    """Table names of the bundle's datasets: what every rule and data role covers."""
-    from spw.superset.bundle import bundle_dir
-
-    return sorted(yaml.safe_load(p.read_text())["table_name"]
-                  for p in (bundle_dir() / "datasets").rglob("*.yaml"))
 
 
 def user_password(username: str) -> str:
@@ -106,7 +100,7 @@ def apply_roles(api: SupersetClient, cat: Catalogue, config: dict[str, Any]) -> 
 def apply_users(api: SupersetClient, cat: Catalogue, config: dict[str, Any]) -> dict[str, str]:
     existing = {u["username"]: u["id"] for u in api.list_all("security/users", ["id", "username"])}
     passwords = {}
-    for user in config["users"]:
+    for user in config["demo_users"]:
         missing = [r for r in user["roles"] if r not in cat.roles]
         if missing:
             raise SpwError(f"user {user['username']}: unknown roles {missing}")
@@ -148,13 +142,15 @@ def apply_rls(api: SupersetClient, cat: Catalogue, config: dict[str, Any]) -> No
             api.delete(f"/api/v1/rowlevelsecurity/{rule_id}")
 
 
-def apply(base_url: str) -> dict[str, str]:
-    """Roles, users and RLS on a running Superset; returns username -> password (also written to file)."""
+def apply(base_url: str, tables: list[str], demo_users: bool = False) -> dict[str, str]:
+    """Roles and RLS covering `tables` (the bundle's datasets) on a running Superset, and with
+    `demo_users` the demo logins; returns username -> password of those (also written to file)."""
     api = SupersetClient(base_url, server.ADMIN_USER, server.admin_password())
     roles = load("roles.yaml")
-    cat = _catalogue(api, bundle_tables())
+    cat = _catalogue(api, tables)
     apply_roles(api, cat, roles)
-    passwords = apply_users(api, cat, roles)
+    passwords = apply_users(api, cat, roles) if demo_users else {}
     apply_rls(api, cat, load("rls.yaml"))
-    write_json_secret(USERS_FILE, {server.ADMIN_USER: server.admin_password(), **passwords})
+    if demo_users:
+        write_json_secret(USERS_FILE, {server.ADMIN_USER: server.admin_password(), **passwords})
     return passwords

@@ -19,9 +19,10 @@ from pathlib import Path
 import requests
 
 from spw import db, services
+from spw.bi_logins import NO_ROWS_LOGIN, REGION_LOGINS
 from spw.config import spw_home, venv_bin
 from spw.errors import SpwError
-from spw.secrets import get_secret, superset_secret_key
+from spw.secrets import get_secret, role_password, superset_secret_key
 
 CONFIG_FILE = Path(__file__).with_name("superset_config.py")
 ADMIN_USER = "admin"
@@ -60,6 +61,9 @@ def superset_env() -> dict[str, str]:
         "PATH": f"{venv_bin('superset', 'python').parent}:{env.get('PATH', '/usr/bin:/bin')}",
         "SUPERSET_LOG_LEVEL": "warning",
     })
+    # The warehouse logins Superset switches to per user (superset_hooks.warehouse_logins); the
+    # national login's password travels with the bundle's database connection instead.
+    env.update({f"SPW_PASSWORD_{login.upper()}": role_password(login) for login in (*REGION_LOGINS, NO_ROWS_LOGIN)})
     return env
 
 
