@@ -12,15 +12,8 @@ import pytest
 
 from spw.ingest import contract as c
 from spw.ingest.airflow_tasks import deadlines_enabled, expected_period, missing_monthly_deliveries
-from spw.ingest.loader import (
-    CHUNK,
-    MAX_FIELD_CHARS,
-    MAX_LINE_BYTES,
-    _csv_field_limit,
-    _quoted_record,
-    delivery_files,
-    scan_file,
-)
+from spw.ingest.copy_stream import csv_field_limit, quoted_record
+from spw.ingest.loader import delivery_files
 from spw.ingest.pseudonymise import (
     Pseudonymiser,
     contains_nhs_number,
@@ -29,6 +22,7 @@ from spw.ingest.pseudonymise import (
     nhs_number_error,
     nhs_number_from,
 )
+from spw.ingest.scan import CHUNK, MAX_FIELD_CHARS, MAX_LINE_BYTES, scan_file
 from spw.ingest.validate import RowValidator, StructuralError, plan_header, valid_dates
 
 
@@ -161,12 +155,12 @@ def test_quoted_field_limit_is_the_loaders_own() -> None:
     which only a field spanning lines can be (a line is at most MAX_LINE_BYTES), gets its own reason."""
     assert MAX_FIELD_CHARS >= MAX_LINE_BYTES > csv.field_size_limit()
     default = csv.field_size_limit()
-    with _csv_field_limit():
-        rec, used = _quoted_record('1,"' + "x" * 200_000 + '"\n', iter(()), 2)
+    with csv_field_limit():
+        rec, used = quoted_record('1,"' + "x" * 200_000 + '"\n', iter(()), 2)
         assert rec == ["1", "x" * 200_000] and used == 1
         half = "y" * (MAX_FIELD_CHARS // 2) + "\n"
         with pytest.raises(StructuralError) as err:
-            _quoted_record('1,"' + half, iter([half, half + '"\n']), 7)
+            quoted_record('1,"' + half, iter([half, half + '"\n']), 7)
     assert str(err.value) == (f"the record starting at line 7 has a quoted field longer than {MAX_FIELD_CHARS} "
                               "characters, the loader's limit for one field (an implementation limit, see the "
                               "data contract)")
@@ -245,7 +239,7 @@ def test_block_path_finds_the_rows_nhs_number_in_a_learnt_column() -> None:
     own = ["E2", "9434765919", "RX1", "2024-01-02", "01", "9434765919"]
     assert v.validate_block(flat(ok, own), step) is None
     assert snomed in v._memo_has_nhs
-    assert v.validate(own)[1] == [("discharge_destination_snomed", c.RULE_CLEAR_NHS, "**********")]
+    assert v.validate(own)[1] == [("discharge_destination_snomed", c.RULE_NHS_IN_TEXT, "**********")]
     # Another patient's NHS number in that column is a code as far as the contract goes: loaded.
     other = ["E3", "9434765919", "RX1", "2024-01-02", "01", "4010232137"]
     assert v.validate_block(flat(other), step) is not None

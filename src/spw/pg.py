@@ -7,7 +7,6 @@ port chosen once and remembered. As root the server runs as the `postgres` user 
 from __future__ import annotations
 
 import contextlib
-import getpass
 import glob
 import hashlib
 import os
@@ -25,7 +24,6 @@ from spw.errors import SpwError
 from spw.secrets import get_secret
 
 ADMIN_USER = "spw_admin"
-DATABASES = ("warehouse", "airflow", "superset")
 
 
 def external_url() -> str | None:
@@ -318,5 +316,3 @@ def admin_url(dbname: str = "postgres") -> str:
     return local_admin_url(c, dbname)
 
 
-def whoami() -> str:
-    return getpass.getuser()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -10,7 +9,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from spw import db
-from spw.config import dbt_project_dir
 
 INGEST_DAG = "spw_ingest"
 TRANSFORM_DAG = "spw_transform"
@@ -113,17 +111,6 @@ def run_pipeline(landing: Path, progress: Progress = _no_progress, full_refresh:
         if proc.returncode != 0:
             failed += failed_tasks(TRANSFORM_DAG) or [f"{TRANSFORM_DAG} (exit code {proc.returncode})"]
     return failed
-
-
-def dbt_manifest() -> Path:
-    return dbt_project_dir() / "target" / "manifest.json"
-
-
-def conf_json(conf: dict) -> str:
-    return json.dumps(conf, sort_keys=True)
-
-
-AIRFLOW_UI_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
 
 
 def start_airflow_ui() -> str:
