@@ -348,3 +348,33 @@ def test_identifier_holding_an_nhs_number(identity: str) -> None:
     assert check(category="pt 4010232137") == ([("national_category", c.RULE_NHS_IN_TEXT, "pt **********")], [])
     assert check(category="pt 943\u00a0476\u00a05919") == (
         [("national_category", c.RULE_NHS_IN_TEXT, "pt ***\u00a0***\u00a0****")], [])
+
+
+def test_a_rejected_rows_suspects_are_not_the_next_rows() -> None:
+    """A row holding another valid NHS number in an identifier and a bad code is rejected for the
+    code; the next (valid) row must not inherit its suspect."""
+    from io import StringIO
+
+    from spw.ingest.copy_stream import Parse, RowStream
+    from spw.ingest.rejects import Rejects
+
+    header = ["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type",
+              "appt_mode"]
+    v = _validator("gp_appointments", header)
+    sent: list[str] = []
+
+    class Copy:
+        def write(self, text: str) -> None:
+            sent.append(text)
+
+    rejects = Rejects("gp_appointments", "f.csv", "0" * 64)
+    try:
+        stream = RowStream(Copy(), v, StringIO(), 1, None, rejects, Parse())  # type: ignore[arg-type]
+        stream._row(2, ["A2", "9434765919", "A81001", "2024-01-01", "Attended", "GP", "Telephone"], True)
+        stream._row(3, ["4010232137", "9434765919", "A81001", "2024-01-01", "Bogus", "GP", "Telephone"], True)
+        stream._row(4, ["A4", "9434765919", "A81001", "2024-01-01", "Attended", "GP", "Telephone"], True)  # fast path
+        stream._flush()
+    finally:
+        rejects.close()
+    assert (stream.rejected, stream.loaded, stream.held.rows) == (1, 2, [])
+    assert "".join(sent).startswith("A2\t") and "\nA4\t" in "".join(sent)

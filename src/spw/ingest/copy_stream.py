@@ -253,12 +253,14 @@ class RowStream:
         """One record through validate(): COPY text, a held row, or a rejected row."""
         validator = self.validator
         row, errors = validator.validate(rec)
+        suspects = validator.suspects
+        if suspects:
+            validator.suspects = []  # set by a slow-path row, valid or not: not the next row's
         if errors is None:
             line = "\t".join(row) if plain else "\t".join(map(copy_escape, row))  # type: ignore[arg-type]
             text = f"{line}\t{start}\n" if self.suffix is None else line + self.end
-            if validator.suspects:
-                self.held.add(start, rec, text, validator.suspects)
-                validator.suspects = []
+            if suspects:
+                self.held.add(start, rec, text, suspects)
                 return
             self.loaded += 1
             self._emit(text)
