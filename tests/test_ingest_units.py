@@ -252,7 +252,8 @@ def test_block_path_finds_the_rows_nhs_number_in_a_learnt_column() -> None:
     # Another valid NHS number run together in that column: held back (a suspect) until the
     # delivery's patients are known; it loads unless it is one of theirs (copy_stream, held).
     other = ["E3", "9434765919", "RX1", "2024-01-02", "01", "4010232137"]
-    assert v.validate_block(flat(ok, other), step) is not None and v.block_suspects == [1]
+    assert v.validate_block(flat(ok, other), step) is not None
+    assert v.block_suspects == {1: [("discharge_destination_snomed", "4010232137")]}
 
 
 # Every form the contract (v2 §3) names, and some it implies: detected, and masked digit by digit.

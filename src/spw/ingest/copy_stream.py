@@ -210,7 +210,7 @@ class RowStream:
         self.line_no += rows
         lines = range(first, first + rows)
         if validator.block_suspects:
-            flat, keys, lines = self._hold_block(flat, keys, first, rows)
+            flat, keys, lines = self._hold_block(flat, keys, first, rows, validator.block_suspects)
             rows = len(lines)
             if not rows:
                 return True
@@ -235,19 +235,26 @@ class RowStream:
         self._emit("".join(out))
         return True
 
-    def _hold_block(self, flat: list[str], keys: list[str], first: int,
-                    rows: int) -> tuple[list[str], list[str], list[int]]:
-        """Take the block's suspect rows (validator.block_suspects) out of it, through validate()
-        into the held rows; the block's other rows, their keys and line numbers."""
-        step, suspects = self.step, self.validator.block_suspects
-        for r in suspects:
-            self._row(first + r, flat[r * step:r * step + step - 1], True)
-        gone = set(suspects)
-        kept = [r for r in range(rows) if r not in gone]
-        flat = [x for r in kept for x in flat[r * step:r * step + step]]
-        if flat and flat[-1] == "\n":
-            flat.pop()  # the last row kept was not the block's last: its row-end marker goes
-        return flat, [keys[r] for r in kept] if keys else keys, [first + r for r in kept]
+    def _hold_block(self, flat: list[str], keys: list[str], first: int, rows: int,
+                    suspects: dict[int, list[tuple[str, str]]]) -> tuple[list[str], list[str], list[int]]:
+        """Take the block's suspect rows out of it into the held rows (already validated: their COPY
+        text is built here); the block's other rows, their keys and line numbers."""
+        step, n, validator = self.step, self.step - 1, self.validator
+        ident, order = validator.identity_index, validator.stage_fields
+        kept_flat: list[str] = []
+        start = 0
+        for r in sorted(suspects):
+            rec = flat[r * step:r * step + n]
+            line = "\t".join([keys[r] if i == ident else rec[i] for i in order])
+            text = f"{line}\t{first + r}\n" if self.suffix is None else line + self.end
+            self.held.add(first + r, rec, text, suspects[r])
+            kept_flat += flat[start * step:r * step]  # whole rows, each with its row-end marker
+            start = r + 1
+        kept_flat += flat[start * step:]
+        if kept_flat and kept_flat[-1] == "\n":
+            kept_flat.pop()  # the block's last row was held: the row before it ends the block now
+        kept = [r for r in range(rows) if r not in suspects]
+        return kept_flat, [keys[r] for r in kept] if keys else keys, [first + r for r in kept]
 
     def _row(self, start: int, rec: list[str], plain: bool) -> None:
         """One record through validate(): COPY text, a held row, or a rejected row."""

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from spw.ingest.rejects import Rejects
 
 
-@dataclass
+@dataclass(slots=True)
 class HeldRow:
     line: int
     rec: list[str]
@@ -39,7 +39,7 @@ class HeldRows:
     rows: list[HeldRow] = field(default_factory=list)
 
     def add(self, line: int, rec: list[str], text: str, numbers: list[tuple[str, str]]) -> None:
-        self.rows.append(HeldRow(line, rec, text, list(numbers)))
+        self.rows.append(HeldRow(line, rec, text, numbers))
 
     def known(self, conn: psycopg.Connection, pseudonymiser: Pseudonymiser,
               own_rows: sql.Composable | None) -> set[str]:

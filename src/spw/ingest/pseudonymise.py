@@ -32,6 +32,8 @@ _NHS_LIKE = re.compile(rf"(?<!\d){_NHS_GROUPED}(?!\d)")
 NHS_SPLIT_LIKE = re.compile(rf"(?<!\d)\d{{3}}(?:{_SEP}{{1,3}}\d{{3}}{_SEP}{{0,3}}|\d{{3}}{_SEP}{{1,3}})\d{{4}}(?!\d)")
 # Ten ASCII digits run together (the form an identifier may hold by chance).
 NHS_PLAIN_LIKE = re.compile(r"(?<![0-9])[0-9]{10}(?![0-9])")
+# Runs of ten or more ASCII digits (those of exactly ten are NHS_PLAIN_LIKE's): quicker to find.
+DIGIT_RUNS = re.compile(r"[0-9]{10,}")
 # Longer runs first: a run of 10 or more digits is masked whole, whatever its grouping.
 _MASK = re.compile(rf"(?<!\d)(?:\d{{10,}}|{_NHS_GROUPED})(?!\d)")
 _DIGIT = re.compile(r"\d")

@@ -19,6 +19,7 @@ import numpy as np
 
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import (
+    DIGIT_RUNS,
     NHS_PLAIN_LIKE,
     NHS_SPLIT_LIKE,
     Pseudonymiser,
@@ -224,15 +225,23 @@ def scanned_for_nhs_numbers(col: c.Column) -> bool:
 
 
 # Weights of the modulus-11 test on all ten digits: a number is valid exactly when the weighted sum
-# is a multiple of 11 (the check digit weighs 1; a check value of 10 can never match a digit).
+# is a multiple of 11 (the check digit weighs 1; a check value of 10 can never match a digit). On
+# the ASCII codes the sum is off by 48 times the sum of the weights.
 _MOD11_WEIGHTS = np.arange(10, 0, -1, dtype=np.int64)
+_MOD11_OFFSET = 48 * 55
+# The separators of a written NHS number (pseudonymise._SEP) within ASCII: white space, / _ . -.
+# Text in ASCII without any of them holds no NHS number written out (a substring search is quicker
+# than the pattern).
+_ASCII_SEPARATORS = tuple(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f/_.-")
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+_TEN_DIGITS = "0" * 10
 
 
 def valid_plain_numbers(candidates: list[str]) -> list[str]:
     """The candidates (ten ASCII digits each) that are valid NHS numbers, checked all at once."""
-    d = np.frombuffer("".join(candidates).encode("ascii"), dtype=np.uint8).reshape(-1, 10).astype(np.int64) - 48
-    ok = ((d @ _MOD11_WEIGHTS) % 11 == 0) & (d.min(axis=1) != d.max(axis=1))
-    return [candidates[i] for i in np.flatnonzero(ok)]
+    codes = np.frombuffer("".join(candidates).encode("ascii"), dtype=np.uint8).reshape(-1, 10)
+    passing = np.flatnonzero((codes @ _MOD11_WEIGHTS - _MOD11_OFFSET) % 11 == 0)
+    return [n for n in (candidates[i] for i in passing) if n != n[0] * 10]
 
 
 def column_check(col: c.Column, today: date) -> Check | None:
@@ -288,7 +297,8 @@ class RowValidator:
         self._scan_idx = [idx for idx, _ in self._scan]
         self._scan_get = _getter(self._scan_idx) if self._scan else None
         self.suspects: list[tuple[str, str]] = []  # (column, NHS number) of the last slow-path row
-        self.block_suspects: list[int] = []  # rows of the last block accepted by validate_block
+        # Rows of the last block accepted by validate_block that hold suspects: row -> (column, number).
+        self.block_suspects: dict[int, list[tuple[str, str]]] = {}
         self._build_fast_path(present, today)
         # (file field or None when absent, required, check, default) of each record key part but
         # the patient_key, in key order; the patient_key part is None.
@@ -370,7 +380,7 @@ class RowValidator:
         for idx in self._block_required:
             if "" in flat[idx::step]:
                 return None
-        self.block_suspects = []
+        self.block_suspects = {}
         if self._scan_idx and not self._scan_block(flat, step):
             return None
         if self.identity_index is None:
@@ -385,22 +395,32 @@ class RowValidator:
 
     def _scan_block(self, flat: list[str], step: int) -> bool:
         """Scan the block's identifier-like columns; False when a row needs validate() (a value not in
-        ASCII, or a valid NHS number written out). Rows holding a valid NHS number run together go
-        to block_suspects."""
-        rows: set[int] = set()
-        for idx in self._scan_idx:
-            joined = "\0".join(flat[idx::step])  # NUL: not in a loaded file, and not a separator
-            if not joined.isascii() or (NHS_SPLIT_LIKE.search(joined) and has_split_nhs_number(joined)):
+        ASCII, a valid NHS number written out, or the row's own run together). Rows holding another
+        valid NHS number run together go to block_suspects."""
+        suspects: dict[int, list[tuple[str, str]]] = {}
+        ids = flat[self.identity_index::step] if self._nhs_mode else None
+        for idx, name in self._scan:
+            values = flat[idx::step]
+            joined = "\0".join(values)  # NUL: not in a loaded file, and not a separator
+            if not joined.isascii() or (any(map(joined.__contains__, _ASCII_SEPARATORS))
+                                        and NHS_SPLIT_LIKE.search(joined) and has_split_nhs_number(joined)):
                 return False
-            candidates = NHS_PLAIN_LIKE.findall(joined)
+            if _TEN_DIGITS not in joined.translate(_DIGITS_AS_ZERO):
+                continue  # no run of ten digits: the common case, found quicker than by the pattern
+            candidates = [run for run in DIGIT_RUNS.findall(joined) if len(run) == 10]
             if not candidates:
                 continue
+            # Values all of one length (the usual identifier) give a match's row by division.
+            width = len(values[0]) + 1 if len(set(map(len, values))) == 1 else 0
             for number in valid_plain_numbers(candidates):
                 at = joined.find(number)
                 while at >= 0:
-                    rows.add(joined.count("\0", 0, at))
+                    row = at // width if width else joined.count("\0", 0, at)
+                    if ids is not None and ids[row] == number:
+                        return False
+                    suspects.setdefault(row, []).append((name, number))
                     at = joined.find(number, at + 10)
-        self.block_suspects = sorted(rows)
+        self.block_suspects = suspects
         return True
 
     def _learn(self, idx: int, memo: set[str], values: list[str], check: Check) -> bool:
