@@ -520,10 +520,10 @@ def test_bulk_load_does_not_wait_long_for_a_reader(conn, tmp_path: Path, bulk_sp
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """A reader of the empty table (an open transaction that read it) keeps the exclusive lock from
     being granted: after BULK_LOCK_WAIT the load goes the usual way, and the reader is not blocked."""
-    import spw.ingest.loader as loader
+    import spw.ingest.bulk as bulk
     from spw import db
 
-    monkeypatch.setattr(loader, "BULK_LOCK_WAIT", "200ms")
+    monkeypatch.setattr(bulk, "BULK_LOCK_WAIT", "200ms")
     with db.connect("warehouse", "spw_transformer") as reader:
         assert reader.execute("select count(*) from raw.gp_appointments").fetchone() == (0,)
         t0 = time.monotonic()
