@@ -67,18 +67,24 @@ class HeldRows:
         known = self.known(conn, pseudonymiser, own_rows)
         loaded = rejected = 0
         positions = validator.plan.positions
+        out: list[str] = []
         with conn.cursor().copy(copy_sql) as cp:
             for row in self.rows:
                 hits = sorted({col for col, n in row.numbers if n in known}, key=positions.__getitem__)
                 if not hits:
-                    cp.write(row.text)
+                    out.append(row.text)
                     loaded += 1
+                    if len(out) >= 4096:  # COPY data in pieces, not a call per row
+                        cp.write("".join(out))
+                        out.clear()
                     continue
                 values = [row.rec[positions[col]] for col in hits]
                 errors = [(col, c.RULE_NHS_IN_TEXT, mask_nhs(v)) for col, v in zip(hits, values, strict=True)]
                 rejects.add(row.line, errors, validator.record_key(row.rec, frozenset(values)))
+                rejected += 1
                 if parse.first_error is None or row.line < parse.first_error[0]:
                     parse.first_error = (row.line, *errors[0])
-                rejected += 1
+            if out:
+                cp.write("".join(out))
         self.rows.clear()
         return loaded, rejected
