@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
 @dataclass(slots=True)
 class HeldRow:
+    # Tuples, not lists: tuples of strings drop out of the cyclic garbage collector's sight, which
+    # otherwise walks every held row again and again while a large file is read.
     line: int
-    rec: list[str]
+    rec: tuple[str, ...]
     text: str  # the row's COPY text, as it would have been sent
-    numbers: list[tuple[str, str]]  # (column, valid NHS number it holds)
+    numbers: tuple[tuple[str, str], ...]  # (column, valid NHS number it holds)
 
 
 @dataclass
@@ -39,7 +41,7 @@ class HeldRows:
     rows: list[HeldRow] = field(default_factory=list)
 
     def add(self, line: int, rec: list[str], text: str, numbers: list[tuple[str, str]]) -> None:
-        self.rows.append(HeldRow(line, rec, text, numbers))
+        self.rows.append(HeldRow(line, tuple(rec), text, tuple(numbers)))
 
     def known(self, conn: psycopg.Connection, pseudonymiser: Pseudonymiser,
               own_rows: sql.Composable | None) -> set[str]:
@@ -80,7 +82,7 @@ class HeldRows:
                     continue
                 values = [row.rec[positions[col]] for col in hits]
                 errors = [(col, c.RULE_NHS_IN_TEXT, mask_nhs(v)) for col, v in zip(hits, values, strict=True)]
-                rejects.add(row.line, errors, validator.record_key(row.rec, frozenset(values)))
+                rejects.add(row.line, errors, validator.record_key(list(row.rec), frozenset(values)))
                 rejected += 1
                 if parse.first_error is None or row.line < parse.first_error[0]:
                     parse.first_error = (row.line, *errors[0])
