@@ -11,9 +11,11 @@ install:
 demo: install
 	@$(VENV_BIN)/spw demo
 
+# The suite includes the bundle freshness check (tests/test_dashboards_bundle.py); lint runs after it.
 test: install
 	@scripts/ensure-chromium.sh
 	@$(VENV_BIN)/pytest
+	@$(MAKE) --no-print-directory lint
 
 down:
 	@$(VENV_BIN)/spw down

@@ -367,22 +367,32 @@ def build(out: Path) -> None:
         dump(out / "dashboards" / f"{dash.key}.yaml", dashboard_yaml(dash, charts, chart_ids, columns))
 
 
+def stale_files(fresh: Path, committed: Path) -> list[str]:
+    """Paths (relative to the bundle) that differ, or exist on one side only, at any depth."""
+    def files(root: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()} \
+            if root.is_dir() else {}
+
+    new, old = files(fresh), files(committed)
+    return sorted(name for name in new.keys() | old.keys() if new.get(name) != old.get(name))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=BUNDLE)
     parser.add_argument("--check", action="store_true", help="compare with the committed bundle")
     args = parser.parse_args(argv)
     if args.check:
-        import filecmp
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
             build(Path(tmp) / "bundle")
-            cmp = filecmp.dircmp(Path(tmp) / "bundle", BUNDLE)
-            stale = cmp.diff_files or cmp.left_only or cmp.right_only or any(
-                sub.diff_files or sub.left_only or sub.right_only for sub in cmp.subdirs.values())
-            print("bundle is stale: regenerate it" if stale else "bundle is up to date")
-            return 1 if stale else 0
+            stale = stale_files(Path(tmp) / "bundle", BUNDLE)
+        if stale:
+            print("bundle is stale (regenerate it with dashboards/build_bundle.py): " + ", ".join(stale))
+            return 1
+        print("bundle is up to date")
+        return 0
     build(args.out)
     print(f"wrote {args.out}")
     return 0

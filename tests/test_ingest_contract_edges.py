@@ -210,10 +210,10 @@ def test_one_separator_nhs_number_reaches_no_audit_table(conn, tmp_path: Path) -
                             "order by line_number").fetchall()
     assert ledger == [("pt *** *******.csv", "3 of 3 rows (100.0%) broke contract rules, more than the 1% allowed, "
                        "so nothing from the file was loaded; first error at line 2, column national_category: "
-                       "clear_nhs_number (pt *** *******); all row errors are in audit.rejected_rows",
+                       "nhs_number_in_text (pt *** *******); all row errors are in audit.rejected_rows",
                        "ignored unknown column(s): *** *******")]
-    assert [row[1:] for row in rejected] == [("national_category", "clear_nhs_number", "pt *** *******"),
-                                             ("national_category", "clear_nhs_number", "pt ***.***.****"),
+    assert [row[1:] for row in rejected] == [("national_category", "nhs_number_in_text", "pt *** *******"),
+                                             ("national_category", "nhs_number_in_text", "pt ***.***.****"),
                                              ("appt_status", "code_set", "bogus")]
     for row in ledger + rejected:
         assert n not in _digits(row), row

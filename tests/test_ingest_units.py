@@ -12,24 +12,27 @@ import pytest
 
 from spw.ingest import contract as c
 from spw.ingest.airflow_tasks import deadlines_enabled, expected_period, missing_monthly_deliveries
-from spw.ingest.loader import (
-    CHUNK,
-    MAX_FIELD_CHARS,
-    MAX_LINE_BYTES,
-    _csv_field_limit,
-    _quoted_record,
-    delivery_files,
-    scan_file,
-)
+from spw.ingest.copy_stream import csv_field_limit, quoted_record
+from spw.ingest.loader import delivery_files
 from spw.ingest.pseudonymise import (
     Pseudonymiser,
     contains_nhs_number,
+    mask_identity_value,
     mask_nhs,
     nhs_check_digit,
     nhs_number_error,
     nhs_number_from,
+    nhs_numbers_in,
 )
-from spw.ingest.validate import RowValidator, StructuralError, plan_header, valid_dates
+from spw.ingest.scan import CHUNK, MAX_FIELD_CHARS, MAX_LINE_BYTES, scan_file
+from spw.ingest.validate import (
+    RowValidator,
+    StructuralError,
+    plan_header,
+    scanned_for_nhs_numbers,
+    valid_dates,
+    valid_plain_numbers,
+)
 
 
 @pytest.mark.parametrize("value,error", [
@@ -161,12 +164,12 @@ def test_quoted_field_limit_is_the_loaders_own() -> None:
     which only a field spanning lines can be (a line is at most MAX_LINE_BYTES), gets its own reason."""
     assert MAX_FIELD_CHARS >= MAX_LINE_BYTES > csv.field_size_limit()
     default = csv.field_size_limit()
-    with _csv_field_limit():
-        rec, used = _quoted_record('1,"' + "x" * 200_000 + '"\n', iter(()), 2)
+    with csv_field_limit():
+        rec, used = quoted_record('1,"' + "x" * 200_000 + '"\n', iter(()), 2)
         assert rec == ["1", "x" * 200_000] and used == 1
         half = "y" * (MAX_FIELD_CHARS // 2) + "\n"
         with pytest.raises(StructuralError) as err:
-            _quoted_record('1,"' + half, iter([half, half + '"\n']), 7)
+            quoted_record('1,"' + half, iter([half, half + '"\n']), 7)
     assert str(err.value) == (f"the record starting at line 7 has a quoted field longer than {MAX_FIELD_CHARS} "
                               "characters, the loader's limit for one field (an implementation limit, see the "
                               "data contract)")
@@ -245,7 +248,134 @@ def test_block_path_finds_the_rows_nhs_number_in_a_learnt_column() -> None:
     own = ["E2", "9434765919", "RX1", "2024-01-02", "01", "9434765919"]
     assert v.validate_block(flat(ok, own), step) is None
     assert snomed in v._memo_has_nhs
-    assert v.validate(own)[1] == [("discharge_destination_snomed", c.RULE_CLEAR_NHS, "**********")]
-    # Another patient's NHS number in that column is a code as far as the contract goes: loaded.
+    assert v.validate(own)[1] == [("discharge_destination_snomed", c.RULE_NHS_IN_TEXT, "**********")]
+    # Another valid NHS number run together in that column: held back (a suspect) until the
+    # delivery's patients are known; it loads unless it is one of theirs (copy_stream, held).
     other = ["E3", "9434765919", "RX1", "2024-01-02", "01", "4010232137"]
-    assert v.validate_block(flat(other), step) is not None
+    assert v.validate_block(flat(ok, other), step) is not None
+    assert v.block_suspects == {1: [("discharge_destination_snomed", "4010232137")]}
+
+
+# Every form the contract (v2 §3) names, and some it implies: detected, and masked digit by digit.
+WRITTEN_FORMS = [
+    ("9434765919", "**********", False),
+    ("943 476 5919", "*** *** ****", True),
+    ("943  476  5919", "***  ***  ****", True),
+    ("943 4765919", "*** *******", True),
+    ("943/476/5919", "***/***/****", True),
+    ("943_476_5919", "***_***_****", True),
+    ("943.476.5919", "***.***.****", True),
+    ("943-476-5919", "***-***-****", True),
+    ("943 - 476 - 5919", "*** - *** - ****", True),
+    ("943\u00a0476\u00a05919", "***\u00a0***\u00a0****", True),  # no-break space
+    ("943\u202f476\u20095919", "***\u202f***\u2009****", True),  # narrow no-break, thin space
+    ("943\u2010476\u20115919", "***\u2010***\u2011****", True),  # hyphen, non-breaking hyphen
+    ("943\u2013476\u20145919", "***\u2013***\u2014****", True),  # en dash, em dash
+    ("943\u2212476\u20155919", "***\u2212***\u2015****", True),  # minus sign, horizontal bar
+    ("\uff19\uff14\uff13\uff14\uff17\uff16\uff15\uff19\uff11\uff19", "*" * 10, True),  # full-width digits
+]
+
+
+@pytest.mark.parametrize(("written", "masked", "written_out"), WRITTEN_FORMS)
+def test_every_written_form_is_found_and_masked(written: str, masked: str, written_out: bool) -> None:
+    text = f"pt {written} seen"
+    assert nhs_numbers_in(text) == [("9434765919", written_out)]
+    assert contains_nhs_number(text)
+    assert mask_nhs(text) == f"pt {masked} seen"
+    # The same shape with a wrong check digit is no NHS number, but is masked all the same.
+    wrong = written[:-1] + ("8" if written[-1] == "9" else "\uff18")
+    assert nhs_numbers_in(wrong) == [] and not any(ch.isdigit() for ch in mask_nhs(wrong))  # type: ignore[union-attr]
+    assert mask_identity_value(written) == "".join("*" if ch.isdigit() else ch for ch in written)
+
+
+def test_detector_boundaries() -> None:
+    """Not part of a longer digit run; other groupings are not NHS numbers (phone-like 5-5 or 4-3-3)."""
+    assert nhs_numbers_in("19434765919") == [] and nhs_numbers_in("94347659190") == []
+    assert nhs_numbers_in("94347 65919") == [] and nhs_numbers_in("9434 765 919") == []
+    assert nhs_numbers_in("APT9434765919x") == [("9434765919", False)]
+    assert nhs_numbers_in("943 476 5919 and 4010232137") == [("9434765919", True), ("4010232137", False)]
+    assert nhs_numbers_in("1111111111") == []  # passes the weighted sum, but one digit repeated
+
+
+def test_vectorised_check_digit_agrees_with_the_rule() -> None:
+    numbers = [f"{n:010d}" for n in range(9_434_760_000, 9_434_770_000, 7)] + ["0000000000", "5555555555"]
+    assert valid_plain_numbers(numbers) == [n for n in numbers if nhs_number_error(n) is None]
+    assert 100 < len(valid_plain_numbers(numbers)) < 160  # about 1 in 11 of 1,430
+
+
+def test_columns_scanned_for_nhs_numbers() -> None:
+    scanned = {s: [col.name for col in c.get_source(s).columns if scanned_for_nhs_numbers(col)]
+               for s in c.SOURCE_NAMES}
+    assert scanned == {
+        "practices": [], "link_worker_workforce": [], "patients": [],
+        "sp_referrals": ["referral_id", "pcn_code", "link_worker_id"],
+        "sp_wellbeing": ["assessment_id", "referral_id"],
+        "gp_appointments": ["appointment_id"],
+        "ae_attendances": ["ec_ident", "discharge_destination_snomed"],
+        "inpatient_admissions": ["spell_id"],
+    }
+    free_text = {s: [col.name for col in c.get_source(s).columns if col.free_text] for s in c.SOURCE_NAMES}
+    assert free_text["practices"] == ["practice_name", "pcn_name", "sub_icb_name", "icb_name", "region_name"]
+    assert free_text["gp_appointments"] == ["national_category"]
+
+
+@pytest.mark.parametrize("identity", ["nhs_number", "pseudo_nhs_number"])
+def test_identifier_holding_an_nhs_number(identity: str) -> None:
+    """Written out, or the row's own number: a row error with the value masked. Run together and
+    another number: a suspect (held until the delivery's patients are known), not an error."""
+    header = ["appointment_id", identity, "practice_code", "appointment_date", "appt_status", "hcp_type",
+              "appt_mode", "national_category"]
+    v = _validator("gp_appointments", header)
+    me = "9434765919" if identity == "nhs_number" else "PSEUDO0000001"
+    row = ["A1", me, "A81001", "2024-01-01", "Attended", "GP", "Telephone", "General"]
+
+    def check(appointment_id: str = "A1", category: str = "General"):
+        rec = list(row)
+        rec[0], rec[7] = appointment_id, category
+        out, errors = v.validate(rec)
+        suspects, v.suspects = v.suspects, []
+        return errors, suspects
+
+    assert check() == (None, [])
+    for written, masked in [("943 476 5919", "*** *** ****"), ("943/476/5919", "***/***/****"),
+                            ("A-943\u2013476\u20135919", "A-***\u2013***\u2013****")]:
+        assert check(written) == ([("appointment_id", c.RULE_NHS_IN_TEXT, masked)], [])
+    if identity == "nhs_number":
+        assert check("9434765919") == ([("appointment_id", c.RULE_NHS_IN_TEXT, "**********")], [])
+        assert check("APT9434765919") == ([("appointment_id", c.RULE_NHS_IN_TEXT, "APT**********")], [])
+    assert check("4010232137") == (None, [("appointment_id", "4010232137")])
+    assert check("APT4010232137") == (None, [("appointment_id", "4010232137")])
+    assert check("4010232138") == (None, [])  # fails the check digit: an ordinary identifier
+    assert check(category="pt 4010232137") == ([("national_category", c.RULE_NHS_IN_TEXT, "pt **********")], [])
+    assert check(category="pt 943\u00a0476\u00a05919") == (
+        [("national_category", c.RULE_NHS_IN_TEXT, "pt ***\u00a0***\u00a0****")], [])
+
+
+def test_a_rejected_rows_suspects_are_not_the_next_rows() -> None:
+    """A row holding another valid NHS number in an identifier and a bad code is rejected for the
+    code; the next (valid) row must not inherit its suspect."""
+    from io import StringIO
+
+    from spw.ingest.copy_stream import Parse, RowStream
+    from spw.ingest.rejects import Rejects
+
+    header = ["appointment_id", "nhs_number", "practice_code", "appointment_date", "appt_status", "hcp_type",
+              "appt_mode"]
+    v = _validator("gp_appointments", header)
+    sent: list[str] = []
+
+    class Copy:
+        def write(self, text: str) -> None:
+            sent.append(text)
+
+    rejects = Rejects("gp_appointments", "f.csv", "0" * 64)
+    try:
+        stream = RowStream(Copy(), v, StringIO(), 1, None, rejects, Parse())  # type: ignore[arg-type]
+        stream._row(2, ["A2", "9434765919", "A81001", "2024-01-01", "Attended", "GP", "Telephone"], True)
+        stream._row(3, ["4010232137", "9434765919", "A81001", "2024-01-01", "Bogus", "GP", "Telephone"], True)
+        stream._row(4, ["A4", "9434765919", "A81001", "2024-01-01", "Attended", "GP", "Telephone"], True)  # fast path
+        stream._flush()
+    finally:
+        rejects.close()
+    assert (stream.rejected, stream.loaded, stream.held.rows) == (1, 2, [])
+    assert "".join(sent).startswith("A2\t") and "\nA4\t" in "".join(sent)

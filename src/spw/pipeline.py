@@ -113,9 +113,6 @@ def run_pipeline(landing: Path, progress: Progress = _no_progress, full_refresh:
     return failed
 
 
-AIRFLOW_UI_SERVICES = ("airflow-api-server", "airflow-scheduler", "airflow-dag-processor")
-
-
 def start_airflow_ui() -> str:
     """Airflow api-server (UI), scheduler and dag-processor as separate process groups (not standalone)."""
     from spw import services

@@ -15,13 +15,20 @@ from decimal import Decimal
 from functools import lru_cache
 from operator import contains, eq, itemgetter
 
+import numpy as np
+
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import (
+    DIGIT_RUNS,
+    NHS_PLAIN_LIKE,
+    NHS_SPLIT_LIKE,
     Pseudonymiser,
     contains_nhs_number,
+    has_split_nhs_number,
     mask_identity_value,
     mask_nhs,
     nhs_number_error,
+    nhs_numbers_in,
 )
 
 RowError = tuple[str | None, str, str | None]  # column, rule, masked value
@@ -205,8 +212,36 @@ def _text_check(col: c.Column) -> Check | None:
         rx = re.compile(col.pattern)
         return lambda v: None if rx.fullmatch(v) else c.RULE_PATTERN
     if col.free_text:
-        return lambda v: c.RULE_CLEAR_NHS if contains_nhs_number(v) else None
+        return lambda v: c.RULE_NHS_IN_TEXT if contains_nhs_number(v) else None
     return None
+
+
+def scanned_for_nhs_numbers(col: c.Column) -> bool:
+    """An identifier-like column: text that is not free text, not a code, and whose pattern (if any)
+    lets it hold ten digits. Its values are scanned for NHS numbers (RowValidator)."""
+    if col.type != "text" or col.free_text or col.codes is not None or col.list_codes is not None:
+        return False
+    return col.pattern is None or re.fullmatch(col.pattern, "9434765919") is not None
+
+
+# Weights of the modulus-11 test on all ten digits: a number is valid exactly when the weighted sum
+# is a multiple of 11 (the check digit weighs 1; a check value of 10 can never match a digit). On
+# the ASCII codes the sum is off by 48 times the sum of the weights.
+_MOD11_WEIGHTS = np.arange(10, 0, -1, dtype=np.int64)
+_MOD11_OFFSET = 48 * 55
+# The separators of a written NHS number (pseudonymise._SEP) within ASCII: white space, / _ . -.
+# Text in ASCII without any of them holds no NHS number written out (a substring search is quicker
+# than the pattern).
+_ASCII_SEPARATORS = tuple(" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f/_.-")
+_DIGITS_AS_ZERO = str.maketrans("123456789", "000000000")
+_TEN_DIGITS = "0" * 10
+
+
+def valid_plain_numbers(candidates: list[str]) -> list[str]:
+    """The candidates (ten ASCII digits each) that are valid NHS numbers, checked all at once."""
+    codes = np.frombuffer("".join(candidates).encode("ascii"), dtype=np.uint8).reshape(-1, 10)
+    passing = np.flatnonzero((codes @ _MOD11_WEIGHTS - _MOD11_OFFSET) % 11 == 0)
+    return [n for n in (candidates[i] for i in passing) if n != n[0] * 10]
 
 
 def column_check(col: c.Column, today: date) -> Check | None:
@@ -256,6 +291,14 @@ class RowValidator:
         # Slow path: (field index, name, required, check, default) of every present column.
         self.checks = [(plan.positions[col.name], col.name, col.required, column_check(col, today), col.default)
                        for col in present]
+        # Identifier-like columns scanned for NHS numbers; a row holding a valid one run together (not
+        # its own) is a suspect: held back until the delivery's patients are known (copy_stream).
+        self._scan = [(plan.positions[col.name], col.name) for col in present if scanned_for_nhs_numbers(col)]
+        self._scan_idx = [idx for idx, _ in self._scan]
+        self._scan_get = _getter(self._scan_idx) if self._scan else None
+        self.suspects: list[tuple[str, str]] = []  # (column, NHS number) of the last slow-path row
+        # Rows of the last block accepted by validate_block that hold suspects: row -> (column, number).
+        self.block_suspects: dict[int, list[tuple[str, str]]] = {}
         self._build_fast_path(present, today)
         # (file field or None when absent, required, check, default) of each record key part but
         # the patient_key, in key order; the patient_key part is None.
@@ -337,6 +380,9 @@ class RowValidator:
         for idx in self._block_required:
             if "" in flat[idx::step]:
                 return None
+        self.block_suspects = {}
+        if self._scan_idx and not self._scan_block(flat, step):
+            return None
         if self.identity_index is None:
             return []
         ids = flat[self.identity_index::step]
@@ -346,6 +392,36 @@ class RowValidator:
             if any(any(map(eq, ids, flat[i::step])) for i in clear):
                 return None
         return self._block_keys(ids)
+
+    def _scan_block(self, flat: list[str], step: int) -> bool:
+        """Scan the block's identifier-like columns; False when a row needs validate() (a value not in
+        ASCII, a valid NHS number written out, or the row's own run together). Rows holding another
+        valid NHS number run together go to block_suspects."""
+        suspects: dict[int, list[tuple[str, str]]] = {}
+        ids = flat[self.identity_index::step] if self._nhs_mode else None
+        for idx, name in self._scan:
+            values = flat[idx::step]
+            joined = "\0".join(values)  # NUL: not in a loaded file, and not a separator
+            if not joined.isascii() or (any(map(joined.__contains__, _ASCII_SEPARATORS))
+                                        and NHS_SPLIT_LIKE.search(joined) and has_split_nhs_number(joined)):
+                return False
+            if _TEN_DIGITS not in joined.translate(_DIGITS_AS_ZERO):
+                continue  # no run of ten digits: the common case, found quicker than by the pattern
+            candidates = [run for run in DIGIT_RUNS.findall(joined) if len(run) == 10]
+            if not candidates:
+                continue
+            # Values all of one length (the usual identifier) give a match's row by division.
+            width = len(values[0]) + 1 if len(set(map(len, values))) == 1 else 0
+            for number in valid_plain_numbers(candidates):
+                at = joined.find(number)
+                while at >= 0:
+                    row = at // width if width else joined.count("\0", 0, at)
+                    if ids is not None and ids[row] == number:
+                        return False
+                    suspects.setdefault(row, []).append((name, number))
+                    at = joined.find(number, at + 10)
+        self.block_suspects = suspects
+        return True
 
     def _learn(self, idx: int, memo: set[str], values: list[str], check: Check) -> bool:
         """Check each value of a column not yet in its memo once; remember the valid ones (bounded).
@@ -386,6 +462,8 @@ class RowValidator:
                 self._required_get is None or all(self._required_get(rec))):
             errors = self._row_rules(rec, None, ()) if self.has_row_rules else None
             if errors is None:
+                if self._scan_get is not None and any(map(_nhs_like_search, self._scan_get(rec))):
+                    return self._validate_slow(rec)
                 i = self.identity_index
                 if i is None:
                     return [*self._row_get(rec)], None
@@ -419,10 +497,22 @@ class RowValidator:
                 shown = mask_identity_value(ident) if self.identity == c.NHS_NUMBER else mask_nhs(ident)
                 errors.append((self.identity, rule, shown or None))  # type: ignore[arg-type]
         clear = rec[self.identity_index] if self._nhs_mode else None
+        suspects: list[tuple[str, str]] = []
+        for idx, name in self._scan:
+            for number, written_out in nhs_numbers_in(rec[idx]):
+                if written_out or number == clear:
+                    errors.append((name, c.RULE_NHS_IN_TEXT, mask_nhs(rec[idx])))
+                    break
+                suspects.append((name, number))
+        self.suspects = suspects
+        flagged = {e[0] for e in errors}
         for idx, name, required, check, default in self.checks:
             v = rec[idx]
+            if name in flagged:
+                out.append(v)
+                continue
             if v and v == clear:
-                errors.append((name, c.RULE_CLEAR_NHS, mask_nhs(v)))
+                errors.append((name, c.RULE_NHS_IN_TEXT, mask_nhs(v)))
                 out.append(v)
                 continue
             if not v:
@@ -446,7 +536,7 @@ class RowValidator:
             self._remember(idx, memo, rec[idx])
         return [out[k] for k in self._slow_perm], None
 
-    def record_key(self, rec: list[str]) -> tuple[list[str | None], bool] | None:
+    def record_key(self, rec: list[str], hide: frozenset[str] = frozenset()) -> tuple[list[str | None], bool] | None:
         """The record key of a row validate() rejected, as raw.<source> would hold it, in text (a
         default filled in, empty = None, the identity as its patient_key), and whether every part
         is a value a valid row could hold (only then can the key equal a loaded row's). None when the
@@ -454,7 +544,8 @@ class RowValidator:
 
         Called for rejected rows only: no cost on valid rows. A value that must not reach the
         database in clear (an invalid identity, the row's own NHS number as a key value) becomes a
-        keyed hash: it still matches the same value on another rejected row.
+        keyed hash: it still matches the same value on another rejected row. So does a value in
+        `hide` (an identifier holding another patient's NHS number).
         """
         if len(rec) != self.n_fields:
             return None
@@ -476,7 +567,7 @@ class RowValidator:
                 if required and default is None:
                     return None
                 values.append(default)
-            elif v == clear:
+            elif v == clear or v in hide:
                 values.append(self._token(v))
                 ok = False
             else:
@@ -517,6 +608,13 @@ class RowValidator:
 
 
 _MEMO_MAX = 50_000  # remembered valid values per column (bounded memory)
+
+
+def _nhs_like_search(v: str) -> bool:
+    """Whether a value may hold a valid NHS number in some written form (nhs_numbers_in decides)."""
+    if not v.isascii() or NHS_SPLIT_LIKE.search(v):
+        return True
+    return any(nhs_number_error(x) is None for x in NHS_PLAIN_LIKE.findall(v))
 
 
 def _nhs_like(v: str) -> bool:

@@ -51,8 +51,6 @@ EMERGENCY_METHODS = ("21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28")
 EMERGENCY_METHOD_P = (0.70, 0.08, 0.01, 0.03, 0.01, 0.08, 0.03, 0.005, 0.035, 0.01)
 ELECTIVE_METHODS = ("11", "12", "13")
 ELECTIVE_METHOD_P = (0.60, 0.30, 0.10)
-# Maternity and transfers exist in SUS too: neither emergency nor elective.
-OTHER_METHODS = ("31", "32", "81")
 
 REFERRAL_SOURCES = ("gp", "practice_staff", "pharmacy", "mdt", "hospital_discharge", "ahp", "fire_service",
                     "police", "job_centre", "social_care", "housing", "vcse", "self", "other")
@@ -64,7 +62,6 @@ ACTIVITIES = ("arts", "nature", "physical_activity", "befriending", "advice_debt
               "advice_welfare", "learning", "volunteering", "peer_support", "counselling", "other")
 ACTIVITY_P = (0.08, 0.08, 0.14, 0.14, 0.08, 0.05, 0.1, 0.05, 0.06, 0.11, 0.08, 0.03)
 OUTCOMES = ("engaged", "ongoing", "declined", "did_not_engage", "referred_back")
-ENGAGED_OUTCOMES = ("engaged", "ongoing")
 
 ONS4_ITEMS = ("life_satisfaction", "worthwhile", "happy", "anxious")
 

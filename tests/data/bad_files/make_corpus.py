@@ -198,6 +198,7 @@ def main() -> None:
         ["S3", NHS[3], "RXX01", "2024-05-03", "2024-05-03", "2A"]]))
     duplicate_key_cases()
     limit_cases()
+    nhs_number_cases()
 
 
 def duplicate_key_cases() -> None:
@@ -243,6 +244,55 @@ def limit_cases() -> None:
     within the loader's own limit (1 MiB): it loads as the same value unquoted does."""
     long = "a, b " + "x" * 200_000
     write("quoted_field_200k", gp([gp_row(1), gp_row(2, national_category=long), gp_row(3)]))
+
+
+def nhs_number_cases() -> None:
+    """A clear NHS number where only a pseudonymised one may go (contract §3, v2): every identifier
+    column, every written form, a pseudonym-keyed file, a file name; one bad row in 101 (under the
+    threshold) unless said otherwise. NHS[50] is the patient of another row of the same file."""
+    base = [gp_row(i) for i in range(1, 101)]
+    other = NHS[50]
+    # Another patient's number as the identifier, on a row before that patient's own row.
+    write("nhs_number_other_patient_as_appointment_id", gp([*base[:30], gp_row(200, appointment_id=other),
+                                                            *base[30:]]))
+    for form, written in (("slashes", "943/476/5919"), ("underscores", "943_476_5919"),
+                          ("double_spaces", "943  476  5919"), ("nbsp", "943\u00a0476\u00a05919"),
+                          ("en_dash", "943\u2013476\u20135919")):
+        write(f"nhs_number_{form}", gp([*base[:5], gp_row(200, national_category=f"pt {written} called"),
+                                        *base[5:]]))
+    pseudo_header = ["pseudo_nhs_number" if h == "nhs_number" else h for h in GP_HEADER]
+    pseudo = [gp_row(i, nhs_number=f"PSEUDO{i:08d}") for i in range(1, 101)]
+    write("pseudo_keyed_nhs_number_in_free_text", gp([*pseudo[:5], gp_row(200, nhs_number="PSEUDO00000200",
+                                                                          national_category="pt 943 476 5919"),
+                                                      *pseudo[5:]], header=pseudo_header))
+    # Written out, a valid NHS number is an error in any identifier, whoever's it is.
+    write("pseudo_keyed_nhs_number_as_appointment_id", gp([*pseudo[:9], gp_row(200, nhs_number="PSEUDO00000200",
+                                                                               appointment_id="943-476-5919"),
+                                                           *pseudo[9:]], header=pseudo_header))
+    # Ten-digit identifiers, about 1 in 11 passing the check digit, none a patient's: all load.
+    write("genuine_ids_passing_check_digit", gp([gp_row(i, appointment_id=f"{4010232100 + i}") for i in range(1, 102)]))
+    write("943_476_5919", gp([gp_row(i) for i in range(1, 4)]))
+    # The other identifier columns of the person-level sources: another patient's number in each.
+    ae = ["ec_ident", "nhs_number", "provider_code", "arrival_date", "ec_department_type"]
+    ae_rows = [[f"E{i}", NHS[i], "RXX01", "2024-05-01", "01"] for i in range(1, 101)]
+    write("nhs_number_as_ec_ident", csv_text([ae, *ae_rows[:20], ["X" + other, NHS[200], "RXX01", "2024-05-01", "01"],
+                                              *ae_rows[20:]]))
+    apc = ["spell_id", "nhs_number", "provider_code", "admission_date", "admission_method"]
+    apc_rows = [[f"S{i}", NHS[i], "RXX01", "2024-05-03", "21"] for i in range(1, 101)]
+    write("nhs_number_as_spell_id", csv_text([apc, *apc_rows[:70], [other, NHS[200], "RXX01", "2024-05-03", "21"],
+                                              *apc_rows[70:]]))
+    referrals = ["referral_id", "nhs_number", "referral_date", "referral_source", "link_worker_id", "outcome"]
+    ref_rows = [[f"R{i}", NHS[i], "2024-03-10", "gp", f"LW{i % 7}", "engaged"] for i in range(1, 101)]
+    write("nhs_number_as_referral_id", csv_text([referrals, *ref_rows[:3], [other, NHS[200], "2024-03-10", "gp",
+                                                                             "LW1", "engaged"], *ref_rows[3:]]))
+    write("nhs_number_as_link_worker_id", csv_text([referrals, *ref_rows[:60], ["R200", NHS[200], "2024-03-10", "gp",
+                                                                                 other, "engaged"], *ref_rows[60:]]))
+    # sp_wellbeing carries no identity: an identifier holding a written-out number is still an error.
+    wellbeing = ["assessment_id", "referral_id", "assessment_date", "assessment_type", "instrument", "item", "score"]
+    wb_rows = [[f"W{i}", f"R{i}", "2024-03-10", "baseline", "SWEMWBS", "total", "20"] for i in range(1, 101)]
+    write("nhs_number_as_assessment_id", csv_text([wellbeing, *wb_rows[:10], ["943 476 5919", "R200", "2024-03-10",
+                                                                               "baseline", "SWEMWBS", "total", "20"],
+                                                   *wb_rows[10:]]))
 
 
 if __name__ == "__main__":
