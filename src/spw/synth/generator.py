@@ -43,21 +43,12 @@ class Stats:
         self.counts[key] += int(n)
 
 
-UNKNOWN_STATUS_P = 0.03
-
-
-def _p_dna(age: np.ndarray, imd: np.ndarray) -> np.ndarray:
-    """Did-not-attend probability: higher for young adults and in deprived areas."""
-    dep = np.where(imd > 0, np.maximum(5.5 - imd, 0), 0.0)
-    return 0.03 + 0.006 * dep + 0.02 * ((age >= 16) & (age < 35))
-
-
 def _gp_attributes(rng: np.random.Generator, pt: population.Patients, ev: A.Events) -> dict[str, np.ndarray]:
     n = ev.pat.size
     age = pt.age[ev.pat]
-    p_dna = _p_dna(age, pt.imd[ev.pat])
+    p_dna = A.p_dna(age, pt.imd[ev.pat])
     u = rng.random(n)
-    status = np.where(u < p_dna, 1, np.where(u < p_dna + UNKNOWN_STATUS_P, 2, 0))
+    status = np.where(u < p_dna, 1, np.where(u < p_dna + A.UNKNOWN_STATUS_P, 2, 0))
     mode_young = outputs.choice(rng, P.MODE_P_UNDER_80, n)
     mode_old = outputs.choice(rng, P.MODE_P_80_PLUS, n)
     mode = np.where(age >= 80, mode_old, mode_young)
@@ -65,10 +56,6 @@ def _gp_attributes(rng: np.random.Generator, pt: population.Patients, ev: A.Even
     natcat = np.where(mode == P.HOME_VISIT, P.NATCAT_HOME_VISIT, natcat)
     return {"pat": ev.pat, "day": ev.day, "status": status, "hcp": outputs.choice(rng, P.HCP_P, n),
             "mode": mode, "natcat": natcat, "booking": outputs.choice(rng, P.BOOK_P, n)}
-
-
-def _p_attended(pt: population.Patients) -> np.ndarray:
-    return 1 - _p_dna(pt.age, pt.imd) - UNKNOWN_STATUS_P
 
 
 def _admissions(rng: np.random.Generator, ctx: A.Context, pt: population.Patients, em: A.Events,
@@ -105,6 +92,10 @@ def simulate_chunk(rng: np.random.Generator, ctx: A.Context, pt: population.Pati
     gp_ev = A.Events(gp["pat"], gp["day"])
     use = (A.month_counts(gp_ev, tl, n) + p.referral_weight_ae * A.month_counts(ae, tl, n)
            + p.referral_weight_emergency * A.month_counts(em, tl, n))
+    if p.exit_rate > 0:
+        A.use_dependent_exits(rng, ctx, pt, use)
+        gp = {k: v[gp["day"] <= pt.reg_end[gp["pat"]]] for k, v in gp.items()}
+        ae, em, el = (e.take(e.day <= pt.reg_end[e.pat]) for e in (ae, em, el))
     idx_day = A.index_referrals(rng, ctx, pt, use)
     refs = A.referral_details(rng, ctx, pt, idx_day)
     engaged = np.zeros(n, dtype=bool)
@@ -132,18 +123,17 @@ def _planted_effect(rng: np.random.Generator, ctx: A.Context, pt: population.Pat
     eff_end = A.effect_end(np.where(engaged, idx_day, NEVER), p.effect_months)
     gp_ev = A.Events(gp["pat"], gp["day"])
     gp_target = gp["hcp"] == 0
-    gp_drop = A.thin(rng, gp_ev, gp_target, idx_day, eff_end, p.effect_gp)
-    ae_drop = A.thin(rng, ae, np.ones(ae.pat.size, bool), idx_day, eff_end, p.effect_ae)
-    em_drop = A.thin(rng, em, np.ones(em.pat.size, bool), idx_day, eff_end, p.effect_emergency)
+    gp_drop = A.thin(rng, gp_ev, gp_target, idx_day, eff_end, p.multiplier("gp"))
+    ae_drop = A.thin(rng, ae, np.ones(ae.pat.size, bool), idx_day, eff_end, p.multiplier("ae"))
+    em_drop = A.thin(rng, em, np.ones(em.pat.size, bool), idx_day, eff_end, p.multiplier("emergency"))
     measured_gp = gp_target & (gp["status"] == 0)
-    target_lam = {"gp_appointments": lam["gp"] * (P.HCP_P[0] * _p_attended(pt))[:, None],
+    target_lam = {"gp_appointments": lam["gp"] * (P.HCP_P[0] * A.p_attended(pt))[:, None],
                   "ae_attendances": lam["ae"], "emergency_admissions": lam["emergency"]}
     kept = {"gp_appointments": gp_ev.take(measured_gp & ~gp_drop), "ae_attendances": ae.take(~ae_drop),
             "emergency_admissions": em.take(~em_drop)}
     dropped = {"gp_appointments": gp_ev.take(measured_gp & gp_drop), "ae_attendances": ae.take(ae_drop),
                "emergency_admissions": em.take(em_drop)}
-    mult = {"gp_appointments": p.effect_gp, "ae_attendances": p.effect_ae,
-            "emergency_admissions": p.effect_emergency}
+    mult = A.measure_multipliers(p)
     per_patient_truth = _accumulate_truth(ctx, pt, truth, idx_day, eff_end, engaged, target_lam, kept, dropped,
                                           mult)
     landing.append_columns(TRUTH_PATIENTS, "", per_patient_truth)
@@ -251,6 +241,7 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
     resub_month = labels.index(RESUBMISSION_MONTH) if RESUBMISSION_MONTH in labels else tl.n_months // 2
     ctx = A.Context(tl=tl, geo=geo, p=p, base=A.calibrate(p), service_start=p.lead_in_months,
                     resub_month=resub_month, resub_practice=geo.practice_pcn == RESUBMISSION_PCN,
+                    practice_mult=A.practice_effects(seed, geo.n_practices, tl.n_months, p),
                     patients_file=labels[-1])
     landing.create(TRUTH_PATIENTS, "", truth_patients_header(identity))
 
@@ -272,8 +263,7 @@ def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[di
     tl, p = ctx.tl, ctx.p
     py = stats.person_days / population.DAYS_PER_YEAR
     c = stats.counts
-    multipliers = {"gp_appointments": p.effect_gp, "ae_attendances": p.effect_ae,
-                   "emergency_admissions": p.effect_emergency}
+    multipliers = A.measure_multipliers(p)
     last_practices = {r["practice_code"]: int(r["list_size"]) for r in practices if not r["effective_to"]}
     pcn_pop: dict[str, int] = {}
     for r in practices:

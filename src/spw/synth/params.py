@@ -116,17 +116,36 @@ class SynthParams:
     referral_weight_ae: float = 3.0
     referral_weight_emergency: float = 8.0
     engage_p: float = 0.6
+    # Log-odds of engaging per unit of log frailty (mean log of the patient's service frailties): > 0
+    # means high users engage more, so the engaged differ from the referred in need.
+    engage_frailty_slope: float = 0.0
     rereferral_p: float = 0.1
     # Planted effect: multipliers on the rate while engaged (12 months from the index referral).
     effect_months: int = 12
     effect_gp: float = 0.70
     effect_ae: float = 0.75
     effect_emergency: float = 0.70
+    # Scales every planted effect: 0 plants no effect at all, 1 the multipliers above.
+    effect_scale: float = 1.0
+    # Practice random effects: SD of a log-normal multiplier per practice, and of one per practice-month,
+    # on every service's rate (shared by the practice's patients, so their counts are correlated).
+    practice_sd: float = 0.0
+    practice_month_sd: float = 0.0
+    # Use-dependent death and leaving: an extra monthly exit hazard of `exit_rate` per person-year at typical
+    # recent use, times ((1 + recent use) / (1 + typical)) ** exit_use_power; 0 leaves exits as drawn above.
+    exit_rate: float = 0.0
+    exit_use_power: float = 1.5
+    exit_death_share: float = 0.5
     # Patients per chunk: bounds memory; fixed, because the random streams are per chunk.
     chunk_size: int = 25_000
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def multiplier(self, service: str) -> float:
+        """Rate multiplier while engaged for a targeted service, after `effect_scale`."""
+        planted = {"gp": self.effect_gp, "ae": self.effect_ae, "emergency": self.effect_emergency}[service]
+        return 1.0 - self.effect_scale * (1.0 - planted)
 
 
 def age_band(age: np.ndarray) -> np.ndarray:

@@ -101,3 +101,22 @@ def _summary(c: Cell, effect: Cell) -> dict:
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
+
+
+def window_effect(effect: np.ndarray, rows: np.ndarray, month: np.ndarray, w: int) -> np.ndarray:
+    """Planted effect of each row over months month+1 .. month+w (a design's post window or horizon)."""
+    cols = month[:, None] + np.arange(1, w + 1)[None, :]
+    return effect[rows[:, None], cols].sum(axis=1, dtype=float)
+
+
+def design_truth(effect: np.ndarray, rows: np.ndarray, month: np.ndarray, w: int,
+                 engaged: np.ndarray) -> dict[str, float | None]:
+    """Truth over exactly the patients a design analysed: per patient, and per engaged patient among them.
+
+    `rows` are the analysed (index or treated) patients and `month` their index or cohort month; the planted
+    effect falls on the engaged only, so the engaged truth is the same sum over fewer patients.
+    """
+    total = float(window_effect(effect, rows, month, w).sum()) if rows.size else 0.0
+    n_eng = int(engaged[rows].sum())
+    return {"n": int(rows.size), "per_patient": total / rows.size if rows.size else None,
+            "per_engaged_patient": total / n_eng if n_eng else None}
