@@ -1,1 +1,1 @@
-"""numpy reference implementations of the published estimators (methods §3, §4, §4b, §4c)."""
+"""Numpy re-implementations of the published estimators (reference for the SQL and the calibration study)."""
