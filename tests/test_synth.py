@@ -561,3 +561,20 @@ def test_design_truth_is_the_planted_effect_over_the_analysed_rows() -> None:
     engaged = np.array([True, False, True, False])
     t = design_truth(effect, rows, month, 3, engaged)
     assert t == {"n": 3, "per_patient": -1.0, "per_engaged_patient": -1.5}
+
+
+def test_staggered_truth_is_the_panel_patients_effect(landing: tuple[Path, dict]) -> None:
+    """truth.json's staggered theta = the mean of the per-patient column over the panel patients."""
+    root, summary = landing
+    truth = summary["truth"]["staggered"]
+    _, rows = read(root / "truth_patients.csv")
+    panel = [r for r in rows if r["sdid_panel"] == "1"]
+    assert 0 < len(panel) < len(rows)
+    for measure, t in truth.items():
+        values = [float(r[f"sdid_{measure}"]) for r in panel]
+        engaged = [float(r[f"sdid_{measure}"]) for r in panel if r["engaged"] == "1"]
+        assert t["referred"]["n_patients"] == len(panel) and t["engaged"]["n_patients"] == len(engaged)
+        assert t["referred"]["true_theta"] == pytest.approx(sum(values) / len(values), abs=1e-5)
+        assert t["engaged"]["true_theta"] == pytest.approx(sum(values) / len(engaged), abs=1e-5)
+        assert t["referred"]["true_theta"] < 0 and t["referred"]["base_12_months"] > 0
+        assert all(v == 0 for r, v in zip(panel, values, strict=True) if r["engaged"] == "0")

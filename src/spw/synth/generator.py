@@ -12,10 +12,10 @@ import numpy as np
 
 from spw.errors import SpwError
 from spw.synth import activity as A
-from spw.synth import geography, outputs, population
+from spw.synth import arrays, geography, outputs, population
 from spw.synth import params as P
 from spw.synth.timeline import NEVER, Timeline, day_number, end_of_period
-from spw.synth.truth import Truth, per_patient, windows
+from spw.synth.truth import Truth, per_patient, window_effect, windows
 from spw.synth.writer import TRUTH_FILE, TRUTH_PATIENTS, Landing
 
 IDENTITIES = ("nhs_number", "pseudo_nhs_number")
@@ -26,6 +26,7 @@ class SynthError(SpwError, ValueError):
 
 RESUBMISSION_MONTH = "2023-06"
 RESUBMISSION_PCN = 15  # the largest PCN: its practices' June appointments are re-sent corrected
+SDID_ANTICIPATION, SDID_BASE_MONTHS, SDID_HORIZON = 3, 12, 12  # methods §4b defaults
 MATERNITY_RATE = 0.06  # spells per person-year, women 18-44 (ADMIMETH 31/32)
 TRANSFER_RATE = 0.003  # ADMIMETH 81
 
@@ -188,6 +189,42 @@ def _accumulate_truth(ctx: A.Context, pt: population.Patients, truth: Truth, idx
             truth.cell("referred", measure, w).add(win.eligible, expected, realised, pre, post)
             columns.append(np.where(win.eligible[referred], np.char.mod("%.6f", expected[referred]), "")
                            .astype(object))
+    return columns + _staggered_truth(ctx, pt, truth, idx_day, engaged, target_lam, kept, dropped, mult)
+
+
+def _staggered_truth(ctx: A.Context, pt: population.Patients, truth: Truth, idx_day: np.ndarray,
+                     engaged: np.ndarray, target_lam: dict, kept: dict, dropped: dict, mult: dict) -> list:
+    """Planted effect over the panel patients of the staggered design (methods §4b), months G+1 .. G+12.
+
+    Per patient: in the panel of its own cohort G (registered and alive for all of months G-15 .. G+12, and
+    G+12 no later than the cut-off month). The design also drops treated patients of strata without a control
+    (n_unmatched): their rows are in truth_patients.csv for an exact comparison.
+    """
+    tl, n = ctx.tl, len(pt)
+    referred = np.flatnonzero(idx_day < NEVER)
+    g = np.where(idx_day < NEVER, tl.month_of(np.minimum(idx_day, tl.last_day)), -1)
+    first, last = arrays.full_months(tl, pt.reg_start, pt.reg_end, pt.death)
+    lead = SDID_ANTICIPATION + SDID_BASE_MONTHS
+    panel = ((g >= lead) & (g + SDID_HORIZON <= tl.n_months - 1) & (first <= g - lead)
+             & (last >= g + SDID_HORIZON))
+    rows = np.flatnonzero(panel)
+    share = arrays.effect_share(tl, idx_day[rows], engaged[rows], ctx.p.effect_months)
+    columns = [panel[referred].astype(int).astype(str)]
+    for measure in A.MEASURES:
+        expected, realised = np.zeros(n), np.zeros(n)
+        base, post = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        if rows.size:
+            eff = (mult[measure] - 1.0) * share * target_lam[measure][rows]
+            gr = g[rows]
+            expected[rows] = window_effect(eff, np.arange(rows.size), gr, SDID_HORIZON)
+            counts = A.month_counts(kept[measure], tl, n)[rows]
+            removed = A.month_counts(dropped[measure], tl, n)[rows]
+            realised[rows] = -window_effect(removed, np.arange(rows.size), gr, SDID_HORIZON)
+            post[rows] = window_effect(counts, np.arange(rows.size), gr, SDID_HORIZON)
+            base[rows] = window_effect(counts, np.arange(rows.size), gr - lead - 1, SDID_BASE_MONTHS)
+        truth.cell("sdid_engaged", measure, SDID_HORIZON).add(panel & engaged, expected, realised, base, post)
+        truth.cell("sdid_referred", measure, SDID_HORIZON).add(panel, expected, realised, base, post)
+        columns.append(np.where(panel[referred], np.char.mod("%.6f", expected[referred]), "").astype(object))
     return columns
 
 
@@ -196,7 +233,7 @@ def truth_patients_header(identity: str) -> list[str]:
     for w in A.WINDOWS:
         head.append(f"eligible_w{w}")
         head += [f"{m}_w{w}" for m in A.MEASURES]
-    return head
+    return [*head, "sdid_panel", *(f"sdid_{m}" for m in A.MEASURES)]
 
 
 def _reference_files(landing: Landing, geo: geography.Geography, tl: Timeline, service_start: date) -> list[dict]:
@@ -287,6 +324,7 @@ def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[di
             "months": p.effect_months, "multipliers": multipliers,
         },
         "effects": truth.report(multipliers),
+        "staggered": truth.staggered_report(),
         "resubmission": {
             "file": (f"gp_appointments/{tl.label(ctx.resub_month)}_resubmission.csv"
                      if c["resubmitted_appointments"] else None),

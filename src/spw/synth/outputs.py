@@ -13,6 +13,7 @@ from spw.synth.population import Patients
 from spw.synth.timeline import NEVER, Timeline
 from spw.synth.writer import Landing
 
+
 def lookup(table: tuple[str, ...] | list[str], codes: np.ndarray) -> np.ndarray:
     return np.asarray(table, dtype=object)[codes]
 

@@ -12,6 +12,7 @@ import numpy as np
 
 from spw.ingest import contract as C
 
+
 # --- code sets: the strings come from the data contract; the generator adds only weights and order -------
 def ordered(codes: frozenset[str], first: tuple[str, ...] = ()) -> tuple[str, ...]:
     """A contract code set as a tuple: `first` (codes whose position the generator relies on), then the rest."""

@@ -82,6 +82,28 @@ class Truth:
                 }
         return out
 
+    def staggered_report(self) -> dict:
+        """Truth for the staggered design's 12-month effect (theta), per measure and population.
+
+        `referred`: every panel patient of a complete cohort (the ITT population); `engaged`: the same sum of
+        effects over the engaged among them (what theta / engaged share estimates). `base_12_months` is
+        12 x the treated base-block mean monthly count (the denominator of att_pct).
+        """
+        out: dict = {}
+        for measure in MEASURES:
+            ref = self.cell("sdid_referred", measure, 12)
+            eng = self.cell("sdid_engaged", measure, 12)
+            base = ref.pre / ref.n if ref.n else None
+            theta = ref.expected / ref.n if ref.n else None
+            out[measure] = {
+                "referred": {"n_patients": ref.n, "true_theta": _r(theta), "base_12_months": _r(base),
+                             "true_att_pct": _r(100 * theta / base if theta is not None and base else None),
+                             "realised_theta": _r(ref.realised / ref.n if ref.n else None)},
+                "engaged": {"n_patients": eng.n, "true_theta": _r(ref.expected / eng.n if eng.n else None),
+                            "engaged_share": _r(eng.n / ref.n if ref.n else None)},
+            }
+        return out
+
 
 def _summary(c: Cell, effect: Cell) -> dict:
     """Truth for one population; the effect sums come from the engaged (the only ones treated)."""
