@@ -120,15 +120,22 @@ def check_reference(seeds: int, patients: int) -> float:
     return worst
 
 
-def cache_file(scenario: str, patients: int) -> Path:
-    return CACHE / f"{scenario}_{patients}.jsonl"
+def cache_file(scenario: str, patients: int, first_seed: int = 1) -> Path:
+    """One file per worker (first seed), so workers running side by side never share a file."""
+    suffix = "" if first_seed == 1 else f"_from{first_seed}"
+    return CACHE / f"{scenario}_{patients}{suffix}.jsonl"
+
+
+def cached(scenario: str, patients: int) -> list[dict]:
+    rows: list[dict] = []
+    files = [*CACHE.glob(f"{scenario}_{patients}.jsonl"), *sorted(CACHE.glob(f"{scenario}_{patients}_from*.jsonl"))]
+    for f in files:
+        rows += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+    return rows
 
 
 def done_seeds(scenario: str, patients: int) -> set[int]:
-    f = cache_file(scenario, patients)
-    if not f.exists():
-        return set()
-    return {json.loads(line)["seed"] for line in f.read_text().splitlines() if line.strip()}
+    return {r["seed"] for r in cached(scenario, patients)}
 
 
 def run(seeds: int, patients: int, scenarios: list[str], first_seed: int) -> None:
@@ -140,18 +147,13 @@ def run(seeds: int, patients: int, scenarios: list[str], first_seed: int) -> Non
                 continue
             began = time.perf_counter()
             rows = one_seed(s, seed, patients)
-            with cache_file(s, patients).open("a") as fh:
+            with cache_file(s, patients, first_seed).open("a") as fh:
                 fh.write("".join(json.dumps(r) + "\n" for r in rows))
             print(f"{s} seed {seed}: {time.perf_counter() - began:.1f} s", flush=True)
 
 
 def load(patients: int) -> list[dict]:
-    rows: list[dict] = []
-    for s in SCENARIOS:
-        f = cache_file(s, patients)
-        if f.exists():
-            rows += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
-    return rows
+    return [r for s in SCENARIOS for r in cached(s, patients)]
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -237,6 +239,23 @@ def table(summary: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_doc(summary: list[dict], patients: int) -> None:
+    """Replaces the generated block of docs/calibration.md (between its markers) with the table."""
+    start, end = "<!-- calibration table: benchmarks/calibrate.py --report -->", "<!-- end of calibration table -->"
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    if start not in text or end not in text:
+        return
+    seeds = sorted({(r["scenario"], r["seeds"]) for r in summary if r["estimator"] == "staggered"})
+    seconds = [float(line.rsplit(":", 1)[1].split()[0]) for log in sorted(CACHE.glob("run*.log"))
+               for line in log.read_text().splitlines() if line.count(" seed ") == 1 and line.endswith(" s")]
+    head = (f"{patients:,} patients per seed; seeds per scenario: "
+            + ", ".join(f"{s} {n}" for s, n in seeds)
+            + (f"; {len(seconds)} seed x scenario runs took {sum(seconds) / 60:.0f} min in all "
+               f"(median {np.median(seconds):.1f} s each) under `nice -n 19` on the shared machine" if seconds else ""))
+    block = f"{start}\n{head}.\n\n{table(summary)}\n{end}"
+    DOC.write_text(text[:text.index(start)] + block + text[text.index(end) + len(end):], encoding="utf-8")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=200)
@@ -256,6 +275,7 @@ def main(argv: list[str] | None = None) -> None:
     print(table(summary))
     (CACHE / f"summary_{args.patients}.json").write_text(json.dumps(summary, indent=1) + "\n")
     chart(summary, CHART)
+    write_doc(summary, args.patients)
 
 
 if __name__ == "__main__":
