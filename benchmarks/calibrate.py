@@ -134,6 +134,14 @@ def cached(scenario: str, patients: int) -> list[dict]:
     return rows
 
 
+def unique(rows: list[dict]) -> list[dict]:
+    """One row per (scenario, seed, estimator, population, measure): two workers may overlap on a seed."""
+    seen: dict[tuple, dict] = {}
+    for r in rows:
+        seen.setdefault((r["scenario"], r["seed"], r["estimator"], r["population"], r["measure"]), r)
+    return list(seen.values())
+
+
 def done_seeds(scenario: str, patients: int) -> set[int]:
     return {r["seed"] for r in cached(scenario, patients)}
 
@@ -153,7 +161,7 @@ def run(seeds: int, patients: int, scenarios: list[str], first_seed: int) -> Non
 
 
 def load(patients: int) -> list[dict]:
-    return [r for s in SCENARIOS for r in cached(s, patients)]
+    return unique([r for s in SCENARIOS for r in cached(s, patients)])
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -218,6 +226,8 @@ def chart(summary: list[dict], path: Path) -> None:
             bh = plot_h * r["coverage"]
             svg.append(f'<rect x="{x0 + j * bar:.1f}" y="{top + plot_h - bh:.1f}" width="{bar * 0.9:.1f}" '
                        f'height="{bh:.1f}" fill="{colours[e]}"><title>{s} {e}: {r["coverage"]:.0%}</title></rect>')
+            svg.append(f'<text x="{x0 + j * bar + bar * 0.45:.1f}" y="{top + plot_h - bh - 3:.1f}" '
+                       f'text-anchor="middle" font-size="9">{100 * r["coverage"]:.0f}</text>')
         svg.append(f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
                    f'{s.replace("_", " ")}</text>')
     for j, e in enumerate(ESTIMATORS):
