@@ -130,7 +130,11 @@ def cached(scenario: str, patients: int) -> list[dict]:
     rows: list[dict] = []
     files = [*CACHE.glob(f"{scenario}_{patients}.jsonl"), *sorted(CACHE.glob(f"{scenario}_{patients}_from*.jsonl"))]
     for f in files:
-        rows += [json.loads(line) for line in f.read_text().splitlines() if line.strip()]
+        for line in f.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:  # a line cut short by a stopped worker
+                continue
     return rows
 
 
