@@ -578,3 +578,19 @@ def test_staggered_truth_is_the_panel_patients_effect(landing: tuple[Path, dict]
         assert t["engaged"]["true_theta"] == pytest.approx(sum(values) / len(engaged), abs=1e-5)
         assert t["referred"]["true_theta"] < 0 and t["referred"]["base_12_months"] > 0
         assert all(v == 0 for r, v in zip(panel, values, strict=True) if r["engaged"] == "0")
+
+
+def test_whole_months_of_registration_and_life() -> None:
+    from spw.synth import arrays
+    from spw.synth.timeline import NEVER, Timeline, day_number
+
+    tl = Timeline(date(2023, 1, 1), date(2023, 7, 1))
+    start = np.array([day_number(date(2022, 5, 3)), day_number(date(2023, 2, 1)), day_number(date(2023, 2, 2))])
+    end = np.array([NEVER, day_number(date(2023, 4, 30)), day_number(date(2023, 5, 31))])
+    death = np.array([NEVER, day_number(date(2023, 4, 30)), NEVER])  # dies on a month's last day
+    first, last = arrays.full_months(tl, start, end, death)
+    assert first.tolist() == [0, 1, 2] and last.tolist() == [5, 2, 4]
+    share = arrays.month_overlap(tl, start, end)
+    assert share[1].tolist() == [0, 1, 1, 1, 0, 0] and share[2, 1] == pytest.approx(27 / 28)
+    effect = arrays.effect_share(tl, np.array([day_number(date(2023, 1, 31))]), np.array([True]), 2)
+    assert effect[0].tolist() == pytest.approx([0, 1, 1, 0, 0, 0])  # (31 Jan, 31 Mar]
