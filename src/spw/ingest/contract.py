@@ -185,7 +185,8 @@ ADMISSION_METHODS = _codes(
     "11", "12", "13", "21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28", "31", "32", "81", "82",
     "83", "98", "99",
 )
-# Admitted-from-A&E discharge destinations (SNOMED CT), used downstream.
+# Admitted-from-A&E discharge destinations (SNOMED CT): the warehouse's ae_admitted and the synthetic
+# generator's admitted attendances (spw.synth.params) both read this list.
 ADMITTED_DESTINATIONS = _codes(
     "306706006", "1066361000000104", "1066391000000105", "1066371000000106", "1066381000000108",
     "1066401000000108",
