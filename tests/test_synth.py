@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from spw.synth import SynthError, TargetExists, generate
@@ -400,3 +401,196 @@ def test_reference_check_agrees_with_truth_on_the_cohort(landing: tuple[Path, di
             assert n == truth["effects"][measure][str(w)]["engaged"]["n_patients"], (measure, w)
             assert len(acc["e"]) > 0
         assert sum(result["gp_appointments"]["pre"]) > 0
+
+
+# --- scenario knobs and the array path (methods §4c calibration) --------------------------------------
+
+
+def test_generator_code_sets_are_the_contracts() -> None:
+    """Every code list the generator draws from is the contract's own set (issue 13: no retyped lists)."""
+    from spw.ingest import contract as C
+    from spw.synth import params as P
+
+    pairs = [(P.SEX_CODES, C.SEX_CODES), (P.ETHNIC_CODES, C.ETHNIC_CATEGORIES), (P.APPT_STATUS, C.APPT_STATUS),
+             (P.HCP_TYPES, C.HCP_TYPES), (P.APPT_MODES, C.APPT_MODES), (P.BOOK_TO_APPT, C.BOOK_TO_APPT),
+             (P.EC_DEPT_TYPES, C.EC_DEPARTMENT_TYPES), (P.ADMITTED_SNOMED, C.ADMITTED_DESTINATIONS),
+             (P.REFERRAL_SOURCES, C.REFERRAL_SOURCES), (P.REFERRAL_REASONS, C.REFERRAL_REASONS),
+             (P.ACTIVITIES, C.ACTIVITIES), (P.OUTCOMES, C.OUTCOMES), (P.ONS4_ITEMS, C.ONS4_ITEMS)]
+    for table, codes in pairs:
+        assert len(table) == len(set(table)) and set(table) == codes, table
+    methods = set(P.EMERGENCY_METHODS) | set(P.ELECTIVE_METHODS)
+    assert methods <= C.ADMISSION_METHODS
+    assert set(P.EMERGENCY_METHODS) == {c for c in C.ADMISSION_METHODS if c.startswith("2")}
+    assert not set(P.OTHER_DESTINATIONS) & C.ADMITTED_DESTINATIONS
+    for weights in (P.SEX_P, P.HCP_P, P.MODE_P_UNDER_80, P.MODE_P_80_PLUS, P.SPS_MODE_P, P.BOOK_P, P.SPS_BOOK_P,
+                    P.EC_DEPT_P, P.ADMITTED_P, P.REFERRAL_SOURCE_P):
+        assert sum(weights) == pytest.approx(1.0)
+    with pytest.raises(KeyError, match="not in the contract"):
+        P.weighted(C.APPT_MODES, {"Face to Face": 1.0})  # a typo cannot slip into the data
+
+
+def test_default_knobs_plant_the_documented_effect_and_nothing_else() -> None:
+    from spw.synth import activity as A
+    from spw.synth.params import SynthParams
+
+    p = SynthParams()
+    assert A.measure_multipliers(p) == {"gp_appointments": p.effect_gp, "ae_attendances": p.effect_ae,
+                                        "emergency_admissions": p.effect_emergency}
+    assert A.practice_effects(1, 10, 12, p) is None
+    assert A.engage_probability(None, None, p) == p.engage_p  # type: ignore[arg-type]
+    none = SynthParams(effect_scale=0.0)
+    assert set(A.measure_multipliers(none).values()) == {1.0}
+    half = SynthParams(effect_scale=0.5)
+    assert A.measure_multipliers(half)["gp_appointments"] == pytest.approx(1 - 0.5 * (1 - p.effect_gp))
+
+
+@pytest.fixture(scope="module")
+def arrays_default():
+    from spw.synth import arrays
+
+    return arrays.simulate(20_000, 5)
+
+
+def test_array_path_matches_the_file_generator_in_distribution(arrays_default, landing: tuple[Path, dict]) -> None:
+    a = arrays_default
+    truth = landing[1]["truth"]
+    years = a.n_months / 12
+    for m in ("gp_appointments", "ae_attendances", "emergency_admissions"):
+        rate = a.counts[m].sum() / a.n / years
+        files = truth["rates_per_person_year"]["gp_appointments_measure" if m == "gp_appointments" else m]
+        assert rate == pytest.approx(files, rel=0.25), m
+    referred = a.ref_month >= 0
+    assert (a.ref_month[referred] >= a.service_start).all()
+    assert 0.5 < a.engaged[referred].mean() < 0.7 and not a.engaged[~referred].any()
+    # The planted effect falls on engaged patients only, after their referral month, and only reduces use.
+    for m in ("gp_appointments", "emergency_admissions"):
+        eff = a.effect[m]
+        assert (eff <= 0).all() and eff[~a.engaged].sum() == 0
+        rows = np.flatnonzero(a.engaged)
+        before = np.arange(a.n_months)[None, :] < a.ref_month[rows][:, None]
+        assert eff[rows][before].sum() == 0 and eff[rows].sum() < 0
+
+
+def test_effect_scale_zero_removes_nothing() -> None:
+    from spw.synth import arrays
+    from spw.synth.params import SynthParams
+
+    a = arrays.simulate(5_000, 2, SynthParams(effect_scale=0.0))
+    b = arrays.simulate(5_000, 2)
+    assert all(not a.effect[m].any() for m in a.effect)
+    assert any(b.effect[m].any() for m in b.effect)
+    assert (a.ref_month == b.ref_month).all()  # same seed, same people referred: only the effect differs
+
+
+def test_practice_effects_make_practices_differ(arrays_default) -> None:
+    from spw.synth import arrays
+    from spw.synth.params import SynthParams
+
+    def between_practice_sd(a) -> float:
+        per = np.bincount(a.practice, a.counts["gp_appointments"].sum(axis=1)) / np.bincount(a.practice)
+        return float(np.std(np.log(per[np.bincount(a.practice) > 50])))
+
+    shocked = arrays.simulate(20_000, 5, SynthParams(practice_sd=0.4, practice_month_sd=0.2))
+    assert between_practice_sd(shocked) > 2 * between_practice_sd(arrays_default)
+
+
+def test_episode_persistence_knob() -> None:
+    from spw.synth import activity as A
+    from spw.synth import geography, population
+    from spw.synth.params import SynthParams
+    from spw.synth.timeline import Timeline
+
+    tl = Timeline(START, date(2024, 4, 1))
+    rng = np.random.default_rng(1)
+    pt = population.generate(rng, 0, 20_000, geography.build(), tl, SynthParams(), 1, ID)
+    for months, lo, hi in ((1.0, 0.0, 0.1), (3.0, 0.55, 0.75)):
+        ep = A.episodes(np.random.default_rng(2), pt, SynthParams(episode_months=months), tl.n_months)
+        stay = (ep[:, 1:] & ep[:, :-1]).sum() / ep[:, :-1].sum()  # P(episode next month | episode now)
+        assert lo < stay < hi, (months, stay)
+
+
+def test_use_dependent_exits_take_the_high_users() -> None:
+    from spw.synth import arrays
+    from spw.synth.params import SynthParams
+
+    base = arrays.simulate(20_000, 3)
+    exits = arrays.simulate(20_000, 3, SynthParams(exit_rate=0.2, exit_use_power=2.0))
+    end = base.n_months - 1
+    assert (exits.last_full < end).mean() > (base.last_full < end).mean() + 0.05
+    use = base.counts["gp_appointments"][:, :12].sum(axis=1)  # same seed: the same people before any exit
+    high, low = use >= np.quantile(use, 0.9), use <= np.quantile(use, 0.5)
+    extra = (exits.last_full < end) & (base.last_full == end)
+    assert extra[high].mean() > 1.5 * extra[low].mean()
+
+
+def test_engagement_can_depend_on_frailty() -> None:
+    from spw.synth import activity as A
+    from spw.synth.params import SynthParams
+
+    class Pt:
+        frailty = np.array([[0.5] * 4, [1.0] * 4, [2.0] * 4])
+
+    p = A.engage_probability(Pt(), np.arange(3), SynthParams(engage_frailty_slope=1.0))  # type: ignore[arg-type]
+    assert p[0] < p[1] < p[2] and p[1] == pytest.approx(0.6)
+
+
+def test_knobs_in_the_file_generator_keep_activity_inside_registration(tmp_path: Path) -> None:
+    from spw.synth.params import SynthParams
+
+    knobs = SynthParams(exit_rate=0.3, practice_sd=0.3, practice_month_sd=0.2, engage_frailty_slope=1.0,
+                        effect_scale=0.0)
+    summary = generate(tmp_path / "knobs", patients=1500, seed=4, start=START, params=knobs)
+    root = tmp_path / "knobs"
+    assert summary["truth"]["planted_effect"]["multipliers"]["gp_appointments"] == 1.0
+    assert summary["truth"]["counts"]["events_removed_by_effect"] == 0
+    patients = {r[ID]: r for r in load(root, "patients")}
+    for source, col in ACTIVITY_DATES.items():
+        for r in load(root, source):
+            end = patients[r[ID]]["registration_end_date"]
+            assert not end or r[col] <= end, (source, r)
+
+
+def test_design_truth_is_the_planted_effect_over_the_analysed_rows() -> None:
+    from spw.synth.truth import design_truth, window_effect
+
+    effect = np.zeros((4, 10))
+    effect[0, 3:6] = -1.0  # engaged, referred in month 2: months 3..5 of its 3-month horizon
+    effect[2, 8] = -0.5  # outside row 2's horizon from month 4 (5..7)
+    rows, month = np.array([0, 1, 2]), np.array([2, 2, 4])
+    assert window_effect(effect, rows, month, 3).tolist() == [-3.0, 0.0, 0.0]
+    engaged = np.array([True, False, True, False])
+    t = design_truth(effect, rows, month, 3, engaged)
+    assert t == {"n": 3, "per_patient": -1.0, "per_engaged_patient": -1.5}
+
+
+def test_staggered_truth_is_the_panel_patients_effect(landing: tuple[Path, dict]) -> None:
+    """truth.json's staggered theta = the mean of the per-patient column over the panel patients."""
+    root, summary = landing
+    truth = summary["truth"]["staggered"]
+    _, rows = read(root / "truth_patients.csv")
+    panel = [r for r in rows if r["sdid_panel"] == "1"]
+    assert 0 < len(panel) < len(rows)
+    for measure, t in truth.items():
+        values = [float(r[f"sdid_{measure}"]) for r in panel]
+        engaged = [float(r[f"sdid_{measure}"]) for r in panel if r["engaged"] == "1"]
+        assert t["referred"]["n_patients"] == len(panel) and t["engaged"]["n_patients"] == len(engaged)
+        assert t["referred"]["true_theta"] == pytest.approx(sum(values) / len(values), abs=1e-5)
+        assert t["engaged"]["true_theta"] == pytest.approx(sum(values) / len(engaged), abs=1e-5)
+        assert t["referred"]["true_theta"] < 0 and t["referred"]["base_12_months"] > 0
+        assert all(v == 0 for r, v in zip(panel, values, strict=True) if r["engaged"] == "0")
+
+
+def test_whole_months_of_registration_and_life() -> None:
+    from spw.synth import arrays
+    from spw.synth.timeline import NEVER, Timeline, day_number
+
+    tl = Timeline(date(2023, 1, 1), date(2023, 7, 1))
+    start = np.array([day_number(date(2022, 5, 3)), day_number(date(2023, 2, 1)), day_number(date(2023, 2, 2))])
+    end = np.array([NEVER, day_number(date(2023, 4, 30)), day_number(date(2023, 5, 31))])
+    death = np.array([NEVER, day_number(date(2023, 4, 30)), NEVER])  # dies on a month's last day
+    first, last = arrays.full_months(tl, start, end, death)
+    assert first.tolist() == [0, 1, 2] and last.tolist() == [5, 2, 4]
+    share = arrays.month_overlap(tl, start, end)
+    assert share[1].tolist() == [0, 1, 1, 1, 0, 0] and share[2, 1] == pytest.approx(27 / 28)
+    effect = arrays.effect_share(tl, np.array([day_number(date(2023, 1, 31))]), np.array([True]), 2)
+    assert effect[0].tolist() == pytest.approx([0, 1, 1, 0, 0, 0])  # (31 Jan, 31 Mar]

@@ -6,7 +6,7 @@ here, so a change to the contract is a change to this file only. See docs/data-c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Identity columns of person-level sources (exactly one per file) and what replaces them in raw.
 NHS_NUMBER = "nhs_number"
@@ -46,7 +46,7 @@ RULE_PSEUDO_FORMAT = "pseudo_nhs_number_format"
 RULE_ORDER = "order"
 RULE_DEPENDENT_CODE = "code_set_for"
 RULE_DEPENDENT_RANGE = "range_for"
-RULE_NHS_IN_TEXT = "nhs_number_in_text"
+RULE_CLEAR_NHS = "clear_nhs_number"
 
 PRACTICE_CODE = r"^[A-Z][0-9]{5}$"
 PCN_CODE = r"^U[0-9]{5}$"
@@ -184,6 +184,12 @@ EC_DEPARTMENT_TYPES = _codes("01", "02", "03", "04", "05")
 ADMISSION_METHODS = _codes(
     "11", "12", "13", "21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28", "31", "32", "81", "82",
     "83", "98", "99",
+)
+# Admitted-from-A&E discharge destinations (SNOMED CT): the warehouse's ae_admitted and the synthetic
+# generator's admitted attendances (spw.synth.params) both read this list.
+ADMITTED_DESTINATIONS = _codes(
+    "306706006", "1066361000000104", "1066391000000105", "1066371000000106", "1066381000000108",
+    "1066401000000108",
 )
 FUNDING = _codes("ARRS", "other")
 
@@ -360,6 +366,7 @@ class Ledger:
     rejected_rows: tuple[str, ...] = (
         "source", "file_name", "sha256", "line_number", "column_name", "rule", "value",
     )
+    statuses: tuple[str, ...] = field(default=("loaded", "rejected", "duplicate"))
 
 
 LEDGER = Ledger()

@@ -22,6 +22,28 @@ from spw.synth.timeline import NEVER, Timeline, add_months, day_number, from_day
 SERVICES = ("gp", "ae", "emergency", "elective")
 MEASURES = ("gp_appointments", "ae_attendances", "emergency_admissions")
 WINDOWS = (6, 12)
+PRACTICE_STREAM = 10**6  # spawn key of the practice-effects stream (chunks use 0, 1, ...)
+
+
+MEASURE_SERVICE = {"gp_appointments": "gp", "ae_attendances": "ae", "emergency_admissions": "emergency"}
+
+
+def measure_multipliers(p: P.SynthParams) -> dict[str, float]:
+    """Planted rate multiplier while engaged, per measure."""
+    return {m: p.multiplier(s) for m, s in MEASURE_SERVICE.items()}
+
+
+UNKNOWN_STATUS_P = 0.03  # appointments with status Unknown
+
+
+def p_dna(age: np.ndarray, imd: np.ndarray) -> np.ndarray:
+    """Did-not-attend probability: higher for young adults and in deprived areas."""
+    dep = np.where(imd > 0, np.maximum(5.5 - imd, 0), 0.0)
+    return 0.03 + 0.006 * dep + 0.02 * ((age >= 16) & (age < 35))
+
+
+def p_attended(pt: Patients) -> np.ndarray:
+    return 1 - p_dna(pt.age, pt.imd) - UNKNOWN_STATUS_P
 
 
 def calibrate(p: P.SynthParams) -> dict[str, float]:
@@ -50,6 +72,7 @@ class Context:
     service_start: int  # first month index with referrals
     resub_month: int
     resub_practice: np.ndarray  # bool per practice: rows re-sent corrected in the resubmission
+    practice_mult: np.ndarray | None = None  # (practices, months) rate multiplier; None = all 1
     patients_file: str = ""
     counters: dict[str, int] = field(default_factory=lambda: {"appointment": 0, "ec": 0, "spell": 0,
                                                                 "referral": 0, "assessment": 0})
@@ -67,6 +90,16 @@ class Events:
 
     def take(self, keep: np.ndarray) -> Events:
         return Events(self.pat[keep], self.day[keep])
+
+
+def practice_effects(seed: int, n_practices: int, months: int, p: P.SynthParams) -> np.ndarray | None:
+    """Practice x month rate multipliers (mean 1) from their own stream, so chunks' streams are unchanged."""
+    if p.practice_sd <= 0 and p.practice_month_sd <= 0:
+        return None
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(PRACTICE_STREAM,)))
+    level = rng.normal(-p.practice_sd**2 / 2, p.practice_sd, size=(n_practices, 1))
+    shock = rng.normal(-p.practice_month_sd**2 / 2, p.practice_month_sd, size=(n_practices, months))
+    return np.exp(level + shock)
 
 
 def episodes(rng: np.random.Generator, pt: Patients, p: P.SynthParams, months: int) -> np.ndarray:
@@ -95,6 +128,8 @@ def monthly_rates(ctx: Context, pt: Patients, ep: np.ndarray, service: str) -> n
     lam = per_year[:, None] * per_month[None, :]
     if r.episode_mult != 1.0:
         lam = np.where(ep, lam * r.episode_mult, lam)
+    if ctx.practice_mult is not None:
+        lam = lam * ctx.practice_mult[pt.practice]
     return lam
 
 
@@ -123,18 +158,57 @@ class Referrals:
     contacts: np.ndarray
 
 
+def typical_use(p: P.SynthParams) -> float:
+    """Recent use (GP + weighted A&E and emergency events over the look-back) of an average person."""
+    return p.referral_lookback_months / 12 * (p.target_practice_appointments + p.referral_weight_ae * p.target_ae
+                                             + p.referral_weight_emergency * p.target_emergency)
+
+
+def recent_use(use: np.ndarray, look: int) -> np.ndarray:
+    """(patients, months): weighted use over the `look` months before each month."""
+    cum = np.concatenate([np.zeros((use.shape[0], 1)), np.cumsum(use, axis=1)], axis=1)
+    start = np.maximum(0, np.arange(use.shape[1]) - look)
+    return cum[:, :-1] - cum[:, start]
+
+
+def use_dependent_exits(rng: np.random.Generator, ctx: Context, pt: Patients, use: np.ndarray) -> None:
+    """Ends registration (death or leaving) earlier for patients whose recent use is high; edits `pt`.
+
+    Drawn month by month from the untreated use, so need (not the planted effect) drives who leaves.
+    """
+    p, tl, n = ctx.p, ctx.tl, len(pt)
+    if p.exit_rate <= 0:
+        return
+    rel = (1 + recent_use(use, p.referral_lookback_months)) / (1 + typical_use(p))
+    hazard = np.minimum(p.exit_rate / 12 * rel**p.exit_use_power, 0.5)
+    u = rng.random((n, tl.n_months))
+    day = tl.bounds[:-1][None, :] + (rng.random((n, tl.n_months)) * tl.lengths[None, :]).astype(np.int64)
+    hit = (u < hazard) & (day >= pt.reg_start[:, None]) & (day <= pt.reg_end[:, None])
+    first = np.where(hit.any(axis=1), day[np.arange(n), hit.argmax(axis=1)], NEVER)
+    exits = first < NEVER
+    dies = exits & (rng.random(n) < p.exit_death_share)
+    pt.death = np.where(dies, first, pt.death)
+    pt.reg_end = np.where(exits, first, pt.reg_end)
+
+
+def engage_probability(pt: Patients, pat: np.ndarray, p: P.SynthParams) -> np.ndarray | float:
+    """Probability that a referral of patient `pat` leads to engagement (frailty-dependent if asked)."""
+    if p.engage_frailty_slope == 0:
+        return p.engage_p
+    logit = np.log(p.engage_p / (1 - p.engage_p)) + p.engage_frailty_slope * np.log(pt.frailty[pat]).mean(axis=1)
+    return 1 / (1 + np.exp(-logit))
+
+
 def index_referrals(rng: np.random.Generator, ctx: Context, pt: Patients, use: np.ndarray) -> np.ndarray:
     """Day of each patient's index referral (NEVER if none); hazard rises with recent realised use."""
     p, tl, n = ctx.p, ctx.tl, len(pt)
-    cum = np.concatenate([np.zeros((n, 1)), np.cumsum(use, axis=1)], axis=1)
-    look = p.referral_lookback_months
-    typical = look / 12 * (p.target_practice_appointments + p.referral_weight_ae * p.target_ae
-                           + p.referral_weight_emergency * p.target_emergency)
+    typical = typical_use(p)
+    recent_all = recent_use(use, p.referral_lookback_months)
     dep = np.where(pt.imd > 0, 5.5 - pt.imd, 0.0)
     person = (pt.age >= 16) * (1 + 0.05 * dep) * np.where(pt.age >= 65, 1.2, 1.0)
     out = np.full(n, NEVER, dtype=np.int64)
     for m in range(ctx.service_start, tl.n_months):
-        recent = cum[:, m] - cum[:, max(0, m - look)]
+        recent = recent_all[:, m]
         hazard = p.referral_rate / 12 * person * ((1 + recent) / (1 + typical)) ** p.referral_use_power
         hit = (out == NEVER) & (rng.random(n) < np.minimum(hazard, 0.5))
         day = tl.bounds[m] + (rng.random(n) * tl.lengths[m]).astype(np.int64)
@@ -154,7 +228,7 @@ def referral_details(rng: np.random.Generator, ctx: Context, pt: Patients, idx_d
     day = np.concatenate([idx_day[first], re_day[ok]])
     is_index = np.arange(pat.size) < first.size
     k = pat.size
-    engaged = rng.random(k) < p.engage_p
+    engaged = rng.random(k) < engage_probability(pt, pat, p)
     other = rng.choice([2, 3, 4], size=k, p=[0.4, 0.42, 0.18])
     outcome = np.where(engaged, 0, other)
     wait = 1 + rng.geometric(0.1, size=k)

@@ -12,10 +12,10 @@ import numpy as np
 
 from spw.errors import SpwError
 from spw.synth import activity as A
-from spw.synth import geography, outputs, population
+from spw.synth import arrays, geography, outputs, population
 from spw.synth import params as P
 from spw.synth.timeline import NEVER, Timeline, day_number, end_of_period
-from spw.synth.truth import Truth, per_patient, windows
+from spw.synth.truth import Truth, per_patient, window_effect, windows
 from spw.synth.writer import TRUTH_FILE, TRUTH_PATIENTS, Landing
 
 IDENTITIES = ("nhs_number", "pseudo_nhs_number")
@@ -26,6 +26,7 @@ class SynthError(SpwError, ValueError):
 
 RESUBMISSION_MONTH = "2023-06"
 RESUBMISSION_PCN = 15  # the largest PCN: its practices' June appointments are re-sent corrected
+SDID_ANTICIPATION, SDID_BASE_MONTHS, SDID_HORIZON = 3, 12, 12  # methods §4b defaults
 MATERNITY_RATE = 0.06  # spells per person-year, women 18-44 (ADMIMETH 31/32)
 TRANSFER_RATE = 0.003  # ADMIMETH 81
 
@@ -43,21 +44,12 @@ class Stats:
         self.counts[key] += int(n)
 
 
-UNKNOWN_STATUS_P = 0.03
-
-
-def _p_dna(age: np.ndarray, imd: np.ndarray) -> np.ndarray:
-    """Did-not-attend probability: higher for young adults and in deprived areas."""
-    dep = np.where(imd > 0, np.maximum(5.5 - imd, 0), 0.0)
-    return 0.03 + 0.006 * dep + 0.02 * ((age >= 16) & (age < 35))
-
-
 def _gp_attributes(rng: np.random.Generator, pt: population.Patients, ev: A.Events) -> dict[str, np.ndarray]:
     n = ev.pat.size
     age = pt.age[ev.pat]
-    p_dna = _p_dna(age, pt.imd[ev.pat])
+    p_dna = A.p_dna(age, pt.imd[ev.pat])
     u = rng.random(n)
-    status = np.where(u < p_dna, 1, np.where(u < p_dna + UNKNOWN_STATUS_P, 2, 0))
+    status = np.where(u < p_dna, 1, np.where(u < p_dna + A.UNKNOWN_STATUS_P, 2, 0))
     mode_young = outputs.choice(rng, P.MODE_P_UNDER_80, n)
     mode_old = outputs.choice(rng, P.MODE_P_80_PLUS, n)
     mode = np.where(age >= 80, mode_old, mode_young)
@@ -65,10 +57,6 @@ def _gp_attributes(rng: np.random.Generator, pt: population.Patients, ev: A.Even
     natcat = np.where(mode == P.HOME_VISIT, P.NATCAT_HOME_VISIT, natcat)
     return {"pat": ev.pat, "day": ev.day, "status": status, "hcp": outputs.choice(rng, P.HCP_P, n),
             "mode": mode, "natcat": natcat, "booking": outputs.choice(rng, P.BOOK_P, n)}
-
-
-def _p_attended(pt: population.Patients) -> np.ndarray:
-    return 1 - _p_dna(pt.age, pt.imd) - UNKNOWN_STATUS_P
 
 
 def _admissions(rng: np.random.Generator, ctx: A.Context, pt: population.Patients, em: A.Events,
@@ -105,6 +93,10 @@ def simulate_chunk(rng: np.random.Generator, ctx: A.Context, pt: population.Pati
     gp_ev = A.Events(gp["pat"], gp["day"])
     use = (A.month_counts(gp_ev, tl, n) + p.referral_weight_ae * A.month_counts(ae, tl, n)
            + p.referral_weight_emergency * A.month_counts(em, tl, n))
+    if p.exit_rate > 0:
+        A.use_dependent_exits(rng, ctx, pt, use)
+        gp = {k: v[gp["day"] <= pt.reg_end[gp["pat"]]] for k, v in gp.items()}
+        ae, em, el = (e.take(e.day <= pt.reg_end[e.pat]) for e in (ae, em, el))
     idx_day = A.index_referrals(rng, ctx, pt, use)
     refs = A.referral_details(rng, ctx, pt, idx_day)
     engaged = np.zeros(n, dtype=bool)
@@ -132,18 +124,17 @@ def _planted_effect(rng: np.random.Generator, ctx: A.Context, pt: population.Pat
     eff_end = A.effect_end(np.where(engaged, idx_day, NEVER), p.effect_months)
     gp_ev = A.Events(gp["pat"], gp["day"])
     gp_target = gp["hcp"] == 0
-    gp_drop = A.thin(rng, gp_ev, gp_target, idx_day, eff_end, p.effect_gp)
-    ae_drop = A.thin(rng, ae, np.ones(ae.pat.size, bool), idx_day, eff_end, p.effect_ae)
-    em_drop = A.thin(rng, em, np.ones(em.pat.size, bool), idx_day, eff_end, p.effect_emergency)
+    gp_drop = A.thin(rng, gp_ev, gp_target, idx_day, eff_end, p.multiplier("gp"))
+    ae_drop = A.thin(rng, ae, np.ones(ae.pat.size, bool), idx_day, eff_end, p.multiplier("ae"))
+    em_drop = A.thin(rng, em, np.ones(em.pat.size, bool), idx_day, eff_end, p.multiplier("emergency"))
     measured_gp = gp_target & (gp["status"] == 0)
-    target_lam = {"gp_appointments": lam["gp"] * (P.HCP_P[0] * _p_attended(pt))[:, None],
+    target_lam = {"gp_appointments": lam["gp"] * (P.HCP_P[0] * A.p_attended(pt))[:, None],
                   "ae_attendances": lam["ae"], "emergency_admissions": lam["emergency"]}
     kept = {"gp_appointments": gp_ev.take(measured_gp & ~gp_drop), "ae_attendances": ae.take(~ae_drop),
             "emergency_admissions": em.take(~em_drop)}
     dropped = {"gp_appointments": gp_ev.take(measured_gp & gp_drop), "ae_attendances": ae.take(ae_drop),
                "emergency_admissions": em.take(em_drop)}
-    mult = {"gp_appointments": p.effect_gp, "ae_attendances": p.effect_ae,
-            "emergency_admissions": p.effect_emergency}
+    mult = A.measure_multipliers(p)
     per_patient_truth = _accumulate_truth(ctx, pt, truth, idx_day, eff_end, engaged, target_lam, kept, dropped,
                                           mult)
     landing.append_columns(TRUTH_PATIENTS, "", per_patient_truth)
@@ -198,6 +189,42 @@ def _accumulate_truth(ctx: A.Context, pt: population.Patients, truth: Truth, idx
             truth.cell("referred", measure, w).add(win.eligible, expected, realised, pre, post)
             columns.append(np.where(win.eligible[referred], np.char.mod("%.6f", expected[referred]), "")
                            .astype(object))
+    return columns + _staggered_truth(ctx, pt, truth, idx_day, engaged, target_lam, kept, dropped, mult)
+
+
+def _staggered_truth(ctx: A.Context, pt: population.Patients, truth: Truth, idx_day: np.ndarray,
+                     engaged: np.ndarray, target_lam: dict, kept: dict, dropped: dict, mult: dict) -> list:
+    """Planted effect over the panel patients of the staggered design (methods §4b), months G+1 .. G+12.
+
+    Per patient: in the panel of its own cohort G (registered and alive for all of months G-15 .. G+12, and
+    G+12 no later than the cut-off month). The design also drops treated patients of strata without a control
+    (n_unmatched): their rows are in truth_patients.csv for an exact comparison.
+    """
+    tl, n = ctx.tl, len(pt)
+    referred = np.flatnonzero(idx_day < NEVER)
+    g = np.where(idx_day < NEVER, tl.month_of(np.minimum(idx_day, tl.last_day)), -1)
+    first, last = arrays.full_months(tl, pt.reg_start, pt.reg_end, pt.death)
+    lead = SDID_ANTICIPATION + SDID_BASE_MONTHS
+    panel = ((g >= lead) & (g + SDID_HORIZON <= tl.n_months - 1) & (first <= g - lead)
+             & (last >= g + SDID_HORIZON))
+    rows = np.flatnonzero(panel)
+    share = arrays.effect_share(tl, idx_day[rows], engaged[rows], ctx.p.effect_months)
+    columns = [panel[referred].astype(int).astype(str)]
+    for measure in A.MEASURES:
+        expected, realised = np.zeros(n), np.zeros(n)
+        base, post = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        if rows.size:
+            eff = (mult[measure] - 1.0) * share * target_lam[measure][rows]
+            gr = g[rows]
+            expected[rows] = window_effect(eff, np.arange(rows.size), gr, SDID_HORIZON)
+            counts = A.month_counts(kept[measure], tl, n)[rows]
+            removed = A.month_counts(dropped[measure], tl, n)[rows]
+            realised[rows] = -window_effect(removed, np.arange(rows.size), gr, SDID_HORIZON)
+            post[rows] = window_effect(counts, np.arange(rows.size), gr, SDID_HORIZON)
+            base[rows] = window_effect(counts, np.arange(rows.size), gr - lead - 1, SDID_BASE_MONTHS)
+        truth.cell("sdid_engaged", measure, SDID_HORIZON).add(panel & engaged, expected, realised, base, post)
+        truth.cell("sdid_referred", measure, SDID_HORIZON).add(panel, expected, realised, base, post)
+        columns.append(np.where(panel[referred], np.char.mod("%.6f", expected[referred]), "").astype(object))
     return columns
 
 
@@ -206,7 +233,7 @@ def truth_patients_header(identity: str) -> list[str]:
     for w in A.WINDOWS:
         head.append(f"eligible_w{w}")
         head += [f"{m}_w{w}" for m in A.MEASURES]
-    return head
+    return [*head, "sdid_panel", *(f"sdid_{m}" for m in A.MEASURES)]
 
 
 def _reference_files(landing: Landing, geo: geography.Geography, tl: Timeline, service_start: date) -> list[dict]:
@@ -251,6 +278,7 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
     resub_month = labels.index(RESUBMISSION_MONTH) if RESUBMISSION_MONTH in labels else tl.n_months // 2
     ctx = A.Context(tl=tl, geo=geo, p=p, base=A.calibrate(p), service_start=p.lead_in_months,
                     resub_month=resub_month, resub_practice=geo.practice_pcn == RESUBMISSION_PCN,
+                    practice_mult=A.practice_effects(seed, geo.n_practices, tl.n_months, p),
                     patients_file=labels[-1])
     landing.create(TRUTH_PATIENTS, "", truth_patients_header(identity))
 
@@ -272,8 +300,7 @@ def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[di
     tl, p = ctx.tl, ctx.p
     py = stats.person_days / population.DAYS_PER_YEAR
     c = stats.counts
-    multipliers = {"gp_appointments": p.effect_gp, "ae_attendances": p.effect_ae,
-                   "emergency_admissions": p.effect_emergency}
+    multipliers = A.measure_multipliers(p)
     last_practices = {r["practice_code"]: int(r["list_size"]) for r in practices if not r["effective_to"]}
     pcn_pop: dict[str, int] = {}
     for r in practices:
@@ -297,6 +324,7 @@ def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[di
             "months": p.effect_months, "multipliers": multipliers,
         },
         "effects": truth.report(multipliers),
+        "staggered": truth.staggered_report(),
         "resubmission": {
             "file": (f"gp_appointments/{tl.label(ctx.resub_month)}_resubmission.csv"
                      if c["resubmitted_appointments"] else None),

@@ -13,8 +13,6 @@ from spw.synth.population import Patients
 from spw.synth.timeline import NEVER, Timeline
 from spw.synth.writer import Landing
 
-SPS_BOOK_P = (0.1, 0.1, 0.5, 0.2, 0.05, 0.02, 0.02, 0.01)
-
 
 def lookup(table: tuple[str, ...] | list[str], codes: np.ndarray) -> np.ndarray:
     return np.asarray(table, dtype=object)[codes]
@@ -137,7 +135,7 @@ def sp_referrals(landing: Landing, ctx: Context, pt: Patients, rng: np.random.Ge
     source = choice(rng, P.REFERRAL_SOURCE_P, n)
     practice = pt.practice[refs.pat]
     practice_code = lookup(geo.practice_code, practice)
-    from_practice = np.isin(source, [0, 1, 2, 3])
+    from_practice = np.isin(source, P.PRACTICE_SOURCES)
     referring = np.where(from_practice | (rng.random(n) < 0.5), practice_code, "")
     pcn = geo.pcn_at(practice, refs.day)
     pcn_code = np.where(rng.random(n) < 0.05, "", lookup(geo.pcn_code, pcn))
@@ -172,9 +170,9 @@ def sps_appointments(rng: np.random.Generator, ctx: Context, pt: Patients, refs:
     return {
         "pat": refs.pat[rep], "day": day,
         "status": choice(rng, (0.9, 0.07, 0.03), n),
-        "hcp": np.full(n, 1), "mode": choice(rng, (0.55, 0.4, 0.0, 0.05, 0.0), n),
+        "hcp": np.full(n, 1), "mode": choice(rng, P.SPS_MODE_P, n),
         "natcat": np.full(n, P.NATIONAL_CATEGORIES.index(P.SOCIAL_PRESCRIBING)),
-        "booking": choice(rng, SPS_BOOK_P, n),
+        "booking": choice(rng, P.SPS_BOOK_P, n),
     }
 
 

@@ -10,21 +10,42 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# --- contract code sets (exact strings) ---------------------------------------------------------------
-SEX_CODES = ("1", "2", "9", "X")
-SEX_P = (0.493, 0.497, 0.001, 0.009)
-ETHNIC_CODES = ("A", "B", "C", "D", "E", "F", "G", "H", "J", "K", "L", "M", "N", "P", "R", "S", "Z", "99")
-ETHNIC_P = (0.70, 0.02, 0.05, 0.008, 0.004, 0.01, 0.008, 0.03, 0.028, 0.012, 0.015, 0.018, 0.01, 0.006,
-            0.007, 0.015, 0.039, 0.02)
+from spw.ingest import contract as C
 
-APPT_STATUS = ("Attended", "DNA", "Unknown")
-HCP_TYPES = ("GP", "Other Practice staff", "Unknown")
-HCP_P = (0.48, 0.47, 0.05)
-APPT_MODES = ("Face-to-Face", "Telephone", "Home Visit", "Video Conference/Online", "Unknown")
-MODE_P_UNDER_80 = (0.665, 0.29, 0.002, 0.018, 0.025)
-MODE_P_80_PLUS = (0.60, 0.29, 0.07, 0.01, 0.03)
-HOME_VISIT = 2
-UNKNOWN_MODE = 4
+
+# --- code sets: the strings come from the data contract; the generator adds only weights and order -------
+def ordered(codes: frozenset[str], first: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """A contract code set as a tuple: `first` (codes whose position the generator relies on), then the rest."""
+    unknown = set(first) - codes
+    if unknown:
+        raise KeyError(f"not in the contract's code set: {sorted(unknown)}")
+    return (*first, *sorted(codes - set(first)))
+
+
+def weighted(codes: frozenset[str], weights: dict[str, float]) -> tuple[tuple[str, ...], tuple[float, ...]]:
+    """Codes of a contract set with their drawing weights (in the weights' order; codes without one get 0)."""
+    table = ordered(codes, tuple(weights))
+    return table, tuple(weights.get(c, 0.0) for c in table)
+
+
+SEX_CODES, SEX_P = weighted(C.SEX_CODES, {"1": 0.493, "2": 0.497, "9": 0.001, "X": 0.009})
+ETHNIC_CODES, ETHNIC_P = weighted(C.ETHNIC_CATEGORIES, {
+    "A": 0.70, "B": 0.02, "C": 0.05, "D": 0.008, "E": 0.004, "F": 0.01, "G": 0.008, "H": 0.03, "J": 0.028,
+    "K": 0.012, "L": 0.015, "M": 0.018, "N": 0.01, "P": 0.006, "R": 0.007, "S": 0.015, "Z": 0.039, "99": 0.02})
+
+APPT_STATUS = ordered(C.APPT_STATUS, ("Attended", "DNA", "Unknown"))  # positions 0, 1, 2 are used by name
+HCP_TYPES, HCP_P = weighted(C.HCP_TYPES, {"GP": 0.48, "Other Practice staff": 0.47, "Unknown": 0.05})
+APPT_MODES, MODE_P_UNDER_80 = weighted(C.APPT_MODES, {
+    "Face-to-Face": 0.665, "Telephone": 0.29, "Home Visit": 0.002, "Video Conference/Online": 0.018,
+    "Unknown": 0.025})
+MODE_P_80_PLUS = weighted(C.APPT_MODES, {
+    "Face-to-Face": 0.60, "Telephone": 0.29, "Home Visit": 0.07, "Video Conference/Online": 0.01, "Unknown": 0.03})[1]
+# Link-worker contacts booked in the GP system: face to face or by telephone, some online.
+SPS_MODE_P = weighted(C.APPT_MODES, dict.fromkeys(APPT_MODES, 0.0)
+                      | {"Face-to-Face": 0.55, "Telephone": 0.4, "Video Conference/Online": 0.05})[1]
+HOME_VISIT = APPT_MODES.index("Home Visit")
+UNKNOWN_MODE = APPT_MODES.index("Unknown")
+# national_category is free text in the contract (GPAD's categories), so the generator keeps its own list.
 NATIONAL_CATEGORIES = (
     "General Consultation Routine", "General Consultation Acute", "Clinical Triage", "Planned Clinics",
     "Planned Clinical Procedure", "Unplanned Clinical Activity", "Structured Medication Review",
@@ -33,37 +54,47 @@ NATIONAL_CATEGORIES = (
 NATCAT_P = (0.33, 0.18, 0.10, 0.12, 0.11, 0.04, 0.02, 0.01, 0.01, 0.03, 0.0, 0.0, 0.05)
 NATCAT_HOME_VISIT = NATIONAL_CATEGORIES.index("Home Visit")
 SOCIAL_PRESCRIBING = "Social Prescribing Service"
-BOOK_TO_APPT = ("Same Day", "1 Day", "2 to 7 Days", "8  to 14 Days", "15  to 21 Days", "22  to 28 Days",
-                "More than 28 Days", "Unknown / Data Quality")
-BOOK_P = (0.44, 0.08, 0.20, 0.11, 0.06, 0.04, 0.06, 0.01)
-UNKNOWN_BOOKING = 7
+BOOK_TO_APPT, BOOK_P = weighted(C.BOOK_TO_APPT, {
+    "Same Day": 0.44, "1 Day": 0.08, "2 to 7 Days": 0.20, "8  to 14 Days": 0.11, "15  to 21 Days": 0.06,
+    "22  to 28 Days": 0.04, "More than 28 Days": 0.06, "Unknown / Data Quality": 0.01})
+SPS_BOOK_P = weighted(C.BOOK_TO_APPT, dict(zip(BOOK_TO_APPT, (0.1, 0.1, 0.5, 0.2, 0.05, 0.02, 0.02, 0.01),
+                                               strict=True)))[1]
+UNKNOWN_BOOKING = BOOK_TO_APPT.index("Unknown / Data Quality")
 
-EC_DEPT_TYPES = ("01", "02", "03", "04", "05")
-EC_DEPT_P = (0.70, 0.01, 0.24, 0.01, 0.04)
-ADMITTED_SNOMED = ("306706006", "1066361000000104", "1066391000000105", "1066371000000106",
-                   "1066381000000108", "1066401000000108")
-ADMITTED_P = (0.80, 0.06, 0.05, 0.04, 0.03, 0.02)
-# Not admitted: discharged home / to residential home / to nursing home, or left empty.
+EC_DEPT_TYPES, EC_DEPT_P = weighted(C.EC_DEPARTMENT_TYPES, {"01": 0.70, "02": 0.01, "03": 0.24, "04": 0.01,
+                                                           "05": 0.04})
+ADMITTED_SNOMED, ADMITTED_P = weighted(C.ADMITTED_DESTINATIONS, {
+    "306706006": 0.80, "1066361000000104": 0.06, "1066391000000105": 0.05, "1066371000000106": 0.04,
+    "1066381000000108": 0.03, "1066401000000108": 0.02})
+# Not admitted: discharged home / to residential home / to nursing home, or left empty (outside the
+# contract's admitted set, which is all it names).
 OTHER_DESTINATIONS = ("306689006", "306691003", "306694006", "")
 OTHER_DEST_P = (0.88, 0.02, 0.02, 0.08)
 
-EMERGENCY_METHODS = ("21", "22", "23", "24", "25", "2A", "2B", "2C", "2D", "28")
-EMERGENCY_METHOD_P = (0.70, 0.08, 0.01, 0.03, 0.01, 0.08, 0.03, 0.005, 0.035, 0.01)
-ELECTIVE_METHODS = ("11", "12", "13")
-ELECTIVE_METHOD_P = (0.60, 0.30, 0.10)
+# Emergency admission methods start with 2, elective with 1 (methods §2); both are contract codes.
+EMERGENCY_METHODS, EMERGENCY_METHOD_P = weighted(frozenset(c for c in C.ADMISSION_METHODS if c[0] == "2"), {
+    "21": 0.70, "22": 0.08, "23": 0.01, "24": 0.03, "25": 0.01, "2A": 0.08, "2B": 0.03, "2C": 0.005, "2D": 0.035,
+    "28": 0.01})
+ELECTIVE_METHODS, ELECTIVE_METHOD_P = weighted(frozenset(c for c in C.ADMISSION_METHODS if c[0] == "1"),
+                                               {"11": 0.60, "12": 0.30, "13": 0.10})
 
-REFERRAL_SOURCES = ("gp", "practice_staff", "pharmacy", "mdt", "hospital_discharge", "ahp", "fire_service",
-                    "police", "job_centre", "social_care", "housing", "vcse", "self", "other")
-REFERRAL_SOURCE_P = (0.42, 0.14, 0.02, 0.06, 0.04, 0.03, 0.005, 0.005, 0.01, 0.06, 0.02, 0.06, 0.1, 0.03)
-REFERRAL_REASONS = ("loneliness_isolation", "mental_health", "long_term_condition", "physical_inactivity",
-                    "financial_debt", "housing", "employment", "carer_support", "bereavement", "other")
-REFERRAL_REASON_P = (0.25, 0.22, 0.14, 0.08, 0.09, 0.06, 0.04, 0.05, 0.04, 0.03)
-ACTIVITIES = ("arts", "nature", "physical_activity", "befriending", "advice_debt", "advice_housing",
-              "advice_welfare", "learning", "volunteering", "peer_support", "counselling", "other")
-ACTIVITY_P = (0.08, 0.08, 0.14, 0.14, 0.08, 0.05, 0.1, 0.05, 0.06, 0.11, 0.08, 0.03)
-OUTCOMES = ("engaged", "ongoing", "declined", "did_not_engage", "referred_back")
-
-ONS4_ITEMS = ("life_satisfaction", "worthwhile", "happy", "anxious")
+REFERRAL_SOURCES, REFERRAL_SOURCE_P = weighted(C.REFERRAL_SOURCES, {
+    "gp": 0.42, "practice_staff": 0.14, "pharmacy": 0.02, "mdt": 0.06, "hospital_discharge": 0.04, "ahp": 0.03,
+    "fire_service": 0.005, "police": 0.005, "job_centre": 0.01, "social_care": 0.06, "housing": 0.02,
+    "vcse": 0.06, "self": 0.1, "other": 0.03})
+PRACTICE_SOURCES = tuple(REFERRAL_SOURCES.index(c) for c in ("gp", "practice_staff", "pharmacy", "mdt"))
+REFERRAL_REASONS, REFERRAL_REASON_P = weighted(C.REFERRAL_REASONS, {
+    "loneliness_isolation": 0.25, "mental_health": 0.22, "long_term_condition": 0.14, "physical_inactivity": 0.08,
+    "financial_debt": 0.09, "housing": 0.06, "employment": 0.04, "carer_support": 0.05, "bereavement": 0.04,
+    "other": 0.03})
+ACTIVITIES, ACTIVITY_P = weighted(C.ACTIVITIES, {
+    "arts": 0.08, "nature": 0.08, "physical_activity": 0.14, "befriending": 0.14, "advice_debt": 0.08,
+    "advice_housing": 0.05, "advice_welfare": 0.1, "learning": 0.05, "volunteering": 0.06, "peer_support": 0.11,
+    "counselling": 0.08, "other": 0.03})
+# Positions 0..4 are used by name in activity.referral_details.
+OUTCOMES = ordered(C.OUTCOMES, ("engaged", "ongoing", "declined", "did_not_engage", "referred_back"))
+# Item order matters: each item has its own mean and slope in outputs.sp_wellbeing.
+ONS4_ITEMS = ordered(C.ONS4_ITEMS, ("life_satisfaction", "worthwhile", "happy", "anxious"))
 
 # Age bands used by every rate table: lower bounds.
 AGE_BANDS = np.array([0, 5, 15, 25, 45, 65, 75, 85])
@@ -113,17 +144,36 @@ class SynthParams:
     referral_weight_ae: float = 3.0
     referral_weight_emergency: float = 8.0
     engage_p: float = 0.6
+    # Log-odds of engaging per unit of log frailty (mean log of the patient's service frailties): > 0
+    # means high users engage more, so the engaged differ from the referred in need.
+    engage_frailty_slope: float = 0.0
     rereferral_p: float = 0.1
     # Planted effect: multipliers on the rate while engaged (12 months from the index referral).
     effect_months: int = 12
     effect_gp: float = 0.70
     effect_ae: float = 0.75
     effect_emergency: float = 0.70
+    # Scales every planted effect: 0 plants no effect at all, 1 the multipliers above.
+    effect_scale: float = 1.0
+    # Practice random effects: SD of a log-normal multiplier per practice, and of one per practice-month,
+    # on every service's rate (shared by the practice's patients, so their counts are correlated).
+    practice_sd: float = 0.0
+    practice_month_sd: float = 0.0
+    # Use-dependent death and leaving: an extra monthly exit hazard of `exit_rate` per person-year at typical
+    # recent use, times ((1 + recent use) / (1 + typical)) ** exit_use_power; 0 leaves exits as drawn above.
+    exit_rate: float = 0.0
+    exit_use_power: float = 1.5
+    exit_death_share: float = 0.5
     # Patients per chunk: bounds memory; fixed, because the random streams are per chunk.
     chunk_size: int = 25_000
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def multiplier(self, service: str) -> float:
+        """Rate multiplier while engaged for a targeted service, after `effect_scale`."""
+        planted = {"gp": self.effect_gp, "ae": self.effect_ae, "emergency": self.effect_emergency}[service]
+        return 1.0 - self.effect_scale * (1.0 - planted)
 
 
 def age_band(age: np.ndarray) -> np.ndarray:

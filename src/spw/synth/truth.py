@@ -82,6 +82,28 @@ class Truth:
                 }
         return out
 
+    def staggered_report(self) -> dict:
+        """Truth for the staggered design's 12-month effect (theta), per measure and population.
+
+        `referred`: every panel patient of a complete cohort (the ITT population); `engaged`: the same sum of
+        effects over the engaged among them (what theta / engaged share estimates). `base_12_months` is
+        12 x the treated base-block mean monthly count (the denominator of att_pct).
+        """
+        out: dict = {}
+        for measure in MEASURES:
+            ref = self.cell("sdid_referred", measure, 12)
+            eng = self.cell("sdid_engaged", measure, 12)
+            base = ref.pre / ref.n if ref.n else None
+            theta = ref.expected / ref.n if ref.n else None
+            out[measure] = {
+                "referred": {"n_patients": ref.n, "true_theta": _r(theta), "base_12_months": _r(base),
+                             "true_att_pct": _r(100 * theta / base if theta is not None and base else None),
+                             "realised_theta": _r(ref.realised / ref.n if ref.n else None)},
+                "engaged": {"n_patients": eng.n, "true_theta": _r(ref.expected / eng.n if eng.n else None),
+                            "engaged_share": _r(eng.n / ref.n if ref.n else None)},
+            }
+        return out
+
 
 def _summary(c: Cell, effect: Cell) -> dict:
     """Truth for one population; the effect sums come from the engaged (the only ones treated)."""
@@ -101,3 +123,22 @@ def _summary(c: Cell, effect: Cell) -> dict:
 
 def _r(x: float | None) -> float | None:
     return None if x is None else round(x, 6)
+
+
+def window_effect(effect: np.ndarray, rows: np.ndarray, month: np.ndarray, w: int) -> np.ndarray:
+    """Planted effect of each row over months month+1 .. month+w (a design's post window or horizon)."""
+    cols = month[:, None] + np.arange(1, w + 1)[None, :]
+    return effect[rows[:, None], cols].sum(axis=1, dtype=float)
+
+
+def design_truth(effect: np.ndarray, rows: np.ndarray, month: np.ndarray, w: int,
+                 engaged: np.ndarray) -> dict[str, float | None]:
+    """Truth over exactly the patients a design analysed: per patient, and per engaged patient among them.
+
+    `rows` are the analysed (index or treated) patients and `month` their index or cohort month; the planted
+    effect falls on the engaged only, so the engaged truth is the same sum over fewer patients.
+    """
+    total = float(window_effect(effect, rows, month, w).sum()) if rows.size else 0.0
+    n_eng = int(engaged[rows].sum())
+    return {"n": int(rows.size), "per_patient": total / rows.size if rows.size else None,
+            "per_engaged_patient": total / n_eng if n_eng else None}
