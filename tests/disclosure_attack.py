@@ -309,6 +309,30 @@ class Attack:
         return abs(n / d - y) <= ytol + 1e-9 * max(1.0, abs(y))
 
     # --- result ------------------------------------------------------------------------------------
+    def run_one_step(self) -> None:
+        """Each route once, from what the published figures say (no chaining): every mean inverted,
+        then every comparison of a whole with its parts made against those sets."""
+        self._prepare()
+        self.invert(None)
+        frozen = {c: list(v) for c, v in self.cells.items()}
+        narrowed: dict[Cell, list] = {}
+        for whole, parts, exact, kind in self.relations:
+            plo = sum(frozen[p][0] for p in parts)
+            phi = sum(frozen[p][1] for p in parts)
+            w = frozen[whole]
+            updates = [(whole, plo, phi if exact else w[1])]
+            for p in parts:
+                low = w[0] - (phi - frozen[p][1]) if exact else 0
+                updates.append((p, low, w[1] - (plo - frozen[p][0])))
+            for c, lo, hi in updates:
+                cur = narrowed.setdefault(c, [frozen[c][0], frozen[c][1], kind])
+                if max(lo, cur[0]) <= min(hi, cur[1]):
+                    cur[0], cur[1] = max(lo, cur[0]), min(hi, cur[1])
+                    if cur[0] == cur[1]:
+                        cur[2] = kind
+        for c, (lo, hi, kind) in narrowed.items():
+            self.narrow(c, lo, hi, f"difference ({kind})")
+
     def run(self, rounds: int = 50) -> None:
         self._prepare()
         dirty: set[Cell] | None = None
