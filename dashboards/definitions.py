@@ -338,14 +338,16 @@ DATASETS = (
     Dataset(
         QUALITY,
         "Data quality by source and delivery month: files, rows loaded and rejected by rule, unknown codes, "
-        "linkage. England level (no patient counts below it).",
+        "linkage. England level; counts of rows rounded to 5, 1 to 7 suppressed (methods section 9).",
         metrics=(
             Metric("rows_loaded", "sum(rows_loaded)", "Rows loaded", ",d"),
             Metric("rows_rejected", "sum(rows_rejected)", "Rows rejected", ",d"),
-            Metric("linkage_rate", "100.0 * sum(linkable_rows - unlinked_rows) / nullif(sum(linkable_rows), 0)",
-                   "Linkage rate (%)", ",.1f"),
-            Metric("unknown_codes", "sum(coalesce(unknown_practice_code_rows, 0) + "
-                   "coalesce(unknown_pcn_code_rows, 0))", "Rows with unknown practice or PCN codes", ",d"),
+            Metric("linkage_rate", "100.0 * sum(linkable_rows - unlinked_rows) / nullif(sum(case when "
+                   "unlinked_rows is not null then linkable_rows end), 0)", "Linkage rate (%)", ",.1f",
+                   "Suppressed groups are left out of numerator and denominator."),
+            Metric("unknown_codes", "coalesce(sum(unknown_practice_code_rows), 0) + "
+                   "coalesce(sum(unknown_pcn_code_rows), 0)", "Rows with unknown practice or PCN codes", ",d",
+                   "Suppressed counts (1 to 7) are left out."),
             *(Metric(f"rejected_{rule}", f"sum(rows_rejected_{rule})", label, ",d") for rule, label in (
                 ("required", "Required field missing"), ("field_count", "Wrong number of fields"),
                 ("date_format", "Date format"), ("date_range", "Date out of range"),
@@ -512,7 +514,8 @@ CHARTS = (
 # ---------------------------------------------------------------- dashboards
 
 SUPPRESSION_NOTE = ("Counts of 1 to 7 people are shown as *suppressed*; counts of 8 or more are rounded to "
-                    "the nearest 5 below England level. Suppressed values are never shown as zero.")
+                    "the nearest 5 at every level, England included, and means and rates come from the "
+                    "rounded counts. Suppressed values are never shown as zero.")
 
 REGION = Filter("NHS England region", "region_code", PCN_MONTH, level="region")
 ICB = Filter("ICB", "icb_code", PCN_MONTH, parents=("region_code",), level="icb")

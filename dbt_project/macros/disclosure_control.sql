@@ -1,75 +1,79 @@
-{#- Methods §9: disclosure control of everything dashboards read.
-    Below England level a count of people or events of 0 stays 0, 1..(suppress_below - 1) becomes NULL
-    (with a flag), and anything larger is rounded to the nearest round_to. England-level rows are
-    published as they are. Every macro takes the SQL expression giving the row's geography level so
-    the same code serves marts of any grain. -#}
+{#- Methods §9 (v2): disclosure control of everything dashboards read, at every geography level,
+    England included. Every macro returns one SQL expression; models keep their own CTEs and SELECT.
+    Counts of people or events: 0 stays 0, 1 .. suppress_below - 1 becomes NULL (flagged by
+    suppress_flag), anything larger is rounded to the nearest round_to. Means, rates and percentages
+    come from the rounded numerator and denominator; model estimates are rounded to a few decimals and
+    published only for groups of at least suppress_below people. -#}
 
-{% macro disclosure_is_england(geography_level) -%}
-    ({{ geography_level }} = 'england')
+{#- A count in the suppressed band (1 .. suppress_below - 1). -#}
+{% macro is_small_count(expr) -%}
+    ({{ expr }} >= 1 and {{ expr }} < {{ var('suppress_below') }})
 {%- endmacro %}
 
 
-{#- A count falls in the suppressed band (1 .. suppress_below - 1). -#}
-{% macro is_small_count(col) -%}
-    ({{ col }} >= 1 and {{ col }} < {{ var('suppress_below') }})
+{#- `expr` rounded to the nearest multiple of round_to (numeric), for totals that are not counts of
+    people or events (sums of scores, sums of controls' means): rounded, never suppressed. -#}
+{% macro round_total(expr) -%}
+    (round(cast({{ expr }} as numeric) / {{ var('round_to') }}) * {{ var('round_to') }})
 {%- endmacro %}
 
 
-{% macro suppress_count(col, geography_level="geography_level") -%}
-    case
-        when {{ col }} is null then null
-        when {{ disclosure_is_england(geography_level) }} then cast({{ col }} as bigint)
-        when {{ col }} = 0 then 0
-        when {{ is_small_count(col) }} then null
-        else cast(round(cast({{ col }} as numeric) / {{ var('round_to') }}) * {{ var('round_to') }} as bigint)
-    end
+{#- A published count of people or events (bigint). var disclosure_test_unrounded (tests only) leaves
+    counts as they are, so that the disclosure tests fail and no table is swapped in. -#}
+{% macro round_count(expr) -%}
+    {%- if var('disclosure_test_unrounded', false) -%}
+        cast({{ expr }} as bigint)
+    {%- else -%}
+        cast(case when {{ is_small_count(expr) }} then null else {{ round_total(expr) }} end as bigint)
+    {%- endif -%}
 {%- endmacro %}
 
 
-{#- True when any of the counts (a list of SQL expressions, which need not be published columns)
-    is suppressed on this row. -#}
-{% macro suppress_flag(cols, geography_level="geography_level") -%}
-    {%- if cols is string %}{% set cols = [cols] %}{% endif -%}
+{#- True when any of the counts (SQL expressions of unrounded counts) is suppressed on the row. -#}
+{% macro suppress_flag(exprs) -%}
+    {%- if exprs is string %}{% set exprs = [exprs] %}{% endif -%}
     {%- set checks = [] -%}
-    {%- for c in cols %}{% do checks.append(is_small_count(c)) %}{% endfor -%}
-    coalesce(
-        not {{ disclosure_is_england(geography_level) }}
-        and ({{ checks | join(' or ') }}),
-        false
-    )
+    {%- for e in exprs %}{% do checks.append(is_small_count(e)) %}{% endfor -%}
+    coalesce({{ checks | join(' or ') }}, false)
 {%- endmacro %}
 
 
-{#- A mean, median, rate or percentage whose person count is in the suppressed band is NULL. -#}
-{% macro suppress_measure(value, person_count, geography_level="geography_level") -%}
-    case
-        when {{ disclosure_is_england(geography_level) }} then {{ value }}
-        when {{ is_small_count(person_count) }} then null
-        else {{ value }}
-    end
-{%- endmacro %}
-
-
-{#- Percentage from the published (rounded) numerator and denominator: a suppressed numerator or
-    denominator gives NULL, a zero denominator gives NULL. At England level the raw counts are used,
-    which are the published ones there. -#}
-{% macro suppressed_pct(numerator, denominator, geography_level="geography_level", scale=100) -%}
+{#- scale * published numerator / published denominator (double precision): NULL when either is
+    suppressed, the denominator is 0, or person_count (an unrounded count, when given) is 1..7.
+    The numerator is rounded as a count (round_count) unless numerator_is_count is false (a sum of
+    scores: round_total); the denominator as a count unless denominator_is_count is false (WTE). -#}
+{% macro mean_from_rounded(numerator, denominator, scale=1, person_count=none, numerator_is_count=true,
+                           denominator_is_count=true) -%}
+    {%- set num = round_count(numerator) if numerator_is_count else round_total(numerator) -%}
+    {%- set den = round_count(denominator) if denominator_is_count else denominator -%}
     cast(
-        {{ scale }} * cast({{ suppress_count(numerator, geography_level) }} as numeric)
-        / nullif({{ suppress_count(denominator, geography_level) }}, 0)
+        {%- if person_count is not none %}
+        case when {{ is_small_count(person_count) }} then null else
+        {%- endif %}
+        {{ scale }} * cast({{ num }} as numeric) / nullif(cast({{ den }} as numeric), 0)
+        {%- if person_count is not none %}
+        end
+        {%- endif %}
         as {{ dbt.type_float() }}
     )
 {%- endmacro %}
 
 
-{#- Rate from a published (rounded) count and a published denominator, e.g. referrals per 1,000
-    population or caseload per WTE. The count is the person count of the rate: 1..7 gives NULL. -#}
-{% macro suppressed_rate(count, denominator, multiplier=1, geography_level="geography_level",
-                         round_denominator=true) -%}
-    {%- set den = suppress_count(denominator, geography_level) if round_denominator else denominator -%}
+{#- A model estimate (DiD, ATT, their intervals, a p-value): rounded to dp decimals (2; 1 for
+    percentages) and NULL unless the group has at least suppress_below people (n, unrounded). -#}
+{% macro publish_estimate(expr, n, dp=2) -%}
     cast(
-        {{ multiplier }} * cast({{ suppress_count(count, geography_level) }} as numeric)
-        / nullif({{ den }}, 0)
+        case when {{ n }} >= {{ var('suppress_below') }} then round(cast({{ expr }} as numeric), {{ dp }}) end
         as {{ dbt.type_float() }}
     )
+{%- endmacro %}
+
+
+{#- A bound of an interval around a point published from rounded figures: the published point plus
+    the bound's distance from the exact point, rounded to dp and NULL for groups under
+    suppress_below. An interval centred on the exact point would give the exact ratio back. -#}
+{% macro interval_around(published_point, exact_point, exact_bound, n, dp=2) -%}
+    {{ publish_estimate(
+        '(' ~ published_point ~ ') + (' ~ exact_bound ~ ') - (' ~ exact_point ~ ')', n, dp
+    ) }}
 {%- endmacro %}

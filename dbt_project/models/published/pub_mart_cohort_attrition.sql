@@ -1,6 +1,6 @@
 {{ config(alias='mart_cohort_attrition') }}
 -- Published twin of marts.mart_cohort_attrition: every column is a count of people, so each is
--- rounded or suppressed below England level (methods §9).
+-- rounded or suppressed at every level (methods §9).
 {%- set counts = [
     'referred', 'excluded_incomplete_follow_up', 'excluded_not_registered_throughout', 'excluded_died',
     'eligible', 'engaged'
@@ -20,7 +20,7 @@ select
     cohort_fy,
     window_months,
     {%- for c in counts %}
-        {{ suppress_count(c) }} as {{ c }},
+        {{ round_count(c) }} as {{ c }},
     {%- endfor %}
     {{ suppress_flag(counts) }} as is_suppressed
 from mart

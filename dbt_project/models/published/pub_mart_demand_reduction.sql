@@ -1,8 +1,8 @@
 {{ config(alias='mart_demand_reduction') }}
--- Published twin of marts.mart_demand_reduction with methods §9 applied below England level:
--- counts of people and events (patients, pre/post totals incl. bed days, matched/unmatched) 0 stay 0,
--- 1-7 NULL, 8+ rounded to 5; means and intervals NULL when their person count (n_patients, or
--- n_matched for the matched design) is 1-7; pct_change and cost_change_gbp from the rounded totals.
+-- Published twin of marts.mart_demand_reduction with methods §9 at every level: counts of people and
+-- events 0 stay 0, 1-7 NULL, 8+ rounded to 5; means, pct_change and costs from the rounded counts
+-- (control means from their rounded sums); the interval of pct_change around the published
+-- pct_change; matched estimates to 2 dp (percentages 1 dp) for groups of 8 or more matched people.
 with mart as (
     select * from {{ ref('mart_demand_reduction') }}
 ),
@@ -10,11 +10,10 @@ with mart as (
 published as (
     select
         *,
-        {{ suppress_count('n_patients') }} as pub_n_patients,
-        {{ suppress_count('pre_total') }} as pub_pre_total,
-        {{ suppress_count('post_total') }} as pub_post_total,
-        {{ suppress_count('n_matched') }} as pub_n_matched,
-        {{ suppress_count('n_unmatched') }} as pub_n_unmatched
+        {{ round_count('n_patients') }} as pub_n_patients,
+        {{ round_count('pre_total') }} as pub_pre_total,
+        {{ round_count('post_total') }} as pub_post_total,
+        {{ mean_from_rounded('post_total', 'pre_total', 100, 'n_patients') }} - 100 as pub_pct_change
     from mart
 )
 
@@ -32,24 +31,24 @@ select
     pub_n_patients as n_patients,
     pub_pre_total as pre_total,
     pub_post_total as post_total,
-    {{ suppress_measure('pre_mean', 'n_patients') }} as pre_mean,
-    {{ suppress_measure('post_mean', 'n_patients') }} as post_mean,
-    {{ suppress_measure(
-        'cast(100 * (pub_post_total - pub_pre_total) as ' ~ dbt.type_float() ~ ') / nullif(pub_pre_total, 0)',
-        'n_patients'
-    ) }} as pct_change,
-    {{ suppress_measure('pct_change_ci_low', 'n_patients') }} as pct_change_ci_low,
-    {{ suppress_measure('pct_change_ci_high', 'n_patients') }} as pct_change_ci_high,
-    pub_n_matched as n_matched,
-    pub_n_unmatched as n_unmatched,
-    {{ suppress_measure('control_pre_mean', 'n_matched') }} as control_pre_mean,
-    {{ suppress_measure('control_post_mean', 'n_matched') }} as control_post_mean,
-    {{ suppress_measure('did_mean', 'n_matched') }} as did_mean,
-    {{ suppress_measure('did_ci_low', 'n_matched') }} as did_ci_low,
-    {{ suppress_measure('did_ci_high', 'n_matched') }} as did_ci_high,
-    {{ suppress_measure('did_pct', 'n_matched') }} as did_pct,
-    {{ suppress_measure('did_pct_ci_low', 'n_matched') }} as did_pct_ci_low,
-    {{ suppress_measure('did_pct_ci_high', 'n_matched') }} as did_pct_ci_high,
+    {{ mean_from_rounded('pre_total', 'n_patients') }} as pre_mean,
+    {{ mean_from_rounded('post_total', 'n_patients') }} as post_mean,
+    pub_pct_change as pct_change,
+    {{ interval_around('pub_pct_change', 'pct_change', 'pct_change_ci_low', 'n_patients', 1) }} as pct_change_ci_low,
+    {{ interval_around('pub_pct_change', 'pct_change', 'pct_change_ci_high', 'n_patients', 1) }}
+        as pct_change_ci_high,
+    {{ round_count('n_matched') }} as n_matched,
+    {{ round_count('n_unmatched') }} as n_unmatched,
+    {{ mean_from_rounded('control_pre_mean * n_matched', 'n_matched', numerator_is_count=false) }}
+        as control_pre_mean,
+    {{ mean_from_rounded('control_post_mean * n_matched', 'n_matched', numerator_is_count=false) }}
+        as control_post_mean,
+    {{ publish_estimate('did_mean', 'n_matched') }} as did_mean,
+    {{ publish_estimate('did_ci_low', 'n_matched') }} as did_ci_low,
+    {{ publish_estimate('did_ci_high', 'n_matched') }} as did_ci_high,
+    {{ publish_estimate('did_pct', 'n_matched', 1) }} as did_pct,
+    {{ publish_estimate('did_pct_ci_low', 'n_matched', 1) }} as did_pct_ci_low,
+    {{ publish_estimate('did_pct_ci_high', 'n_matched', 1) }} as did_pct_ci_high,
     cost_gbp,
     cast((pub_post_total - pub_pre_total) * cost_gbp as {{ dbt.type_numeric() }}) as cost_change_gbp,
     {{ suppress_flag(['n_patients', 'pre_total', 'post_total', 'n_matched', 'n_unmatched']) }} as is_suppressed

@@ -1,7 +1,7 @@
 {{ config(alias='mart_equity') }}
--- Published twin of marts.mart_equity with methods §9 below England level: counts of people and of
--- appointments rounded or suppressed; the rate, shares and change from the rounded counts; the mean
--- SWEMWBS change NULL when it rests on 1..7 people.
+-- Published twin of marts.mart_equity with methods §9 at every level: counts of people and of
+-- appointments rounded or suppressed; the rate, the engaged share and the GP change from the rounded
+-- counts; the mean SWEMWBS change from its rounded total over the rounded number paired.
 with mart as (
     {{ with_geography_ancestors(ref('mart_equity')) }}
 )
@@ -17,21 +17,19 @@ select
     cohort_fy,
     dimension,
     value,
-    {{ suppress_count('registered_population') }} as registered_population,
-    {{ suppress_count('referrals') }} as referrals,
-    {{ suppressed_rate('referrals', 'registered_population', 1000) }} as referrals_per_1000,
-    {{ suppress_count('people_engaged') }} as people_engaged,
-    {{ suppressed_pct('people_engaged', 'referrals') }} as engaged_pct,
-    {{ suppress_count('outcome_n_patients') }} as outcome_n_patients,
-    {{ suppress_count('gp_pre_total') }} as gp_pre_total,
-    {{ suppress_count('gp_post_total') }} as gp_post_total,
-    {{ suppress_measure(
-        "cast(100.0 * (" ~ suppress_count('gp_post_total') ~ " - " ~ suppress_count('gp_pre_total') ~ ") / nullif("
-        ~ suppress_count('gp_pre_total') ~ ", 0) as " ~ dbt.type_float() ~ ")",
-        'outcome_n_patients'
-    ) }} as gp_pct_change,
-    {{ suppress_count('swemwbs_n_paired') }} as swemwbs_n_paired,
-    {{ suppress_measure('swemwbs_mean_change', 'swemwbs_n_paired') }} as swemwbs_mean_change,
+    {{ round_count('registered_population') }} as registered_population,
+    {{ round_count('referrals') }} as referrals,
+    {{ mean_from_rounded('referrals', 'registered_population', 1000) }} as referrals_per_1000,
+    {{ round_count('people_engaged') }} as people_engaged,
+    {{ mean_from_rounded('people_engaged', 'referrals', 100) }} as engaged_pct,
+    {{ round_count('outcome_n_patients') }} as outcome_n_patients,
+    {{ round_count('gp_pre_total') }} as gp_pre_total,
+    {{ round_count('gp_post_total') }} as gp_post_total,
+    {{ mean_from_rounded('gp_post_total', 'gp_pre_total', 100, 'outcome_n_patients') }} - 100 as gp_pct_change,
+    {{ round_count('swemwbs_n_paired') }} as swemwbs_n_paired,
+    {{ mean_from_rounded(
+        'swemwbs_mean_change * swemwbs_n_paired', 'swemwbs_n_paired', numerator_is_count=false
+    ) }} as swemwbs_mean_change,
     {{ suppress_flag([
         'registered_population', 'referrals', 'people_engaged', 'outcome_n_patients',
         'gp_pre_total', 'gp_post_total', 'swemwbs_n_paired'

@@ -1,5 +1,5 @@
 {{ config(alias='mart_referral_pathway') }}
--- Published twin of marts.mart_referral_pathway with methods §9 below England level: counts rounded or
+-- Published twin of marts.mart_referral_pathway with methods §9 at every level: counts rounded or
 -- suppressed; the percentage from the rounded count and total.
 with mart as (
     {{ with_geography_ancestors(ref('mart_referral_pathway')) }}
@@ -17,8 +17,8 @@ select
     financial_year,
     category,
     value,
-    {{ suppress_count('referrals') }} as referrals,
-    {{ suppress_count('referrals_total') }} as referrals_total,
-    {{ suppressed_pct('referrals', 'referrals_total') }} as pct_of_referrals,
+    {{ round_count('referrals') }} as referrals,
+    {{ round_count('referrals_total') }} as referrals_total,
+    {{ mean_from_rounded('referrals', 'referrals_total', 100) }} as pct_of_referrals,
     {{ suppress_flag(['referrals', 'referrals_total']) }} as is_suppressed
 from mart

@@ -1,9 +1,20 @@
 {{ config(alias='mart_wellbeing_outcomes') }}
--- Published twin of marts.mart_wellbeing_outcomes with methods §9: counts rounded or suppressed below
--- England level; means, CI and percentages NULL when n_paired is 1..7; percentages from the rounded
--- counts.
+-- Published twin of marts.mart_wellbeing_outcomes with methods §9 at every level: counts rounded or
+-- suppressed; the means from the rounded score totals over the rounded n_paired (the change is
+-- follow-up minus baseline of those); the change's interval around the published change, to 2 dp,
+-- for 8 or more paired people; percentages from the rounded counts.
 with mart as (
     {{ with_geography_ancestors(ref('mart_wellbeing_outcomes')) }}
+),
+
+published as (
+    select
+        *,
+        {{ mean_from_rounded('baseline_mean * n_paired', 'n_paired', numerator_is_count=false) }}
+            as pub_baseline_mean,
+        {{ mean_from_rounded('followup_mean * n_paired', 'n_paired', numerator_is_count=false) }}
+            as pub_followup_mean
+    from mart
 )
 
 select
@@ -17,17 +28,19 @@ select
     cohort_fy,
     instrument,
     item,
-    {{ suppress_count('n_paired') }} as n_paired,
-    {{ suppress_count('n_baseline_only') }} as n_baseline_only,
-    {{ suppress_count('n_followup_only') }} as n_followup_only,
-    {{ suppress_count('n_improved') }} as n_improved,
+    {{ round_count('n_paired') }} as n_paired,
+    {{ round_count('n_baseline_only') }} as n_baseline_only,
+    {{ round_count('n_followup_only') }} as n_followup_only,
+    {{ round_count('n_improved') }} as n_improved,
     improvement_direction,
-    {{ suppress_measure('baseline_mean', 'n_paired') }} as baseline_mean,
-    {{ suppress_measure('followup_mean', 'n_paired') }} as followup_mean,
-    {{ suppress_measure('mean_change', 'n_paired') }} as mean_change,
-    {{ suppress_measure('mean_change_ci_low', 'n_paired') }} as mean_change_ci_low,
-    {{ suppress_measure('mean_change_ci_high', 'n_paired') }} as mean_change_ci_high,
-    {{ suppressed_pct('n_improved', 'n_paired') }} as improved_pct,
-    {{ suppressed_pct('n_paired', '(n_paired + n_baseline_only)') }} as followup_rate_pct,
+    pub_baseline_mean as baseline_mean,
+    pub_followup_mean as followup_mean,
+    pub_followup_mean - pub_baseline_mean as mean_change,
+    {{ interval_around('pub_followup_mean - pub_baseline_mean', 'mean_change', 'mean_change_ci_low', 'n_paired') }}
+        as mean_change_ci_low,
+    {{ interval_around('pub_followup_mean - pub_baseline_mean', 'mean_change', 'mean_change_ci_high', 'n_paired') }}
+        as mean_change_ci_high,
+    {{ mean_from_rounded('n_improved', 'n_paired', 100) }} as improved_pct,
+    {{ mean_from_rounded('n_paired', 'n_paired + n_baseline_only', 100) }} as followup_rate_pct,
     {{ suppress_flag(['n_paired', 'n_baseline_only', 'n_followup_only', 'n_improved']) }} as is_suppressed
-from mart
+from published
