@@ -115,11 +115,11 @@ def test_package_compatible_mode_equals_csdid(built_warehouse: Path) -> None:
     for g_abs in cohorts[:: max(1, len(cohorts) // 3)][:3]:
         g = g_abs - ex.month0
         in_panel = (p.first_month <= g - 15) & (p.last_month >= g + 12)
-        G = p.first_referral
-        keep = in_panel & ((G < 0) | (G >= g))
+        first_ref = p.first_referral
+        keep = in_panel & ((first_ref < 0) | (first_ref >= g))
         months = np.arange(g - 15, g + 13)
         ids = np.flatnonzero(keep)
-        Gk = np.where((G[ids] < 0) | (G[ids] > g + 15), 0, G[ids] - (g - 16))
+        Gk = np.where((first_ref[ids] < 0) | (first_ref[ids] > g + 15), 0, first_ref[ids] - (g - 16))
         df = pd.DataFrame({"id": np.repeat(ids, months.size), "t": np.tile(months - (g - 16), ids.size),
                            "y": ex.y[measure][np.ix_(ids, months)].ravel(), "G": np.repeat(Gk, months.size)})
         with warnings.catch_warnings():
@@ -157,7 +157,8 @@ def test_recovers_planted_effect(built_warehouse: Path) -> None:
     Truth: the generator's planted effect per referred patient over (index, index + 12 months], times the
     share of those days that fall in months g+1 .. g+12 (the estimate leaves out the referral month)."""
     truth = json.loads((built_warehouse / "truth.json").read_text())
-    days = wh.query("select avg(cast(extract(day from index_date) as float)) as d from intermediate.int_index_referrals")
+    days = wh.query("select avg(cast(extract(day from index_date) as float)) as d "
+                    "from intermediate.int_index_referrals")
     in_window = 1 - (30.4 - days[0]["d"]) / 365.25
     for measure in ("gp_appointments", "ae_attendances", "emergency_admissions"):
         row = wh.query("select * from marts.mart_staggered_did where geography_level = 'england' and "

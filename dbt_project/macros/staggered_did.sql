@@ -22,7 +22,7 @@
 
 {% macro sdid_mode() -%}
     {%- set mode = var('sdid_mode') -%}
-    {%- if mode not in ('strata', 'package_compatible') -%}
+    {%- if mode not in ('strata', 'package_compatible') and exceptions is defined -%}
         {{ exceptions.raise_compiler_error("var sdid_mode must be 'strata' or 'package_compatible', not " ~ mode) }}
     {%- endif -%}
     {{ return(mode) }}
@@ -139,4 +139,40 @@
 {% macro sdid_last_control_month(ref_month, g) -%}
     {%- set offset = var('sdid_anticipation_months') | int if sdid_mode() == 'package_compatible' else 0 -%}
     case when {{ ref_month }} is null then 12 else least(12, {{ ref_month }} - {{ g }} - {{ 1 + offset }}) end
+{%- endmacro %}
+
+{#- Methods §9 v2 for one count of people at any level: 0 stays 0, 1 .. suppress_below - 1 NULL,
+    otherwise rounded to the nearest round_to. -#}
+{% macro sdid_published_count(col) -%}
+    case
+        when {{ col }} = 0 then 0
+        when {{ col }} < {{ var('suppress_below') }} then null
+        else cast(round({{ col }} / {{ var('round_to') }}.0) * {{ var('round_to') }} as {{ dbt.type_bigint() }})
+    end
+{%- endmacro %}
+
+{#- Join condition: a patient's stratum attributes (`patient` alias: sex, imd_quintile, age band column
+    `age_band_col`) match a cell's (`cell` alias); always true in package-compatible mode. -#}
+{% macro sdid_same_stratum(cell, patient, age_band_col) -%}
+    {%- if sdid_mode() == 'package_compatible' -%}
+        1 = 1
+    {%- else -%}
+        ({{ cell }}.stratum_sex = {{ patient }}.sex and {{ cell }}.stratum_imd_quintile = {{ patient }}.imd_quintile
+        and {{ cell }}.stratum_age_band = {{ patient }}.{{ age_band_col }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- Join condition: two relations hold the same cell (cohort and stratum). -#}
+{% macro sdid_same_cell(a, b) -%}
+    ({{ a }}.g = {{ b }}.g and {{ a }}.stratum_sub_icb = {{ b }}.stratum_sub_icb and {{ a }}.stratum_sex = {{ b }}.stratum_sex
+    and {{ a }}.stratum_age_band = {{ b }}.stratum_age_band and {{ a }}.stratum_imd_quintile = {{ b }}.stratum_imd_quintile)
+{%- endmacro %}
+
+{#- Join condition: the practice's sub-ICB is the cell's (always true in package-compatible mode). -#}
+{% macro sdid_in_cell_area(cell, practice) -%}
+    {%- if sdid_mode() == 'package_compatible' -%}
+        1 = 1
+    {%- else -%}
+        {{ cell }}.stratum_sub_icb = {{ practice }}.sub_icb_code
+    {%- endif -%}
 {%- endmacro %}

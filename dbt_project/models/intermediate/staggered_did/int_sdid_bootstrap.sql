@@ -19,24 +19,78 @@ groups as (
     from group_practices
     group by measure, geography_level, geography_code, cohort_fy
     having count(*) >= 20
+),
+
+totals as (
+    select
+        gp.measure,
+        gp.geography_level,
+        gp.geography_code,
+        gp.cohort_fy,
+        {%- for ev in events %}
+            sum(gp.psi_{{ ev.col }}) as psi_{{ ev.col }},
+        {%- endfor %}
+        sum(gp.psi_share) as psi_share
+    from group_practices as gp
+    inner join groups as g
+        on
+            gp.measure = g.measure
+            and gp.geography_level = g.geography_level
+            and gp.geography_code = g.geography_code
+            and gp.cohort_fy = g.cohort_fy
+    group by gp.measure, gp.geography_level, gp.geography_code, gp.cohort_fy
+),
+
+positive as (
+    -- sum over the practices drawn +1: the draw is 2 * this - the total (half the rows of the full product)
+    select
+        gp.measure,
+        gp.geography_level,
+        gp.geography_code,
+        gp.cohort_fy,
+        m.draw,
+        {%- for ev in events %}
+            sum(gp.psi_{{ ev.col }}) as psi_{{ ev.col }},
+        {%- endfor %}
+        sum(gp.psi_share) as psi_share
+    from group_practices as gp
+    inner join groups as g
+        on
+            gp.measure = g.measure
+            and gp.geography_level = g.geography_level
+            and gp.geography_code = g.geography_code
+            and gp.cohort_fy = g.cohort_fy
+    inner join {{ ref('int_sdid_multipliers') }} as m on gp.practice_code = m.practice_code
+    where m.multiplier > 0
+    group by gp.measure, gp.geography_level, gp.geography_code, gp.cohort_fy, m.draw
+),
+
+draws as (
+    select distinct draw from {{ ref('int_sdid_multipliers') }}
 )
 
 select
-    gp.measure,
-    gp.geography_level,
-    gp.geography_code,
-    gp.cohort_fy,
-    m.draw,
+    g.measure,
+    g.geography_level,
+    g.geography_code,
+    g.cohort_fy,
+    d.draw,
     {%- for ev in events %}
-    sum(m.multiplier * gp.psi_{{ ev.col }}) / max(g.n_treated) as t_{{ ev.col }},
+        (2 * coalesce(p.psi_{{ ev.col }}, 0) - t.psi_{{ ev.col }}) / g.n_treated as t_{{ ev.col }},
     {%- endfor %}
-    sum(m.multiplier * gp.psi_share) / max(g.n_treated) as t_share
-from group_practices as gp
-inner join groups as g
+    (2 * coalesce(p.psi_share, 0) - t.psi_share) / g.n_treated as t_share
+from groups as g
+cross join draws as d
+inner join totals as t
     on
-        gp.measure = g.measure
-        and gp.geography_level = g.geography_level
-        and gp.geography_code = g.geography_code
-        and gp.cohort_fy = g.cohort_fy
-inner join {{ ref('int_sdid_multipliers') }} as m on gp.practice_code = m.practice_code
-group by gp.measure, gp.geography_level, gp.geography_code, gp.cohort_fy, m.draw
+        g.measure = t.measure
+        and g.geography_level = t.geography_level
+        and g.geography_code = t.geography_code
+        and g.cohort_fy = t.cohort_fy
+left join positive as p
+    on
+        g.measure = p.measure
+        and g.geography_level = p.geography_level
+        and g.geography_code = p.geography_code
+        and g.cohort_fy = p.cohort_fy
+        and d.draw = p.draw

@@ -24,7 +24,10 @@ practices_at_g as (
         p.icb_code,
         p.region_code,
         row_number() over (partition by c.g, p.practice_code order by p.valid_from desc) as geography_seq
-    from (select distinct g, g_date from cells) as c
+    from (select distinct
+        g,
+        g_date
+    from cells) as c
     inner join {{ ref('int_practice_geography') }} as p
         on c.g_date >= p.valid_from and c.g_date < p.valid_to
 )
@@ -47,6 +50,4 @@ inner join practices_at_g as p
     on
         c.g = p.g
         and p.geography_seq = 1
-        {%- if sdid_mode() == 'strata' %}
-        and c.stratum_sub_icb = p.sub_icb_code
-        {%- endif %}
+        and {{ sdid_in_cell_area('c', 'p') }}

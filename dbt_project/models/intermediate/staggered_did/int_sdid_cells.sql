@@ -6,7 +6,7 @@
 -- the treated patients of other cells are dropped and counted (n_unmatched).
 with measures as (
     {%- for m in event_measures() %}
-    select '{{ m.measure }}' as measure{{ ' union all' if not loop.last }}
+        select '{{ m.measure }}' as measure{{ ' union all' if not loop.last }}
     {%- endfor %}
 ),
 
@@ -29,9 +29,9 @@ counts as (
         stratum_sex,
         stratum_age_band,
         stratum_imd_quintile,
-        {%- for ev in sdid_events() %}
+    {%- for ev in sdid_events() %}
         sum(mp_{{ ev.col }}) as m_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from {{ ref('int_sdid_control_counts') }}
     group by g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile
 ),
@@ -44,10 +44,10 @@ sums as (
         stratum_sex,
         stratum_age_band,
         stratum_imd_quintile,
-        {%- for ev in sdid_events() %}
+    {%- for ev in sdid_events() %}
         sum(sc_{{ ev.col }}) as sc_{{ ev.col }},
         sum(scb_{{ ev.col }}) as scb_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from {{ ref('int_sdid_control_sums') }}
     group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile
 )
@@ -62,11 +62,11 @@ select
     c.n_treated,
     c.n_engaged,
     coalesce(k.m_p12, 0) > 0 as is_usable,
-    {%- for ev in sdid_events() %}
+{%- for ev in sdid_events() %}
     k.m_{{ ev.col }},
     cast(coalesce(s.sc_{{ ev.col }}, 0) - coalesce(s.scb_{{ ev.col }}, 0) as {{ sdid_double() }})
     / nullif(k.m_{{ ev.col }}, 0) as dc_{{ ev.col }}{{ ',' if not loop.last }}
-    {%- endfor %}
+{%- endfor %}
 from cells as c
 cross join measures as ms
 left join counts as k

@@ -42,20 +42,16 @@ select
     cp.stratum_age_band,
     cp.stratum_imd_quintile,
     cp.practice_code,
-    {%- for ev in sdid_events() %}
+{%- for ev in sdid_events() %}
     sum(case when {{ sdid_is_control('p.ref_month', 'cp.g', ev.e) }} then p.n_patients else 0 end)
         as mp_{{ ev.col }}{{ ',' if not loop.last }}
-    {%- endfor %}
+{%- endfor %}
 from cell_practices as cp
 inner join patient_years as p
     on
         cp.practice_code = p.practice_code
         and cp.g_year = p.g_year
-        {%- if sdid_mode() == 'strata' %}
-        and cp.stratum_sex = p.sex
-        and cp.stratum_imd_quintile = p.imd_quintile
-        and cp.stratum_age_band = p.age_band
-        {%- endif %}
+        and {{ sdid_same_stratum('cp', 'p', 'age_band') }}
 where
     cp.g between p.g_lo and p.g_hi
     and (p.ref_month is null or p.ref_month > cp.g)

@@ -81,11 +81,7 @@ served as (
         on
             cp.practice_code = p.practice_code
             and {{ sdid_year('cp.g') }} = p.g_year
-            {%- if sdid_mode() == 'strata' %}
-            and cp.stratum_sex = p.sex
-            and cp.stratum_imd_quintile = p.imd_quintile
-            and cp.stratum_age_band = p.age_band
-            {%- endif %}
+            and {{ sdid_same_stratum('cp', 'p', 'age_band') }}
     where
         cp.g between p.g_lo and p.g_hi
         and (p.ref_month is null or p.ref_month > cp.g)
@@ -98,33 +94,39 @@ areas as (
         'england' as geography_level,
         'ENG' as geography_code
     from served as s
-    inner join (select distinct g, cohort_fy from cell_pcns) as y on s.g = y.g
+    inner join (select distinct
+        g,
+        cohort_fy
+    from cell_pcns) as y on s.g = y.g
     {%- if sdid_mode() == 'strata' %}
-    {%- for level in ['region', 'icb', 'sub_icb'] %}
-    union all
-    select
-        s.*,
-        y.cohort_fy,
-        '{{ level }}' as geography_level,
-        s.{{ level }}_code as geography_code
-    from served as s
-    inner join (select distinct g, cohort_fy from cell_pcns) as y on s.g = y.g
-    {%- endfor %}
-    union all
-    select
-        s.*,
-        w.cohort_fy,
-        'pcn' as geography_level,
-        w.pcn_code as geography_code
-    from served as s
-    inner join cell_pcns as w
-        on
-            s.g = w.g
-            and s.stratum_sub_icb = w.stratum_sub_icb
-            and s.stratum_sex = w.stratum_sex
-            and s.stratum_age_band = w.stratum_age_band
-            and s.stratum_imd_quintile = w.stratum_imd_quintile
-    where w.pcn_code is not null
+        {%- for level in ['region', 'icb', 'sub_icb'] %}
+            union all
+            select
+                s.*,
+                y.cohort_fy,
+                '{{ level }}' as geography_level,
+                s.{{ level }}_code as geography_code
+            from served as s
+            inner join (select distinct
+                g,
+                cohort_fy
+            from cell_pcns) as y on s.g = y.g
+        {%- endfor %}
+        union all
+        select
+            s.*,
+            w.cohort_fy,
+            'pcn' as geography_level,
+            w.pcn_code as geography_code
+        from served as s
+        inner join cell_pcns as w
+            on
+                s.g = w.g
+                and s.stratum_sub_icb = w.stratum_sub_icb
+                and s.stratum_sex = w.stratum_sex
+                and s.stratum_age_band = w.stratum_age_band
+                and s.stratum_imd_quintile = w.stratum_imd_quintile
+        where w.pcn_code is not null
     {%- endif %}
 ),
 

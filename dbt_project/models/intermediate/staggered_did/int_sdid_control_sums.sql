@@ -55,7 +55,9 @@ event_years as (
         {{ sdid_age_band('y.g_year * 12', 'ev.year_of_birth') }} as age_band
     from events as ev
     inner join cohort_years as y
-        on y.g_year between {{ sdid_year('ev.month_index - 12') }} and {{ sdid_year('ev.month_index + ' ~ sdid_lead()) }}
+        on
+            y.g_year
+            between {{ sdid_year('ev.month_index - 12') }} and {{ sdid_year('ev.month_index + ' ~ sdid_lead()) }}
 ),
 
 served as (
@@ -76,11 +78,7 @@ served as (
         on
             ev.practice_code = cp.practice_code
             and ev.g_year = cp.g_year
-            {%- if sdid_mode() == 'strata' %}
-            and ev.sex = cp.stratum_sex
-            and ev.imd_quintile = cp.stratum_imd_quintile
-            and ev.age_band = cp.stratum_age_band
-            {%- endif %}
+            and {{ sdid_same_stratum('cp', 'ev', 'age_band') }}
     where
         cp.g between ev.g_lo and ev.g_hi
         and cp.g between ev.month_index - 12 and ev.month_index + {{ sdid_lead() }}
@@ -97,11 +95,11 @@ sums as (
         stratum_imd_quintile,
         practice_code,
         {%- for ev in sdid_events() %}
-        sum(case when e = {{ ev.e }} and last_control_e >= {{ ev.e }} then y else 0 end) as sc_{{ ev.col }},
+            sum(case when e = {{ ev.e }} and last_control_e >= {{ ev.e }} then y else 0 end) as sc_{{ ev.col }},
         {%- endfor %}
         {%- for ev in sdid_events() if ev.e >= first_varying %}
-        sum(case when e between {{ base[0] }} and {{ base[1] }} and last_control_e >= {{ ev.e }} then y else 0 end)
-        / {{ n_base }} as scb_{{ ev.col }},
+            sum(case when e between {{ base[0] }} and {{ base[1] }} and last_control_e >= {{ ev.e }} then y else 0 end)
+            / {{ n_base }} as scb_{{ ev.col }},
         {%- endfor %}
         sum(case when e between {{ base[0] }} and {{ base[1] }} then y else 0 end) / {{ n_base }} as scb_before
     from served
@@ -116,8 +114,8 @@ select
     stratum_age_band,
     stratum_imd_quintile,
     practice_code,
-    {%- for ev in sdid_events() %}
+{%- for ev in sdid_events() %}
     sc_{{ ev.col }},
     {{ 'scb_before' if ev.e < first_varying else 'scb_' ~ ev.col }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
-    {%- endfor %}
+{%- endfor %}
 from sums

@@ -54,35 +54,35 @@ areas as (
     from located as l
     where l.weight_scope = 'cell'
     {%- if sdid_mode() == 'strata' %}
-    {%- for level in ['region', 'icb', 'sub_icb'] %}
-    union all
-    select
-        l.*,
-        '{{ level }}' as geography_level,
-        l.{{ level }}_code as geography_code,
-        1 as use_treated,
-        1 as use_controls
-    from located as l
-    where l.weight_scope = 'cell' and l.{{ level }}_code is not null
-    {%- endfor %}
-    union all
-    select
-        l.*,
-        'pcn' as geography_level,
-        l.pcn_code as geography_code,
-        1 as use_treated,
-        0 as use_controls
-    from located as l
-    where l.weight_scope = 'cell' and l.pcn_code is not null and l.n_treated > 0
-    union all
-    select
-        l.*,
-        'pcn' as geography_level,
-        l.weight_scope as geography_code,
-        0 as use_treated,
-        1 as use_controls
-    from located as l
-    where l.weight_scope != 'cell'
+        {%- for level in ['region', 'icb', 'sub_icb'] %}
+            union all
+            select
+                l.*,
+                '{{ level }}' as geography_level,
+                l.{{ level }}_code as geography_code,
+                1 as use_treated,
+                1 as use_controls
+            from located as l
+            where l.weight_scope = 'cell' and l.{{ level }}_code is not null
+        {%- endfor %}
+        union all
+        select
+            l.*,
+            'pcn' as geography_level,
+            l.pcn_code as geography_code,
+            1 as use_treated,
+            0 as use_controls
+        from located as l
+        where l.weight_scope = 'cell' and l.pcn_code is not null and l.n_treated > 0
+        union all
+        select
+            l.*,
+            'pcn' as geography_level,
+            l.weight_scope as geography_code,
+            0 as use_treated,
+            1 as use_controls
+        from located as l
+        where l.weight_scope != 'cell'
     {%- endif %}
 ),
 
@@ -99,10 +99,10 @@ members as (
         use_treated * base_sum as base_sum,
         use_treated * engaged_base_sum as engaged_base_sum,
         use_controls * has_controls as has_controls,
-        {%- for ev in events %}
+    {%- for ev in events %}
         use_treated * td_{{ ev.col }} as td_{{ ev.col }},
         use_controls * ct_{{ ev.col }} as ct_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from areas
     union all
     select
@@ -117,10 +117,10 @@ members as (
         use_treated * base_sum as base_sum,
         use_treated * engaged_base_sum as engaged_base_sum,
         use_controls * has_controls as has_controls,
-        {%- for ev in events %}
+    {%- for ev in events %}
         use_treated * td_{{ ev.col }} as td_{{ ev.col }},
         use_controls * ct_{{ ev.col }} as ct_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from areas
 ),
 
@@ -132,9 +132,9 @@ cohort_att as (
         geography_code,
         cohort_fy,
         g,
-        {%- for ev in events %}
+    {%- for ev in events %}
         cast(sum(td_{{ ev.col }}) as {{ sdid_double() }}) / sum(n_treated) as att_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from members
     group by measure, geography_level, geography_code, cohort_fy, g
     having sum(n_treated) > 0
@@ -169,11 +169,12 @@ select
     sum(m.base_sum) as base_sum,
     sum(m.engaged_base_sum) as engaged_base_sum,
     {%- for ev in events %}
-    sum(m.td_{{ ev.col }}) as effect_{{ ev.col }},
+        sum(m.td_{{ ev.col }}) as effect_{{ ev.col }},
     {%- endfor %}
-    {%- for ev in events %}
-    sum(m.td_{{ ev.col }} - m.n_treated * ca.att_{{ ev.col }} + m.ct_{{ ev.col }}) as psi_{{ ev.col }}{{ ',' if not loop.last }}
-    {%- endfor %}
+{%- for ev in events %}
+    sum(m.td_{{ ev.col }} - m.n_treated * ca.att_{{ ev.col }} + m.ct_{{ ev.col }})
+        as psi_{{ ev.col }}{{ ',' if not loop.last }}
+{%- endfor %}
 from members as m
 inner join group_means as gm
     on

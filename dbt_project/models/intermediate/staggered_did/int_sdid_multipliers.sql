@@ -2,7 +2,7 @@
 -- md5(practice_code || b), so every build draws the same. A table, so each md5 is computed once.
 with digits as (
     {%- for d in range(10) %}
-    select {{ d }} as d{{ ' union all' if not loop.last }}
+        select {{ d }} as d{{ ' union all' if not loop.last }}
     {%- endfor %}
 ),
 

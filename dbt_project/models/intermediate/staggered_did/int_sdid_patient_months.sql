@@ -10,7 +10,11 @@ events as (
 ),
 
 patients as (
-    select patient_key, g_lo, g_hi from {{ ref('int_sdid_patients') }}
+    select
+        patient_key,
+        g_lo,
+        g_hi
+    from {{ ref('int_sdid_patients') }}
 ),
 
 monthly as (

@@ -7,10 +7,9 @@
 -- weight_scope 'cell' weighs a control by all treated of the cell (any area holding the cell's
 -- sub-ICB); a PCN code weighs it by the treated of that PCN only (PCN rows of the mart).
 {%- set base = sdid_base_range() %}
-{%- set cell_key = ['g', 'stratum_sub_icb', 'stratum_sex', 'stratum_age_band', 'stratum_imd_quintile'] %}
 with measures as (
     {%- for m in event_measures() %}
-    select '{{ m.measure }}' as measure{{ ' union all' if not loop.last }}
+        select '{{ m.measure }}' as measure{{ ' union all' if not loop.last }}
     {%- endfor %}
 ),
 
@@ -48,7 +47,7 @@ treated_sums as (
         count(distinct t.patient_key) as n_treated,
         count(distinct case when t.is_engaged then t.patient_key end) as n_engaged,
         {%- for ev in sdid_events() %}
-        sum(case when tm.e = {{ ev.e }} then tm.y else 0 end) as ty_{{ ev.col }},
+            sum(case when tm.e = {{ ev.e }} then tm.y else 0 end) as ty_{{ ev.col }},
         {%- endfor %}
         sum(case when tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end)
         / {{ base[1] - base[0] + 1 }}.0 as base_sum,
@@ -71,16 +70,15 @@ treated_psi as (
         sum(ts.n_engaged) as n_engaged,
         sum(ts.base_sum) as base_sum,
         sum(ts.engaged_base_sum) as engaged_base_sum,
-        {%- for ev in sdid_events() %}
-        sum(ts.ty_{{ ev.col }} - ts.base_sum - ts.n_treated * c.dc_{{ ev.col }}) as td_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- for ev in sdid_events() %}
+        sum(ts.ty_{{ ev.col }} - ts.base_sum - ts.n_treated * c.dc_{{ ev.col }})
+            as td_{{ ev.col }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from treated_sums as ts
     inner join cells as c
         on
             ts.measure = c.measure
-            {%- for k in cell_key %}
-            and ts.{{ k }} = c.{{ k }}
-            {%- endfor %}
+            and {{ sdid_same_cell('ts', 'c') }}
     group by ts.measure, ts.g, ts.practice_code
 ),
 
@@ -88,31 +86,28 @@ control_q as (
     -- per cell and practice: (own changes - cell mean change) summed over the practice's controls / m
     select
         c.measure,
-        {%- for k in cell_key %}
-        c.{{ k }},
-        {%- endfor %}
+        c.g,
+        c.stratum_sub_icb,
+        c.stratum_sex,
+        c.stratum_age_band,
+        c.stratum_imd_quintile,
         k.practice_code,
         c.n_treated,
         k.mp_m{{ '%02d' % sdid_lead() }} > 0 as has_controls,
-        {%- for ev in sdid_events() %}
+    {%- for ev in sdid_events() %}
         (
             coalesce(s.sc_{{ ev.col }}, 0) - coalesce(s.scb_{{ ev.col }}, 0)
             - k.mp_{{ ev.col }} * c.dc_{{ ev.col }}
         ) / c.m_{{ ev.col }} as q_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from cells as c
     inner join {{ ref('int_sdid_control_counts') }} as k
-        on
-            {%- for k in cell_key %}
-            {{ 'and ' if not loop.first }}c.{{ k }} = k.{{ k }}
-            {%- endfor %}
+        on {{ sdid_same_cell('c', 'k') }}
     left join {{ ref('int_sdid_control_sums') }} as s
         on
             c.measure = s.measure
             and k.practice_code = s.practice_code
-            {%- for k in cell_key %}
-            and c.{{ k }} = s.{{ k }}
-            {%- endfor %}
+            and {{ sdid_same_cell('c', 's') }}
 ),
 
 pcn_weights as (
@@ -136,9 +131,9 @@ control_psi as (
         practice_code,
         'cell' as weight_scope,
         max(case when has_controls then 1 else 0 end) as has_controls,
-        {%- for ev in sdid_events() %}
+    {%- for ev in sdid_events() %}
         -sum(n_treated * q_{{ ev.col }}) as ct_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from control_q
     group by measure, g, practice_code
     union all
@@ -148,15 +143,12 @@ control_psi as (
         q.practice_code,
         w.pcn_code as weight_scope,
         max(case when q.has_controls then 1 else 0 end) as has_controls,
-        {%- for ev in sdid_events() %}
+    {%- for ev in sdid_events() %}
         -sum(w.n_pcn * q.q_{{ ev.col }}) as ct_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from control_q as q
     inner join pcn_weights as w
-        on
-            {%- for k in cell_key %}
-            {{ 'and ' if not loop.first }}q.{{ k }} = w.{{ k }}
-            {%- endfor %}
+        on {{ sdid_same_cell('q', 'w') }}
     group by q.measure, q.g, q.practice_code, w.pcn_code
 )
 
@@ -170,10 +162,10 @@ select
     coalesce(tp.base_sum, 0) as base_sum,
     coalesce(tp.engaged_base_sum, 0) as engaged_base_sum,
     coalesce(cp.has_controls, 0) as has_controls,
-    {%- for ev in sdid_events() %}
+{%- for ev in sdid_events() %}
     coalesce(tp.td_{{ ev.col }}, 0) as td_{{ ev.col }},
     coalesce(cp.ct_{{ ev.col }}, 0) as ct_{{ ev.col }}{{ ',' if not loop.last }}
-    {%- endfor %}
+{%- endfor %}
 from control_psi as cp
 full outer join treated_psi as tp
     on

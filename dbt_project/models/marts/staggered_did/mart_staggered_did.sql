@@ -36,9 +36,11 @@ groups as (
         cast(sum(n_engaged) as {{ sdid_double() }}) / sum(n_treated) as engaged_share,
         cast(sum(engaged_base_sum) as {{ sdid_double() }}) / nullif(sum(n_engaged), 0) as engaged_base_mean,
         {%- for ev in events %}
-        cast(sum(effect_{{ ev.col }}) as {{ sdid_double() }}) / sum(n_treated) as theta_{{ ev.col }},
+            cast(sum(effect_{{ ev.col }}) as {{ sdid_double() }}) / sum(n_treated) as theta_{{ ev.col }},
         {%- endfor %}
-        cast({% for ev in post %}sum(effect_{{ ev.col }}){{ ' + ' if not loop.last }}{% endfor %} as {{ sdid_double() }})
+        cast(
+            {% for ev in post %}                sum(effect_{{ ev.col }}){{ ' + ' if not loop.last }}                                                {% endfor %} as {{ sdid_double() }}
+        )
         / sum(n_treated) as att
     from group_practices
     group by measure, geography_level, geography_code, cohort_fy
@@ -58,8 +60,12 @@ practice_terms as (
         g.base_mean,
         g.engaged_share,
         g.engaged_base_mean,
-        {% for ev in post %}gp.psi_{{ ev.col }}{{ ' + ' if not loop.last }}{% endfor %} as psi_att,
-        ({% for ev in post %}gp.psi_{{ ev.col }}{{ ' + ' if not loop.last }}{% endfor %}) / nullif(g.engaged_share, 0)
+        {% for ev in post %}            gp.psi_{{ ev.col }}{{ ' + ' if not loop.last }}                                    {% endfor %}
+            as psi_att,
+        (
+            {% for ev in post %}                gp.psi_{{ ev.col }}{{ ' + ' if not loop.last }}                                {% endfor %}
+        )
+        / nullif(g.engaged_share, 0)
         - g.att * gp.psi_share / nullif(g.engaged_share * g.engaged_share, 0) as psi_engaged_att
     from group_practices as gp
     inner join groups as g
@@ -94,11 +100,13 @@ boot_draws as (
         b.cohort_fy,
         b.draw,
         g.cluster_factor,
-        {%- for ev in events %}
+    {%- for ev in events %}
         b.t_{{ ev.col }},
         b.t_{{ ev.col }} / nullif(g.engaged_share, 0)
-        - g.theta_{{ ev.col }} * b.t_share / nullif(g.engaged_share * g.engaged_share, 0) as te_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+        - g.theta_{{ ev.col }}
+        * b.t_share
+        / nullif(g.engaged_share * g.engaged_share, 0) as te_{{ ev.col }}{{ ',' if not loop.last }}
+    {%- endfor %}
     from boot as b
     inner join groups as g
         on
@@ -114,10 +122,10 @@ boot_se as (
         geography_level,
         geography_code,
         cohort_fy,
-        {%- for ev in events %}
+    {%- for ev in events %}
         sqrt(max(cluster_factor) * avg(t_{{ ev.col }} * t_{{ ev.col }})) as se_{{ ev.col }},
         sqrt(max(cluster_factor) * avg(te_{{ ev.col }} * te_{{ ev.col }})) as see_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from boot_draws
     group by measure, geography_level, geography_code, cohort_fy
 ),
@@ -233,11 +241,19 @@ unmatched as (
 ),
 
 unmatched_areas as (
-    select 'england' as geography_level, 'ENG' as geography_code, cohort_fy from unmatched
+    select
+        'england' as geography_level,
+        'ENG' as geography_code,
+        cohort_fy
+    from unmatched
     {%- for level in ['region', 'icb', 'sub_icb', 'pcn'] %}
-    union all
-    select '{{ level }}' as geography_level, {{ level }}_code as geography_code, cohort_fy from unmatched
-    where {{ level }}_code is not null
+        union all
+        select
+            '{{ level }}' as geography_level,
+            {{ level }}_code as geography_code,
+            cohort_fy
+        from unmatched
+        where {{ level }}_code is not null
     {%- endfor %}
 ),
 
@@ -273,10 +289,10 @@ estimates as (
         coalesce(u.n_unmatched, 0) as n_unmatched,
         case when g.n_clusters >= 20 then coalesce(q.t_975, {{ sdid_t_975_expansion('(g.n_clusters - 1)') }}) end
             as t_crit,
-        {%- for ev in events %}
+    {%- for ev in events %}
         s.se_{{ ev.col }},
         s.see_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endfor %}
+    {%- endfor %}
     from groups as g
     inner join analytic as a
         on
@@ -334,7 +350,7 @@ cumulative as (
 
 event_months as (
     {%- for ev in events %}
-    select {{ ev.e }} as event_month{{ ' union all' if not loop.last }}
+        select {{ ev.e }} as event_month{{ ' union all' if not loop.last }}
     {%- endfor %}
 ),
 
@@ -344,12 +360,14 @@ event_rows as (
         m.event_month,
         case m.event_month
             {%- for ev in events %}
-            when {{ ev.e }} then c.theta_{{ ev.col }}
+                when {{ ev.e }} then c.theta_{{ ev.col }}
             {%- endfor %}
         end / case when c.population = 'engaged' then c.engaged_share else 1 end as theta,
         case m.event_month
             {%- for ev in events %}
-            when {{ ev.e }} then case when c.population = 'engaged' then c.see_{{ ev.col }} else c.se_{{ ev.col }} end
+                when
+                    {{ ev.e }}
+                    then case when c.population = 'engaged' then c.see_{{ ev.col }} else c.se_{{ ev.col }} end
             {%- endfor %}
         end as theta_se,
         case when c.population = 'engaged' then c.crit_engaged else c.crit end as band_crit
