@@ -67,30 +67,61 @@ positive as (
 
 draws as (
     select distinct draw from {{ ref('int_sdid_multipliers') }}
+),
+
+positive_or_none as (
+    -- every (group, draw): a draw in which no practice of the group came out +1 sums to 0
+    select * from positive
+    union all
+    select
+        g.measure,
+        g.geography_level,
+        g.geography_code,
+        g.cohort_fy,
+        d.draw,
+        {%- for ev in events %}
+            0 as psi_{{ ev.col }},
+        {%- endfor %}
+        0 as psi_share
+    from groups as g
+    cross join draws as d
+),
+
+positive_all as (
+    select
+        measure,
+        geography_level,
+        geography_code,
+        cohort_fy,
+        draw,
+        {%- for ev in events %}
+            sum(psi_{{ ev.col }}) as psi_{{ ev.col }},
+        {%- endfor %}
+        sum(psi_share) as psi_share
+    from positive_or_none
+    group by measure, geography_level, geography_code, cohort_fy, draw
 )
 
 select
-    g.measure,
-    g.geography_level,
-    g.geography_code,
-    g.cohort_fy,
-    d.draw,
+    p.measure,
+    p.geography_level,
+    p.geography_code,
+    p.cohort_fy,
+    p.draw,
     {%- for ev in events %}
-        (2 * coalesce(p.psi_{{ ev.col }}, 0) - t.psi_{{ ev.col }}) / g.n_treated as t_{{ ev.col }},
+        (2 * p.psi_{{ ev.col }} - t.psi_{{ ev.col }}) / g.n_treated as t_{{ ev.col }},
     {%- endfor %}
-    (2 * coalesce(p.psi_share, 0) - t.psi_share) / g.n_treated as t_share
-from groups as g
-cross join draws as d
+    (2 * p.psi_share - t.psi_share) / g.n_treated as t_share
+from positive_all as p
+inner join groups as g
+    on
+        p.measure = g.measure
+        and p.geography_level = g.geography_level
+        and p.geography_code = g.geography_code
+        and p.cohort_fy = g.cohort_fy
 inner join totals as t
     on
-        g.measure = t.measure
-        and g.geography_level = t.geography_level
-        and g.geography_code = t.geography_code
-        and g.cohort_fy = t.cohort_fy
-left join positive as p
-    on
-        g.measure = p.measure
-        and g.geography_level = p.geography_level
-        and g.geography_code = p.geography_code
-        and g.cohort_fy = p.cohort_fy
-        and d.draw = p.draw
+        p.measure = t.measure
+        and p.geography_level = t.geography_level
+        and p.geography_code = t.geography_code
+        and p.cohort_fy = t.cohort_fy
