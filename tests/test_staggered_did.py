@@ -101,7 +101,8 @@ def test_package_compatible_mode_equals_csdid(built_warehouse: Path) -> None:
     from spw import dbtrun
 
     measure = "gp_appointments"
-    select = ["--select", "path:models/intermediate/staggered_did"]
+    # only the models ATT(g, m) is read from (int_sdid_practice_psi and what it reads), then back to strata
+    select = ["--select", "+int_sdid_practice_psi,path:models/intermediate/staggered_did"]
     try:
         dbtrun.run_dbt(["run", *select, "--vars", "{sdid_mode: package_compatible}"], capture=True)
         sql_att = _sql_att_gt(measure)
