@@ -1,0 +1,179 @@
+{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+
+-- Distinct control patients per group (outputs: n_control_patients): patients in the control set of
+-- a usable cell of the group in some event month (the sets of months before g hold all later ones).
+-- Counted over patients grouped by practice, stratum attributes, span and first referral month.
+with patients as (
+    select
+        practice_code,
+        sex,
+        year_of_birth,
+        imd_quintile,
+        g_lo,
+        g_hi,
+        ref_month,
+        count(*) as n_patients
+    from {{ ref('int_sdid_patients') }}
+    group by practice_code, sex, year_of_birth, imd_quintile, g_lo, g_hi, ref_month
+),
+
+cells as (
+    select distinct
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile
+    from {{ ref('int_sdid_cells') }}
+    where is_usable
+),
+
+cell_pcns as (
+    select distinct
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile,
+        pcn_code,
+        cohort_fy
+    from {{ ref('int_sdid_treated') }}
+),
+
+patient_years as (
+    -- each cohort year with the patients' age band then, so that the join to cells is on equalities
+    select
+        p.*,
+        y.g_year,
+        {{ sdid_age_band('y.g_year * 12', 'p.year_of_birth') }} as age_band
+    from patients as p
+    inner join (select distinct {{ sdid_year('g') }} as g_year from cells) as y
+        on y.g_year between {{ sdid_year('p.g_lo') }} and {{ sdid_year('p.g_hi') }}
+),
+
+served as (
+    select distinct
+        p.practice_code,
+        p.sex,
+        p.year_of_birth,
+        p.imd_quintile,
+        p.g_lo,
+        p.g_hi,
+        p.ref_month,
+        p.n_patients,
+        cp.g,
+        cp.stratum_sub_icb,
+        cp.stratum_sex,
+        cp.stratum_age_band,
+        cp.stratum_imd_quintile,
+        cp.region_code,
+        cp.icb_code,
+        cp.sub_icb_code
+    from {{ ref('int_sdid_cell_practices') }} as cp
+    inner join cells as c
+        on
+            cp.g = c.g
+            and cp.stratum_sub_icb = c.stratum_sub_icb
+            and cp.stratum_sex = c.stratum_sex
+            and cp.stratum_age_band = c.stratum_age_band
+            and cp.stratum_imd_quintile = c.stratum_imd_quintile
+    inner join patient_years as p
+        on
+            cp.practice_code = p.practice_code
+            and {{ sdid_year('cp.g') }} = p.g_year
+            and {{ sdid_same_stratum('cp', 'p', 'age_band') }}
+    where
+        cp.g between p.g_lo and p.g_hi
+        and (p.ref_month is null or p.ref_month > cp.g)
+),
+
+areas as (
+    select
+        s.*,
+        y.cohort_fy,
+        'england' as geography_level,
+        'ENG' as geography_code
+    from served as s
+    inner join (select distinct
+        g,
+        cohort_fy
+    from cell_pcns) as y on s.g = y.g
+    {%- if sdid_mode() == 'strata' %}
+        {%- for level in ['region', 'icb', 'sub_icb'] %}
+            union all
+            select
+                s.*,
+                y.cohort_fy,
+                '{{ level }}' as geography_level,
+                s.{{ level }}_code as geography_code
+            from served as s
+            inner join (select distinct
+                g,
+                cohort_fy
+            from cell_pcns) as y on s.g = y.g
+        {%- endfor %}
+        union all
+        select
+            s.*,
+            w.cohort_fy,
+            'pcn' as geography_level,
+            w.pcn_code as geography_code
+        from served as s
+        inner join cell_pcns as w
+            on
+                s.g = w.g
+                and s.stratum_sub_icb = w.stratum_sub_icb
+                and s.stratum_sex = w.stratum_sex
+                and s.stratum_age_band = w.stratum_age_band
+                and s.stratum_imd_quintile = w.stratum_imd_quintile
+        where w.pcn_code is not null
+    {%- endif %}
+),
+
+by_year as (
+    select distinct
+        geography_level,
+        geography_code,
+        cohort_fy,
+        practice_code,
+        sex,
+        year_of_birth,
+        imd_quintile,
+        g_lo,
+        g_hi,
+        ref_month,
+        n_patients
+    from areas
+),
+
+overall as (
+    select distinct
+        geography_level,
+        geography_code,
+        'all' as cohort_fy,
+        practice_code,
+        sex,
+        year_of_birth,
+        imd_quintile,
+        g_lo,
+        g_hi,
+        ref_month,
+        n_patients
+    from areas
+)
+
+select
+    geography_level,
+    geography_code,
+    cohort_fy,
+    sum(n_patients) as n_control_patients
+from by_year
+group by geography_level, geography_code, cohort_fy
+union all
+select
+    geography_level,
+    geography_code,
+    cohort_fy,
+    sum(n_patients) as n_control_patients
+from overall
+group by geography_level, geography_code, cohort_fy

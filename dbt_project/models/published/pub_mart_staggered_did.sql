@@ -1,0 +1,53 @@
+{{ config(alias='mart_staggered_did') }}
+-- Published twin of marts.mart_staggered_did with methods §9 (v2) applied at every geography level,
+-- England included: counts of people 0 stay 0, 1-7 are NULL, 8+ are rounded to 5; the base mean and
+-- engaged share are recomputed from rounded numerators and denominators; model estimates are
+-- published to 2 decimal places (percentages to 1, p-values to 3) and only for groups of 8 or more
+-- treated patients. Local expressions until the shared disclosure macros follow §9 v2.
+{%- set below = var('suppress_below') | int %}
+with mart as (
+    select * from {{ ref('mart_staggered_did') }}
+),
+
+rounded as (
+    select
+        *,
+        n_treated >= {{ below }} as is_published,
+        {{ sdid_published_count('n_treated') }} as n_treated_rounded,
+        {{ sdid_published_count('cast(round(treated_base_mean * 12 * n_treated) as ' ~ dbt.type_bigint() ~ ')') }}
+            as base_events_rounded,
+        {{ sdid_published_count('cast(round(engaged_share * n_treated) as ' ~ dbt.type_bigint() ~ ')') }}
+            as engaged_rounded
+    from mart
+)
+
+select
+    geography_level,
+    geography_code,
+    geography_name,
+    region_code,
+    cohort_fy,
+    population,
+    measure,
+    estimate,
+    event_month,
+    n_treated_rounded as n_treated,
+    {{ sdid_published_count('n_unmatched') }} as n_unmatched,
+    {{ sdid_published_count('n_control_patients') }} as n_control_patients,
+    n_clusters,
+    case
+        when is_published then round(cast(base_events_rounded as numeric) / (12 * n_treated_rounded), 2)
+    end as treated_base_mean,
+    {%- for c in ['att', 'att_se', 'att_ci_low', 'att_ci_high', 'band_low', 'band_high'] %}
+        case when is_published then round(cast({{ c }} as numeric), 2) end as {{ c }},
+    {%- endfor %}
+    {%- for c in ['att_pct', 'att_pct_ci_low', 'att_pct_ci_high'] %}
+        case when is_published then round(cast({{ c }} as numeric), 1) end as {{ c }},
+    {%- endfor %}
+    case when is_published then round(cast(pretrend_p as numeric), 3) end as pretrend_p,
+    case
+        when is_published and engaged_share is not null
+            then round(cast(engaged_rounded as numeric) / n_treated_rounded, 3)
+    end as engaged_share,
+    n_treated > 0 and n_treated < {{ below }} as is_suppressed
+from rounded
