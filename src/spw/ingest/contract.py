@@ -6,7 +6,7 @@ here, so a change to the contract is a change to this file only. See docs/data-c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Identity columns of person-level sources (exactly one per file) and what replaces them in raw.
 NHS_NUMBER = "nhs_number"
@@ -46,7 +46,7 @@ RULE_PSEUDO_FORMAT = "pseudo_nhs_number_format"
 RULE_ORDER = "order"
 RULE_DEPENDENT_CODE = "code_set_for"
 RULE_DEPENDENT_RANGE = "range_for"
-RULE_CLEAR_NHS = "clear_nhs_number"
+RULE_NHS_IN_TEXT = "nhs_number_in_text"
 
 PRACTICE_CODE = r"^[A-Z][0-9]{5}$"
 PCN_CODE = r"^U[0-9]{5}$"
@@ -366,7 +366,6 @@ class Ledger:
     rejected_rows: tuple[str, ...] = (
         "source", "file_name", "sha256", "line_number", "column_name", "rule", "value",
     )
-    statuses: tuple[str, ...] = field(default=("loaded", "rejected", "duplicate"))
 
 
 LEDGER = Ledger()
