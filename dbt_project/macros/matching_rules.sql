@@ -72,46 +72,20 @@
     and ({{ c }}.first_referral_date is null or {{ c }}.first_referral_date > {{ i }}.post_end)
 {%- endmacro %}
 
-{#- Exact-match key: the practice row valid on day t (the latest valid_from when rows overlap) is in
-    sub-ICB `sub_icb` (a subquery on int_practice_geography, for members whose practice was re-mapped
-    during the year; the others are settled by their row's validity on the ring). -#}
-{% macro practice_in_sub_icb_on(practice_code, day, sub_icb) -%}
-    exists (
-        select 1
-        from {{ ref('int_practice_geography') }} as g
-        where
-            g.practice_code = {{ practice_code }}
-            and {{ day }} >= g.valid_from
-            and {{ day }} < g.valid_to
-            and g.sub_icb_code = {{ sub_icb }}
-            and not exists (
-                select 1
-                from {{ ref('int_practice_geography') }} as later
-                where
-                    later.practice_code = g.practice_code
-                    and {{ day }} >= later.valid_from
-                    and {{ day }} < later.valid_to
-                    and later.valid_from > g.valid_from
-            )
-    )
+{#- Exact-match key: the candidate's practice (`practice_code`) is in the index patient's sub-ICB on
+    day t: a join condition on `period`, a row of int_practice_periods. -#}
+{% macro practice_in_sub_icb_on(period, practice_code, day, sub_icb) -%}
+    {{ period }}.practice_code = {{ practice_code }}
+    and {{ day }} >= {{ period }}.period_from
+    and {{ day }} < {{ period }}.period_to
+    and {{ period }}.sub_icb_code = {{ sub_icb }}
 {%- endmacro %}
 
-{#- Ring member r passes for index row i (r already in i's demographic stratum): eligible, its
-    practice in i's sub-ICB on day t, and the same three pre-window bands as i, counted on r's
+{#- Ring member r passes for index row i (r already in i's demographic stratum, its practice checked
+    by practice_in_sub_icb_on): eligible, and the same three pre-window bands as i, counted on r's
     timelines. -#}
 {% macro candidate_passes(i, r) -%}
     {{ candidate_is_eligible(i, r) }}
-    and (
-        (
-            not {{ r }}.has_practice_change
-            and {{ i }}.index_date >= {{ r }}.practice_valid_from
-            and {{ i }}.index_date < {{ r }}.practice_valid_to
-        )
-        or (
-            {{ r }}.has_practice_change
-            and {{ practice_in_sub_icb_on(r ~ '.practice_code', i ~ '.index_date', i ~ '.sub_icb_code') }}
-        )
-    )
     and {{ gp_appointments_band(dates_between(r ~ '.gp_appointment_dates', i ~ '.pre_start', i ~ '.index_date')) }}
     = {{ i }}.gp_appointments_band
     and {{ zero_one_two_band(dates_between(r ~ '.emergency_admission_dates', i ~ '.pre_start', i ~ '.index_date')) }}

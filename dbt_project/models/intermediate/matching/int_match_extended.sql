@@ -20,6 +20,10 @@ ring as (
     select * from {{ ref('int_match_ring') }}
 ),
 
+practice_periods as (
+    select * from {{ ref('int_practice_periods') }}
+),
+
 short_index_rows as (
     select i.*
     from {{ ref('int_match_index') }} as i
@@ -92,9 +96,6 @@ distanced as (
         r.registration_end_date,
         r.date_of_death,
         r.first_referral_date,
-        r.has_practice_change,
-        r.practice_valid_from,
-        r.practice_valid_to,
         r.gp_appointment_dates,
         r.emergency_admission_dates,
         r.ae_attendance_dates,
@@ -109,11 +110,13 @@ distanced as (
 )
 
 select
-    index_key,
-    window_months,
-    patient_key as control_key,
-    hash_distance
-from distanced
+    d.index_key,
+    d.window_months,
+    d.patient_key as control_key,
+    d.hash_distance
+from distanced as d
+inner join practice_periods as g
+    on {{ practice_in_sub_icb_on('g', 'd.practice_code', 'd.index_date', 'd.sub_icb_code') }}
 where
-    hash_distance > {{ pool_size }}
-    and {{ candidate_passes('distanced', 'distanced') }}
+    d.hash_distance > {{ pool_size }}
+    and {{ candidate_passes('d', 'd') }}

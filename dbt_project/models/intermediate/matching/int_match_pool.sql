@@ -13,6 +13,10 @@ ring as (
     select * from {{ ref('int_match_ring') }}
 ),
 
+practice_periods as (
+    select * from {{ ref('int_practice_periods') }}
+),
+
 digits as (
     select d from (values (0), (1), (2), (3), (4), (5), (6), (7), (8), (9)) as v (d)
 ),
@@ -60,6 +64,8 @@ passing as (
         on
             {{ same_stratum('i', 'r') }}
             and i.place_rank = r.ring_rank
+    inner join practice_periods as g
+        on {{ practice_in_sub_icb_on('g', 'r.practice_code', 'i.index_date', 'i.sub_icb_code') }}
     where {{ candidate_passes('i', 'r') }}
 )
 

@@ -5,7 +5,7 @@
 -- patient is how many places after the index patient it sits (circularly), so the nearest
 -- candidates are found by position (an equi-join) instead of hashing every pair.
 -- Each member carries what the pair rules read (registration, death, first referral, the validity of
--- its practice row, the timelines of the three banded measures), so a candidate is checked in place,
+-- its practice, the timelines of the three banded measures), so a candidate is checked in place,
 -- and the band ranks of its counts over every day a pre-window of an index date in the year can
 -- cover, [1 January - longest W months, 31 December): upper bounds that let int_match_extended skip
 -- members who cannot reach an index patient's bands.
@@ -43,34 +43,18 @@ timelines as (
     from {{ ref('int_patient_timelines') }}
 ),
 
-practice_year_rows as (
-    -- every practice row valid at some time in each index year (a small table: practices x years)
-    select
+practice_years as (
+    -- each sub-ICB a practice is in at some time in each index year (a small table); the matching
+    -- models check the sub-ICB on day t itself (practice_in_sub_icb_on)
+    select distinct
         g.practice_code,
         y.index_year,
-        g.sub_icb_code,
-        g.valid_from,
-        g.valid_to,
-        count(*) over (partition by g.practice_code, y.index_year) as n_practice_rows
+        g.sub_icb_code
     from geography as g
     cross join years as y
     where
         g.valid_from <= {{ year_end('y.index_year') }}
         and g.valid_to > {{ year_start('y.index_year') }}
-),
-
-practice_years as (
-    -- with one practice row in the year its interval decides day t; when the practice was re-mapped
-    -- during the year, the matching models check the row valid on day t
-    select
-        practice_code,
-        index_year,
-        sub_icb_code,
-        n_practice_rows > 1 as has_practice_change,
-        min(valid_from) as practice_valid_from,
-        max(valid_to) as practice_valid_to
-    from practice_year_rows
-    group by practice_code, index_year, sub_icb_code, n_practice_rows
 ),
 
 stratified as (
@@ -86,10 +70,7 @@ stratified as (
         p.practice_code,
         p.registration_start_date,
         p.registration_end_date,
-        p.date_of_death,
-        y.has_practice_change,
-        y.practice_valid_from,
-        y.practice_valid_to
+        p.date_of_death
     from patients as p
     inner join practice_years as y on p.practice_code = y.practice_code
     where
@@ -124,9 +105,6 @@ select
     r.registration_end_date,
     r.date_of_death,
     f.first_referral_date,
-    r.has_practice_change,
-    r.practice_valid_from,
-    r.practice_valid_to,
     r.ring_rank,
     r.ring_size,
     t.gp_appointments_dates as gp_appointment_dates,
