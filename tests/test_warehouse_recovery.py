@@ -176,15 +176,13 @@ def test_matching_is_deterministic_and_independent_of_pool_size(warehouse: Path)
     index patients go through the second (whole-stratum) pass."""
     from spw.dbtrun import run_dbt
 
-    # every column but todo_through, the state an incremental build keeps (a rebuild sets a new one)
-    controls = ("select index_key, window_months, control_key, control_seq, hash_rank, index_date, pre_start, "
+    controls = ("select index_key, window_months, control_key, control_seq, hash_distance, index_date, pre_start, "
                 "post_end from intermediate.int_matched_controls order by index_key, window_months, control_seq")
     did = ("select design, geography_level, geography_code, cohort_fy, population, subgroup, window_months, "
            "measure, n_matched, control_pre_mean, control_post_mean, did_mean, did_ci_low, did_ci_high "
            "from marts.mart_demand_reduction order by 1, 2, 3, 4, 5, 6, 7, 8")
     before_controls, before_did = wh.query(controls), wh.query(did)
-    # --full-refresh: the matching stages are incremental and would otherwise keep every index row
-    run_dbt(["run", "--full-refresh", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
+    run_dbt(["run", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
     assert wh.query("select count(*) as n from intermediate.int_match_extended")[0]["n"] > 0
     assert wh.query(controls) == before_controls
     assert wh.query(did) == before_did

@@ -1,46 +1,34 @@
-{#- The five reporting levels of methods §1/§8 (england, region, icb, sub_icb, pcn) as one long
-    relation: one copy of each input row per level, with geography_level, geography_code,
-    geography_name and region_code ('ENG' at England level). `relation` is a CTE or relation with
-    columns pcn_code/pcn_name, sub_icb_code/_name, icb_code/_name, region_code/_name; `columns` are
-    carried through unchanged. Rows whose code at a level is unknown (NULL) appear at England level
-    only. -#}
-{% macro unpivot_geography_levels(relation, columns) -%}
-    {{ unpivot_geography(relation, columns, with_names=true) }}
+{#- The five reporting levels of methods §1/§8 (seed geography_levels: england, region, icb, sub_icb,
+    pcn). A mart cross joins its rows with the seed and keeps a row at each level where its code is
+    known (England always), so these return the code, name and region of a row at `level`, an
+    expression naming the level. Columns read: region_code/_name, icb_code/_name, sub_icb_code/_name,
+    pcn_code/_name of the row. -#}
+
+{% macro geography_code_at(level) -%}
+    cast(
+        case {{ level }}
+            when 'england' then 'ENG'
+            when 'region' then region_code
+            when 'icb' then icb_code
+            when 'sub_icb' then sub_icb_code
+            when 'pcn' then pcn_code
+        end as {{ dbt.type_string() }}
+    )
 {%- endmacro %}
 
-
-{#- The five reporting levels as codes only: one copy of each row of `relation` (columns region_code,
-    icb_code, sub_icb_code, pcn_code) per level at which its code is known, with geography_level and
-    geography_code ('ENG' at England level), then `columns` unchanged. Names are joined afterwards. -#}
-{% macro unpivot_geography_codes(relation, columns) -%}
-    {{ unpivot_geography(relation, columns, with_names=false) }}
+{% macro geography_name_at(level) -%}
+    cast(
+        case {{ level }}
+            when 'england' then 'England'
+            when 'region' then region_name
+            when 'icb' then icb_name
+            when 'sub_icb' then sub_icb_name
+            when 'pcn' then pcn_name
+        end as {{ dbt.type_string() }}
+    )
 {%- endmacro %}
 
-
-{#- Both of the above: with_names adds geography_name and region_code. -#}
-{% macro unpivot_geography(relation, columns, with_names) -%}
-    {%- set levels = [
-        ('england', "'ENG'", "'England'", "'ENG'"),
-        ('region', 'region_code', 'region_name', 'region_code'),
-        ('icb', 'icb_code', 'icb_name', 'region_code'),
-        ('sub_icb', 'sub_icb_code', 'sub_icb_name', 'region_code'),
-        ('pcn', 'pcn_code', 'pcn_name', 'region_code'),
-    ] %}
-    {%- for level, code, name, region in levels -%}
-        {%- set named = [
-            'cast(' ~ name ~ ' as ' ~ dbt.type_string() ~ ') as geography_name',
-            'cast(' ~ region ~ ' as ' ~ dbt.type_string() ~ ') as region_code',
-        ] if with_names else [] %}
-        select
-            '{{ level }}' as geography_level,
-            cast({{ code }} as {{ dbt.type_string() }}) as geography_code,
-            {{ (named + columns) | join(', ') }}
-        from {{ relation }}
-        {%- if level != 'england' %}
-            where {{ code }} is not null
-        {%- endif %}
-        {%- if not loop.last %}
-            union all
-        {% endif %}
-    {%- endfor %}
+{#- The region a row at `level` reports to ('ENG' at England level). -#}
+{% macro geography_region_at(level) -%}
+    cast(case when {{ level }} = 'england' then 'ENG' else region_code end as {{ dbt.type_string() }})
 {%- endmacro %}

@@ -39,8 +39,6 @@ from psycopg.copy import LibpqWriter
 from spw.ingest import contract as c
 from spw.ingest.pseudonymise import Pseudonymiser, mask_nhs
 from spw.ingest.schema import (
-    LOADER_MARK,
-    LOADER_UNMARK,
     ensure_schema,
     loaded_at_index,
     loaded_at_name,
@@ -797,7 +795,6 @@ def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, ru
         with conn.transaction():
             # Two loaders given the same bytes queue here, and the second one sees a duplicate.
             conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (scan.sha256,))
-            conn.execute(LOADER_MARK)  # its writes to raw are in the ledger: not counted as outside ones
             if _already_loaded(conn, scan.sha256):
                 result.status = "duplicate"
             elif scan.fault:
@@ -815,7 +812,6 @@ def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, ru
                 rejects.copy_into_audit(conn)
             result.finished_at = _now()
             _write_ledger(conn, result)
-            conn.execute(LOADER_UNMARK)
     finally:
         rejects.close()
     log.debug("%s", result.summary())  # callers (the DAG task, the CLI) report outcomes

@@ -84,11 +84,25 @@ dimensioned as (
 ),
 
 long_form as (
-    {{ unpivot_geography_levels('dimensioned', [
-        'cohort_fy', 'dimension', 'dimension_value', 'registered_population', 'referrals',
-        'people_engaged', 'outcome_n_patients', 'gp_pre_total', 'gp_post_total', 'swemwbs_n_paired',
-        'swemwbs_change_sum'
-    ]) }}
+    select
+        l.geography_level,
+        {{ geography_code_at('l.geography_level') }} as geography_code,
+        {{ geography_name_at('l.geography_level') }} as geography_name,
+        {{ geography_region_at('l.geography_level') }} as region_code,
+        r.cohort_fy,
+        r.dimension,
+        r.dimension_value,
+        r.registered_population,
+        r.referrals,
+        r.people_engaged,
+        r.outcome_n_patients,
+        r.gp_pre_total,
+        r.gp_post_total,
+        r.swemwbs_n_paired,
+        r.swemwbs_change_sum
+    from dimensioned as r
+    cross join {{ ref('geography_levels') }} as l
+    where {{ geography_code_at('l.geography_level') }} is not null
 ),
 
 summary as (

@@ -106,7 +106,16 @@ referral_values as (
 ),
 
 long_form as (
-    {{ unpivot_geography_levels('placed', ['referral_id', 'month']) }}
+    select
+        l.geography_level,
+        {{ geography_code_at('l.geography_level') }} as geography_code,
+        {{ geography_name_at('l.geography_level') }} as geography_name,
+        {{ geography_region_at('l.geography_level') }} as region_code,
+        r.referral_id,
+        r.month
+    from placed as r
+    cross join {{ ref('geography_levels') }} as l
+    where {{ geography_code_at('l.geography_level') }} is not null
 ),
 
 totals as (

@@ -28,10 +28,21 @@ as_at as (
 ),
 
 long_form as (
-    {{ unpivot_geography_levels('pcn_month', [
-        'month', 'financial_year', 'registered_population', 'arrs_entitlement_wte', 'link_worker_wte',
-        'referrals', 'people_referred'
-    ]) }}
+    select
+        l.geography_level,
+        {{ geography_code_at('l.geography_level') }} as geography_code,
+        {{ geography_name_at('l.geography_level') }} as geography_name,
+        {{ geography_region_at('l.geography_level') }} as region_code,
+        r.month,
+        r.financial_year,
+        r.registered_population,
+        r.arrs_entitlement_wte,
+        r.link_worker_wte,
+        r.referrals,
+        r.people_referred
+    from pcn_month as r
+    cross join {{ ref('geography_levels') }} as l
+    where {{ geography_code_at('l.geography_level') }} is not null
 ),
 
 in_year as (

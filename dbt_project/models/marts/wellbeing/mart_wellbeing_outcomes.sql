@@ -19,10 +19,24 @@ with_all_years as (
 ),
 
 long_form as (
-    {{ unpivot_geography_levels('with_all_years', [
-        'cohort_fy_group', 'instrument', 'item', 'is_paired', 'is_baseline_only', 'is_followup_only',
-        'is_improved', 'baseline_score', 'followup_score', 'score_change'
-    ]) }}
+    select
+        l.geography_level,
+        {{ geography_code_at('l.geography_level') }} as geography_code,
+        {{ geography_name_at('l.geography_level') }} as geography_name,
+        {{ geography_region_at('l.geography_level') }} as region_code,
+        r.cohort_fy_group,
+        r.instrument,
+        r.item,
+        r.is_paired,
+        r.is_baseline_only,
+        r.is_followup_only,
+        r.is_improved,
+        r.baseline_score,
+        r.followup_score,
+        r.score_change
+    from with_all_years as r
+    cross join {{ ref('geography_levels') }} as l
+    where {{ geography_code_at('l.geography_level') }} is not null
 ),
 
 summary as (
