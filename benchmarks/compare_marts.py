@@ -1,6 +1,6 @@
 """Row-for-row comparison of the marts and published tables with a snapshot (not a test).
 
-    python benchmarks/compare_marts.py snapshot before   # copy marts.* and published.* to before_marts, before_published
+    python benchmarks/compare_marts.py snapshot before   # marts.*, published.* -> before_marts, before_published
     (rebuild the warehouse with other code on the same raw data)
     python benchmarks/compare_marts.py compare before    # every table: rows in one and not the other, both ways
 

@@ -48,7 +48,8 @@ def vocabulary() -> dict[str, list[dict[str, str]]]:
                 raise KeyError(f"{name}.{spec[role]} is not a contract column")
         events.append({"source": name, "staging": STAGING_MODELS[name], **spec})
     if set(STAGING_MODELS) != set(contract.SOURCE_NAMES):
-        raise KeyError(f"staging models do not match the contract: {sorted(set(STAGING_MODELS) ^ set(contract.SOURCE_NAMES))}")
+        gaps = sorted(set(STAGING_MODELS) ^ set(contract.SOURCE_NAMES))
+        raise KeyError(f"staging models do not match the contract: {gaps}")
     return {"contract_sources": sources, "event_sources": events}
 
 

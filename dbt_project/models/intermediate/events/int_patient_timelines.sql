@@ -40,6 +40,8 @@ admissions as (
     cross join cutoff as c
     where a.patient_key is not null
 ),
+-- noqa: disable=LT02
+-- (sqlfluff cannot place the Jinja loops of these select lists)
 {%- for s in event_sources() %}
 
     {{ s.name }}_dates as (
@@ -88,8 +90,6 @@ patients as (
     {%- endfor %}
 )
 
--- noqa: disable=LT02
--- (sqlfluff cannot place the Jinja loops of the select list)
 select
     p.patient_key,
     {%- for m in counted %}
