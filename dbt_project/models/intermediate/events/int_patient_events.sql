@@ -1,37 +1,12 @@
 -- One row per patient event per measure of methods §2, dated, with its value (1, or bed days).
 -- Generated from the measure definitions in macros/measures.sql (as is int_patient_timelines).
-with cutoff as (
-    select cutoff_date from {{ ref('int_data_cutoff') }}
-),
+with
+{%- for s in event_sources() %}
 
-admitted_destinations as (
-    select discharge_destination_snomed from {{ ref('ref_admitted_discharge_destinations') }}
-),
-
-appointments as (
-    select * from {{ ref('stg_gp__appointments') }}
-    where patient_key is not null
-),
-
-attendances as (
-    select
-        a.*,
-        d.discharge_destination_snomed is not null as is_admitted_destination
-    from {{ ref('stg_ecds__attendances') }} as a
-    left join admitted_destinations as d
-        on a.discharge_destination_snomed = d.discharge_destination_snomed
-    where a.patient_key is not null
-),
-
-admissions as (
-    -- open spells run to the data cut-off (emergency_bed_days)
-    select
-        a.*,
-        c.cutoff_date
-    from {{ ref('stg_apc__admissions') }} as a
-    cross join cutoff as c
-    where a.patient_key is not null
-)
+    {{ s.name }} as (
+        select * from {{ ref('int_event_' ~ s.name) }}
+    ){{ ',' if not loop.last }}
+{%- endfor %}
 
 {%- for m in event_measures() %}
     {%- set s = event_source(m.source) %}

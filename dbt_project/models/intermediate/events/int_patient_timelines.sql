@@ -8,38 +8,13 @@
 {%- set counted = event_measures() | rejectattr('value', 'defined') | list %}
 {%- set valued = event_measures() | selectattr('value', 'defined') | list %}
 
-with cutoff as (
-    select cutoff_date from {{ ref('int_data_cutoff') }}
-),
+with
+{%- for s in event_sources() %}
 
-admitted_destinations as (
-    select discharge_destination_snomed from {{ ref('ref_admitted_discharge_destinations') }}
-),
-
-appointments as (
-    select * from {{ ref('stg_gp__appointments') }}
-    where patient_key is not null
-),
-
-attendances as (
-    select
-        a.*,
-        d.discharge_destination_snomed is not null as is_admitted_destination
-    from {{ ref('stg_ecds__attendances') }} as a
-    left join admitted_destinations as d
-        on a.discharge_destination_snomed = d.discharge_destination_snomed
-    where a.patient_key is not null
-),
-
-admissions as (
-    -- open spells run to the data cut-off (emergency_bed_days)
-    select
-        a.*,
-        c.cutoff_date
-    from {{ ref('stg_apc__admissions') }} as a
-    cross join cutoff as c
-    where a.patient_key is not null
-),
+    {{ s.name }} as (
+        select * from {{ ref('int_event_' ~ s.name) }}
+    ){{ ',' if not loop.last }}
+{%- endfor %},
 -- noqa: disable=LT02
 -- (sqlfluff cannot place the Jinja loops of these select lists)
 {%- for s in event_sources() %}
