@@ -42,29 +42,35 @@ names as (
 ),
 
 cells_by_level as (
-    select
-        l.geography_level,
-        {{ geography_code_at('l.geography_level') }} as geography_code,
-        r.design,
-        r.cohort_fy,
-        r.population,
-        r.subgroup,
-        r.window_months,
-        r.measure,
-        r.n_patients,
-        r.pre_total,
-        r.post_total,
-        r.change_sum,
-        r.change_sq_sum,
-        r.n_matched,
-        r.matched_pre_total,
-        r.control_pre_sum,
-        r.control_post_sum,
-        r.did_sum,
-        r.did_sq_sum
-    from cells as r
-    cross join {{ ref('geography_levels') }} as l
-    where {{ geography_code_at('l.geography_level') }} is not null
+    {%- for l in reporting_levels() %}
+        select
+            '{{ l.level }}' as geography_level,
+            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
+            design,
+            cohort_fy,
+            population,
+            subgroup,
+            window_months,
+            measure,
+            n_patients,
+            pre_total,
+            post_total,
+            change_sum,
+            change_sq_sum,
+            n_matched,
+            matched_pre_total,
+            control_pre_sum,
+            control_post_sum,
+            did_sum,
+            did_sq_sum
+        from cells
+        {%- if l.level != 'england' %}
+            where {{ l.code }} is not null
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 cells_by_cohort as (

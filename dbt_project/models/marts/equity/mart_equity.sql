@@ -84,25 +84,31 @@ dimensioned as (
 ),
 
 long_form as (
-    select
-        l.geography_level,
-        {{ geography_code_at('l.geography_level') }} as geography_code,
-        {{ geography_name_at('l.geography_level') }} as geography_name,
-        {{ geography_region_at('l.geography_level') }} as region_code,
-        r.cohort_fy,
-        r.dimension,
-        r.dimension_value,
-        r.registered_population,
-        r.referrals,
-        r.people_engaged,
-        r.outcome_n_patients,
-        r.gp_pre_total,
-        r.gp_post_total,
-        r.swemwbs_n_paired,
-        r.swemwbs_change_sum
-    from dimensioned as r
-    cross join {{ ref('geography_levels') }} as l
-    where {{ geography_code_at('l.geography_level') }} is not null
+    {%- for l in reporting_levels() %}
+        select
+            '{{ l.level }}' as geography_level,
+            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
+            cast({{ l.name }} as {{ dbt.type_string() }}) as geography_name,
+            cast({{ l.region }} as {{ dbt.type_string() }}) as region_code,
+            cohort_fy,
+            dimension,
+            dimension_value,
+            registered_population,
+            referrals,
+            people_engaged,
+            outcome_n_patients,
+            gp_pre_total,
+            gp_post_total,
+            swemwbs_n_paired,
+            swemwbs_change_sum
+        from dimensioned
+        {%- if l.level != 'england' %}
+            where {{ l.code }} is not null
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 summary as (

@@ -28,21 +28,27 @@ as_at as (
 ),
 
 long_form as (
-    select
-        l.geography_level,
-        {{ geography_code_at('l.geography_level') }} as geography_code,
-        {{ geography_name_at('l.geography_level') }} as geography_name,
-        {{ geography_region_at('l.geography_level') }} as region_code,
-        r.month,
-        r.financial_year,
-        r.registered_population,
-        r.arrs_entitlement_wte,
-        r.link_worker_wte,
-        r.referrals,
-        r.people_referred
-    from pcn_month as r
-    cross join {{ ref('geography_levels') }} as l
-    where {{ geography_code_at('l.geography_level') }} is not null
+    {%- for l in reporting_levels() %}
+        select
+            '{{ l.level }}' as geography_level,
+            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
+            cast({{ l.name }} as {{ dbt.type_string() }}) as geography_name,
+            cast({{ l.region }} as {{ dbt.type_string() }}) as region_code,
+            month,
+            financial_year,
+            registered_population,
+            arrs_entitlement_wte,
+            link_worker_wte,
+            referrals,
+            people_referred
+        from pcn_month
+        {%- if l.level != 'england' %}
+            where {{ l.code }} is not null
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 in_year as (

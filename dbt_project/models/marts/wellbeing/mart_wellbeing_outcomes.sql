@@ -19,24 +19,30 @@ with_all_years as (
 ),
 
 long_form as (
-    select
-        l.geography_level,
-        {{ geography_code_at('l.geography_level') }} as geography_code,
-        {{ geography_name_at('l.geography_level') }} as geography_name,
-        {{ geography_region_at('l.geography_level') }} as region_code,
-        r.cohort_fy_group,
-        r.instrument,
-        r.item,
-        r.is_paired,
-        r.is_baseline_only,
-        r.is_followup_only,
-        r.is_improved,
-        r.baseline_score,
-        r.followup_score,
-        r.score_change
-    from with_all_years as r
-    cross join {{ ref('geography_levels') }} as l
-    where {{ geography_code_at('l.geography_level') }} is not null
+    {%- for l in reporting_levels() %}
+        select
+            '{{ l.level }}' as geography_level,
+            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
+            cast({{ l.name }} as {{ dbt.type_string() }}) as geography_name,
+            cast({{ l.region }} as {{ dbt.type_string() }}) as region_code,
+            cohort_fy_group,
+            instrument,
+            item,
+            is_paired,
+            is_baseline_only,
+            is_followup_only,
+            is_improved,
+            baseline_score,
+            followup_score,
+            score_change
+        from with_all_years
+        {%- if l.level != 'england' %}
+            where {{ l.code }} is not null
+        {%- endif %}
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
+    {%- endfor %}
 ),
 
 summary as (
