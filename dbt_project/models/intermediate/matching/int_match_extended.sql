@@ -107,16 +107,29 @@ distanced as (
             and i.ub_gp_appointments_rank = r.ub_gp_appointments_rank
             and i.ub_emergency_admissions_rank = r.ub_emergency_admissions_rank
             and i.ub_ae_attendances_rank = r.ub_ae_attendances_rank
+),
+
+passing as {{ materialized_cte() }} (
+    -- the pair rules first, then the practice periods (as int_match_pool)
+    select
+        d.index_key,
+        d.window_months,
+        d.index_date,
+        d.sub_icb_code,
+        d.patient_key as control_key,
+        d.practice_code as control_practice_code,
+        d.hash_distance
+    from distanced as d
+    where
+        d.hash_distance > {{ pool_size }}
+        and {{ candidate_passes('d', 'd') }}
 )
 
 select
-    d.index_key,
-    d.window_months,
-    d.patient_key as control_key,
-    d.hash_distance
-from distanced as d
+    p.index_key,
+    p.window_months,
+    p.control_key,
+    p.hash_distance
+from passing as p
 inner join practice_periods as g
-    on {{ practice_in_sub_icb_on('g', 'd.practice_code', 'd.index_date', 'd.sub_icb_code') }}
-where
-    d.hash_distance > {{ pool_size }}
-    and {{ candidate_passes('d', 'd') }}
+    on {{ practice_in_sub_icb_on('g', 'p.control_practice_code', 'p.index_date', 'p.sub_icb_code') }}

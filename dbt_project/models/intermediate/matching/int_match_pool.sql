@@ -53,20 +53,30 @@ pool_places as {{ materialized_cte() }} (
     inner join pool_offsets as o on i.ring_size > o.hash_distance
 ),
 
-passing as (
+passing as {{ materialized_cte() }} (
+    -- the pair rules first: joined to the practice periods before them, the planner pairs every
+    -- period of the sub-ICB with every place
     select
         i.index_key,
         i.window_months,
+        i.index_date,
+        i.sub_icb_code,
         r.patient_key as control_key,
+        r.practice_code as control_practice_code,
         i.hash_distance
     from pool_places as i
     inner join ring as r
         on
             {{ same_stratum('i', 'r') }}
             and i.place_rank = r.ring_rank
-    inner join practice_periods as g
-        on {{ practice_in_sub_icb_on('g', 'r.practice_code', 'i.index_date', 'i.sub_icb_code') }}
     where {{ candidate_passes('i', 'r') }}
 )
 
-select * from passing
+select
+    p.index_key,
+    p.window_months,
+    p.control_key,
+    p.hash_distance
+from passing as p
+inner join practice_periods as g
+    on {{ practice_in_sub_icb_on('g', 'p.control_practice_code', 'p.index_date', 'p.sub_icb_code') }}
