@@ -28,6 +28,19 @@
     materialized
 {%- endmacro %}
 
+{#- `as not materialized` on a CTE read twice: Postgres would otherwise copy it (a whole table, such
+    as the matching ring) into a work area, losing its statistics, instead of reading it in place. -#}
+{% macro inlined_cte() -%}
+    {{ return(adapter.dispatch('inlined_cte', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__inlined_cte() -%}
+{%- endmacro %}
+
+{% macro postgres__inlined_cte() -%}
+    not materialized
+{%- endmacro %}
+
 {#- Pre-hook of models that aggregate millions of rows into few groups behind joins whose estimates
     run far too high: Postgres would sort them all by text keys instead of hashing. -#}
 {% macro prefer_hash_aggregation() -%}

@@ -16,7 +16,7 @@ with pool_matches as (
     group by index_key, window_months
 ),
 
-ring as (
+ring as {{ inlined_cte() }} (
     select * from {{ ref('int_match_ring') }}
 ),
 

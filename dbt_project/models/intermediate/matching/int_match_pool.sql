@@ -9,7 +9,7 @@ with index_rows as (
     select * from {{ ref('int_match_index') }}
 ),
 
-ring as (
+ring as {{ inlined_cte() }} (
     select * from {{ ref('int_match_ring') }}
 ),
 
