@@ -66,3 +66,16 @@
 {% macro postgres__avoid_nested_loops() -%}
     set local enable_nestloop = off
 {%- endmacro %}
+
+{#- Pre-hook of int_match_pool: its ring places come from a CTE the planner cannot size, and it then
+    sorts both sides by their text keys for a merge join instead of hashing. -#}
+{% macro avoid_merge_joins() -%}
+    {{ return(adapter.dispatch('avoid_merge_joins', 'spw')()) }}
+{%- endmacro %}
+
+{% macro default__avoid_merge_joins() -%}
+{%- endmacro %}
+
+{% macro postgres__avoid_merge_joins() -%}
+    set local enable_mergejoin = off
+{%- endmacro %}

@@ -2,7 +2,7 @@
 -- among the var match_candidate_pool places that follow it on its hash ring that pass every rule
 -- (candidate_passes). When at least k pass, they include the k nearest passing candidates of the
 -- whole ring; int_match_extended searches the rest of the ring for the index rows short of k.
-{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
+{{ config(pre_hook=["{{ avoid_nested_loops() }}", "{{ avoid_merge_joins() }}"]) }}
 {%- set pool_size = match_pool_size() %}
 
 with index_rows as (
