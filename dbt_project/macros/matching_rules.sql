@@ -63,13 +63,13 @@
 {%- endmacro %}
 
 {#- Candidate control c for index row i: eligible for window W as if indexed at t (registered from
-    t - W months to t + W months, alive after t + W months) and never referred on or before
-    t + W months (v1 rule). -#}
+    t - W months to t + W months, alive after t + W months) and not referred on or before t (v2: a
+    later referral censors the control, int_did_control_spans, instead of excluding it). -#}
 {% macro candidate_is_eligible(i, c) -%}
     {{ c }}.registration_start_date <= {{ i }}.pre_start
     and ({{ c }}.registration_end_date is null or {{ c }}.registration_end_date >= {{ i }}.post_end)
     and ({{ c }}.date_of_death is null or {{ c }}.date_of_death > {{ i }}.post_end)
-    and ({{ c }}.first_referral_date is null or {{ c }}.first_referral_date > {{ i }}.post_end)
+    and ({{ c }}.first_referral_date is null or {{ c }}.first_referral_date > {{ i }}.index_date)
 {%- endmacro %}
 
 {#- Exact-match key: the candidate's practice (`practice_code`) is in the index patient's sub-ICB on

@@ -57,14 +57,3 @@
         else cast(date_trunc('month', {{ loaded_at }}) as date)
     end
 {%- endmacro %}
-
-
-{#- Sample standard deviation from a count n, sum s and sum of squares ss (NULL when n < 2), so
-    groups can be summed from cells before the spread is taken. The same formula as stddev_samp,
-    exact in numeric until the last division. -#}
-{% macro sample_sd_from_sums(n, s, ss) -%}
-    case
-        when {{ n }} >= 2
-            then sqrt(({{ n }} * {{ ss }} - {{ s }} * {{ s }}) / ({{ n }} * ({{ n }} - 1)))
-    end
-{%- endmacro %}

@@ -118,6 +118,7 @@ passing as {{ materialized_cte() }} (
         d.sub_icb_code,
         d.patient_key as control_key,
         d.practice_code as control_practice_code,
+        d.first_referral_date as control_first_referral_date,
         d.hash_distance
     from distanced as d
     where
@@ -129,6 +130,8 @@ select
     p.index_key,
     p.window_months,
     p.control_key,
+    p.control_practice_code,
+    p.control_first_referral_date,
     p.hash_distance
 from passing as p
 inner join practice_periods as g

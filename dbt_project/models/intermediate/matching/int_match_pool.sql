@@ -63,6 +63,7 @@ passing as {{ materialized_cte() }} (
         i.sub_icb_code,
         r.patient_key as control_key,
         r.practice_code as control_practice_code,
+        r.first_referral_date as control_first_referral_date,
         i.hash_distance
     from pool_places as i
     inner join ring as r
@@ -76,6 +77,8 @@ select
     p.index_key,
     p.window_months,
     p.control_key,
+    p.control_practice_code,
+    p.control_first_referral_date,
     p.hash_distance
 from passing as p
 inner join practice_periods as g

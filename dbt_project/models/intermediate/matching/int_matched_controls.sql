@@ -6,6 +6,8 @@ with candidates as (
         index_key,
         window_months,
         control_key,
+        control_practice_code,
+        control_first_referral_date,
         hash_distance,
         row_number() over (partition by index_key, window_months order by hash_distance) as control_seq
     from {{ ref('int_match_candidates') }}
@@ -21,6 +23,8 @@ select
     c.control_key,
     c.control_seq,
     c.hash_distance,
+    c.control_practice_code,
+    c.control_first_referral_date,
     i.index_date,
     i.pre_start,
     i.post_end
