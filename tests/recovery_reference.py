@@ -271,7 +271,7 @@ class Matcher:
         pre_start, post_end = add_months(t, -w), add_months(t, w)
         c = self.patients[control_key]
         referred = self.first_referral.get(control_key)
-        if referred is not None and referred <= post_end:
+        if referred is not None and referred <= t:  # v2: unreferred at t; a later referral censors
             return False
         if not (date.fromisoformat(c["registration_start_date"]) <= pre_start):
             return False

@@ -97,42 +97,6 @@ def test_resubmission_latest_delivery_wins(conn, tmp_path: Path) -> None:
     assert kept == [("gp_appointments", key, first.sha256, "BASEA0", "DNA", "2024-05.csv", second.sha256, True)]
 
 
-def _outside_writes(conn) -> dict[str, int]:
-    return dict(conn.execute("select source, statements from audit.raw_writes").fetchall())
-
-
-def test_writes_outside_the_loader_are_counted(conn, tmp_path: Path, bulk_spy: list[bool]) -> None:
-    """audit.raw_writes counts every statement that writes to raw outside the loader (what incremental
-    dbt models compare to know raw changed in a way the ledger cannot describe); the loader's own
-    bulk load, append and replacement are not counted."""
-    before = _outside_writes(conn)
-    rows = baseline_rows("gp_appointments", 3)
-    load_file(conn, "gp_appointments", write_csv(tmp_path / "2024-05.csv", rows), "r", today=SYNTH_TODAY)
-    more = baseline_rows("gp_appointments", 5)
-    load_file(conn, "gp_appointments", write_csv(tmp_path / "2024-06.csv", [more[0], *more[4:]]), "r",
-              today=SYNTH_TODAY)
-    fix = [rows[0], rows[1][:4] + ["Attended", "GP", "Face-to-Face"]]  # header, a corrected record
-    assert load_file(conn, "gp_appointments", write_csv(tmp_path / "2024-05_fix.csv", fix), "r",
-                     today=SYNTH_TODAY).rows_loaded == 1
-    assert bulk_spy == [True, False, False]  # the bulk path, an append, a replacement
-    assert conn.execute("select count(*) from audit.replaced_records").fetchone()[0] == 1
-    assert _outside_writes(conn) == before
-
-    statements = [
-        "update raw.gp_appointments set appt_status = 'DNA' where appointment_id = 'BASEA1'",
-        "delete from raw.gp_appointments where appointment_id = 'BASEA2'",
-        "insert into raw.gp_appointments select * from raw.gp_appointments where false",  # no row: still counted
-        "truncate raw.gp_appointments",
-    ]
-    for n, statement in enumerate(statements, start=1):
-        conn.execute(statement)
-        conn.commit()
-        after = _outside_writes(conn)
-        assert after.get("gp_appointments", 0) - before.get("gp_appointments", 0) == n, statement
-        assert {k: v for k, v in after.items() if k != "gp_appointments"} == {
-            k: v for k, v in before.items() if k != "gp_appointments"}
-
-
 def test_folder_order_and_non_csv_ignored(conn, tmp_path: Path) -> None:
     folder = tmp_path / "landing" / "ae_attendances"
     write_csv(folder / "2024-10.csv", baseline_rows("ae_attendances", 1))

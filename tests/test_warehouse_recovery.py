@@ -116,14 +116,24 @@ def test_attrition_matches_independent_computation(reference: ref.Reference) -> 
         assert excluded > 0
 
 
+def t_975(df: int) -> float:
+    """Student's t 97.5% quantile (scipy), to turn an interval back into its standard error."""
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
+
+
 def test_matched_did_recovers_planted_effect_where_naive_does_not(warehouse: Path) -> None:
+    """The matched estimate lies within 3 of its standard errors of the planted effect; the naive
+    before/after figure does not (regression to the mean inflates the fall)."""
     truth = json.loads((warehouse / "truth.json").read_text())
     planted = truth["effects"]["gp_appointments"]["12"]["engaged"]["true_effect_pct_of_pre_mean"]
     row = _mart_row("standard", "engaged", "all", 12, "gp_appointments")
-    assert row["n_matched"] >= 50
-    assert row["did_pct_ci_low"] <= planted <= row["did_pct_ci_high"], (planted, row)
-    naive_contains = row["pct_change_ci_low"] <= planted <= row["pct_change_ci_high"]
-    assert not naive_contains, (planted, row["pct_change_ci_low"], row["pct_change_ci_high"])
+    assert row["n_matched"] >= 50 and row["n_clusters"] >= 20
+    se = (row["did_pct_ci_high"] - row["did_pct_ci_low"]) / (2 * t_975(row["n_clusters"] - 1))
+    assert abs(row["did_pct"] - planted) / se <= 3, (planted, row)
+    naive_se = (row["pct_change_ci_high"] - row["pct_change_ci_low"]) / (2 * 1.96)
+    assert abs(row["pct_change"] - planted) / naive_se > 3, (planted, row["pct_change"], naive_se)
     # the naive fall is larger than the true one: regression to the mean inflates it
     assert row["pct_change"] < planted
 
@@ -176,15 +186,13 @@ def test_matching_is_deterministic_and_independent_of_pool_size(warehouse: Path)
     index patients go through the second (whole-stratum) pass."""
     from spw.dbtrun import run_dbt
 
-    # every column but todo_through, the state an incremental build keeps (a rebuild sets a new one)
-    controls = ("select index_key, window_months, control_key, control_seq, hash_rank, index_date, pre_start, "
+    controls = ("select index_key, window_months, control_key, control_seq, hash_distance, index_date, pre_start, "
                 "post_end from intermediate.int_matched_controls order by index_key, window_months, control_seq")
     did = ("select design, geography_level, geography_code, cohort_fy, population, subgroup, window_months, "
            "measure, n_matched, control_pre_mean, control_post_mean, did_mean, did_ci_low, did_ci_high "
            "from marts.mart_demand_reduction order by 1, 2, 3, 4, 5, 6, 7, 8")
     before_controls, before_did = wh.query(controls), wh.query(did)
-    # --full-refresh: the matching stages are incremental and would otherwise keep every index row
-    run_dbt(["run", "--full-refresh", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
+    run_dbt(["run", "--select", "int_match_index+", "--vars", "{match_candidate_pool: 4}"])
     assert wh.query("select count(*) as n from intermediate.int_match_extended")[0]["n"] > 0
     assert wh.query(controls) == before_controls
     assert wh.query(did) == before_did
@@ -204,3 +212,81 @@ def test_published_twin_is_disclosure_controlled(warehouse: Path) -> None:
                        "cohort_fy, population, subgroup, window_months, measure) "
                        "where m.geography_level = 'england'")
     assert england and all(r["a"] == r["b"] for r in england)
+
+
+def _month_counts(reference: ref.Reference, who: str, measure: str, t: date, w: int) -> list[int]:
+    """A person's count of a measure in each month k = (t + (k-1) months, t + k months], k = 1 .. w."""
+    return [reference.events.window(who, measure, ref.add_months(t, k - 1), ref.add_months(t, k), False, True)
+            for k in range(1, w + 1)]
+
+
+def test_matched_did_is_censored_month_by_month(warehouse: Path, reference: ref.Reference) -> None:
+    """e_i of methods §4 v2, recomputed from the landing files for index rows whose controls include
+    one referred during the window: in month k only the controls still unreferred at its end count,
+    c_ik = mean of (y_jk - pre_j / W); e_i = (post_i - pre_i) - sum of c_ik. Rows whose controls were
+    all referred before the window ended are unmatched."""
+    by_key = _patient_keys(warehouse)
+    rows = wh.query(
+        "select c.index_key, c.window_months, c.index_date, array_agg(c.control_key) as controls, "
+        "array_agg(c.control_first_referral_date) as referred from intermediate.int_matched_controls as c "
+        "group by c.index_key, c.window_months, c.index_date "
+        "having bool_or(c.control_first_referral_date <= c.post_end) order by md5(c.index_key) limit 40")
+    assert rows, "the test ICB has controls referred within their index patient's window"
+    did = {(r["patient_key"], r["window_months"]): r for r in wh.query(
+        "select patient_key, window_months, pre_count, post_count, is_matched, did_contribution "
+        "from intermediate.int_did_patient where measure = 'gp_appointments'")}
+    for r in rows:
+        t, w = r["index_date"], r["window_months"]
+        months = [sum(1 for k in range(1, w + 1) if f is None or f > ref.add_months(t, k)) for f in r["referred"]]
+        got = did[(r["index_key"], w)]
+        if max(months) < w:
+            assert not got["is_matched"], r
+            continue
+        control = {}
+        for key, counted in zip(r["controls"], months, strict=True):
+            who = by_key[key]["@identity"]
+            pre = reference.events.window(who, "gp_appointments", ref.add_months(t, -w), t, True, False)
+            control[key] = (counted, pre, _month_counts(reference, who, "gp_appointments", t, w))
+        c = 0.0
+        for k in range(1, w + 1):
+            active = [(pre, ys[k - 1]) for counted, pre, ys in control.values() if counted >= k]
+            c += sum(y - pre / w for pre, y in active) / len(active)
+        expected = (got["post_count"] - got["pre_count"]) - c
+        assert got["is_matched"] and math.isclose(float(got["did_contribution"]), expected, abs_tol=1e-9), (r, expected)
+
+
+def test_matched_intervals_are_clustered_by_practice(warehouse: Path) -> None:
+    """The mart's SE equals methods §4c computed here from the patient-level terms: psi of an index
+    patient e_i - did_mean at its practice, of a control its influence at its practice;
+    Var = G / (G - 1) * sum over practices of (sum psi)^2 / n^2; did_pct by the delta method."""
+    group = ("select m.patient_key from intermediate.int_patient_groups as m where m.window_months = 12 "
+             "and m.population = 'engaged' and m.subgroup = 'all'")
+    index = wh.query("select d.patient_key, d.practice_code, d.did_contribution as e, d.pre_count as pre "
+                     f"from intermediate.int_did_patient as d where d.patient_key in ({group}) "
+                     "and d.window_months = 12 and d.measure = 'gp_appointments' and d.is_matched")
+    controls = wh.query("select practice_code, control_influence as psi "
+                        "from intermediate.int_did_control_influence "
+                        f"where index_key in ({group}) and window_months = 12 and measure = 'gp_appointments' "
+                        "and index_key in (select patient_key from intermediate.int_did_patient where is_matched)")
+    n = len(index)
+    d = sum(float(r["e"]) for r in index) / n
+    p = sum(float(r["pre"]) for r in index) / n
+    ratio = d / p
+    s_d: dict[str, float] = {}
+    s_r: dict[str, float] = {}
+    for r in index:
+        s_d[r["practice_code"]] = s_d.get(r["practice_code"], 0.0) + float(r["e"]) - d
+        s_r[r["practice_code"]] = s_r.get(r["practice_code"], 0.0) + (
+            float(r["e"]) - d - ratio * (float(r["pre"]) - p)) / p
+    for r in controls:
+        s_d[r["practice_code"]] = s_d.get(r["practice_code"], 0.0) + float(r["psi"])
+        s_r[r["practice_code"]] = s_r.get(r["practice_code"], 0.0) + float(r["psi"]) / p
+    g = len(s_d)
+    se_d = math.sqrt(g / (g - 1) * sum(v * v for v in s_d.values())) / n
+    se_r = math.sqrt(g / (g - 1) * sum(v * v for v in s_r.values())) / n
+    row = _mart_row("standard", "engaged", "all", 12, "gp_appointments")
+    q = t_975(g - 1)
+    assert (row["n_matched"], row["n_clusters"]) == (n, g)
+    assert math.isclose(row["did_mean"], d, rel_tol=1e-9)
+    assert math.isclose(row["did_ci_high"] - row["did_mean"], q * se_d, rel_tol=1e-6)
+    assert math.isclose(row["did_pct_ci_high"] - row["did_pct"], 100 * q * se_r, rel_tol=1e-6)

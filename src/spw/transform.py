@@ -61,8 +61,8 @@ def layer_tasks() -> list:
         if selector.startswith("resource_type:seed"):
             tasks.append(DbtSeedLocalOperator(task_id=task_id, full_refresh=False, **common))
         else:
-            # Incremental models rebuild only what changed; a run with the DAG param full_refresh
-            # (spw run --full-refresh) rebuilds them all, e.g. after a change of definitions.
+            # Every model is rebuilt in full; the DAG param full_refresh (spw run --full-refresh) is
+            # passed on so that an incremental model, should one be added, can be rebuilt from scratch.
             tasks.append(DbtBuildLocalOperator(task_id=task_id, select=[selector], exclude=["resource_type:seed"],
                                                full_refresh=FULL_REFRESH_TEMPLATE, **common))
     for upstream, downstream in zip(tasks, tasks[1:], strict=False):

@@ -41,7 +41,7 @@ from spw.ingest.rejects import (
     threshold_reason,
 )
 from spw.ingest.scan import Scan, scan_file
-from spw.ingest.schema import LOADER_MARK, LOADER_UNMARK, ensure_schema
+from spw.ingest.schema import ensure_schema
 from spw.ingest.validate import StructuralError
 from spw.secrets import pseudonymisation_key
 
@@ -143,7 +143,6 @@ def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, ru
             # Two loaders given the same bytes queue here, and the second one sees a duplicate.
             conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (scan.sha256,))
             key_custody.check_or_record(conn, pseudonymisation_key())  # a wrong key writes nothing
-            conn.execute(LOADER_MARK)  # its writes to raw are in the ledger: not counted as outside ones
             if already_loaded(conn, scan.sha256):
                 result.status = "duplicate"
             elif scan.fault:
@@ -161,7 +160,6 @@ def load_file(conn: psycopg.Connection, source: str, path: str | os.PathLike, ru
                 rejects.copy_into_audit(conn)
             result.finished_at = now()
             write_ledger(conn, result)
-            conn.execute(LOADER_UNMARK)
     finally:
         rejects.close()
     log.debug("%s", result.summary())  # callers (the DAG task, the CLI) report outcomes

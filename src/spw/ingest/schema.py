@@ -57,37 +57,12 @@ create table if not exists audit.replaced_records (
 )
 """
 
-# Writes to raw that did not come from the loader (a hand-made fix, a restore, a truncate): one row
-# per table, counting the statements. The loader marks its own transactions (LOADER_MARK); every other
-# statement that inserts, updates, deletes or truncates is counted by a statement-level trigger (one
-# call per statement, not per row). Incremental dbt models compare this count with the one they were
-# built from: when it moved, raw changed in a way the ledger cannot describe and they rebuild in full.
-RAW_WRITES_DDL = """
-create table if not exists audit.raw_writes (
-    source text primary key,
-    statements bigint not null,
-    last_written_at timestamptz not null
+# Databases made before the warehouse rebuilt in full each run counted writes to raw outside the
+# loader (a statement trigger on every raw table, its function and this table): dropped when found.
+RETIRED_RAW_WRITES = (
+    "drop function if exists audit.count_raw_write() cascade",
+    "drop table if exists audit.raw_writes",
 )
-"""
-
-LOADER_MARK = "select set_config('spw.writer', 'loader', true)"
-# Cleared when the load is done: a caller's own transaction around load_file goes on unmarked.
-LOADER_UNMARK = "select set_config('spw.writer', '', true)"
-
-# SECURITY DEFINER: whoever writes to raw is counted, whether or not they may write to audit.
-RAW_WRITES_FUNCTION = """
-create or replace function audit.count_raw_write() returns trigger
-language plpgsql security definer set search_path = pg_catalog, audit as $$
-begin
-    if coalesce(current_setting('spw.writer', true), '') <> 'loader' then
-        insert into audit.raw_writes as w (source, statements, last_written_at)
-        values (tg_table_name, 1, now())
-        on conflict (source) do update set statements = w.statements + 1, last_written_at = now();
-    end if;
-    return null;
-end
-$$
-"""
 
 AUDIT_INDEXES = (
     "create index if not exists file_loads_sha256_idx on audit.file_loads (sha256, status)",
@@ -134,16 +109,6 @@ def loaded_at_index(source: c.Source) -> sql.Composed:
         loaded_at_name(source), raw_table(source))
 
 
-def raw_writes_trigger_name(source: c.Source) -> sql.Identifier:
-    return sql.Identifier(f"{source.name}_raw_writes")
-
-
-def raw_writes_trigger(source: c.Source) -> sql.Composed:
-    return sql.SQL("create trigger {} after insert or update or delete or truncate on {} "
-                   "for each statement execute function audit.count_raw_write()").format(
-        raw_writes_trigger_name(source), raw_table(source))
-
-
 def raw_table_ddl(source: c.Source) -> sql.Composed:
     cols = [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in source.raw_columns]
     cols += [sql.SQL("file_name text not null"), sql.SQL("file_sha256 text not null"),
@@ -165,13 +130,11 @@ def _replace_key_constraints(conn: psycopg.Connection) -> None:
 
 INDEX_NAMES = ("select k.relname from pg_class k join pg_namespace n on n.oid = k.relnamespace "
                "where n.nspname = 'raw' and k.relkind = 'i'")
-TRIGGER_NAMES = ("select t.tgname from pg_trigger t join pg_class k on k.oid = t.tgrelid "
-                 "join pg_namespace n on n.oid = k.relnamespace where n.nspname = 'raw' and not t.tgisinternal")
 
 
-def _raw_catalog_names(conn: psycopg.Connection, query: str) -> set[str]:
-    """Names of raw's indexes or triggers (INDEX_NAMES, TRIGGER_NAMES), read from the catalog."""
-    return {r[0] for r in conn.execute(query)}
+def _raw_index_names(conn: psycopg.Connection) -> set[str]:
+    """Names of raw's indexes, read from the catalog."""
+    return {r[0] for r in conn.execute(INDEX_NAMES)}
 
 
 def ensure_schema(conn: psycopg.Connection) -> None:
@@ -189,22 +152,23 @@ def ensure_schema(conn: psycopg.Connection) -> None:
         conn.execute(FILE_LOADS_DDL)
         conn.execute(REJECTED_ROWS_DDL)
         conn.execute(REPLACED_RECORDS_DDL)
-        conn.execute(RAW_WRITES_DDL)
-        conn.execute(RAW_WRITES_FUNCTION)
+        # only when present: dropping the function's triggers would wait for a bulk load holding a table
+        if conn.execute("select to_regprocedure('audit.count_raw_write()')").fetchone()[0] is not None:
+            for stmt in RETIRED_RAW_WRITES:
+                conn.execute(stmt)
         for stmt in AUDIT_INDEXES:
             conn.execute(stmt)
         conn.execute("drop index if exists audit.replaced_records_time_idx")  # older databases
         for source in c.SOURCES.values():
             conn.execute(raw_table_ddl(source))
         _replace_key_constraints(conn)
-        # Created only where missing, found from the catalog: CREATE INDEX IF NOT EXISTS (and CREATE
-        # TRIGGER) would wait for a bulk load holding the table (it locks the table before checking).
-        indexes, triggers = _raw_catalog_names(conn, INDEX_NAMES), _raw_catalog_names(conn, TRIGGER_NAMES)
+        # Created only where missing, found from the catalog: CREATE INDEX IF NOT EXISTS would wait
+        # for a bulk load holding the table (it locks the table before checking).
+        indexes = _raw_index_names(conn)
         for source in c.SOURCES.values():
-            for name, present, ddl in ((f"{source.name}_record_key", indexes, record_key_index(source)),
-                                       (f"{source.name}_loaded_at", indexes, loaded_at_index(source)),
-                                       (f"{source.name}_raw_writes", triggers, raw_writes_trigger(source))):
-                if name not in present:
+            for name, ddl in ((f"{source.name}_record_key", record_key_index(source)),
+                              (f"{source.name}_loaded_at", loaded_at_index(source))):
+                if name not in indexes:
                     conn.execute(ddl)
         # Tables created before loaded_at had a default get it (the loader's COPY leaves it out).
         # Read from pg_attribute, not information_schema.columns: its column_default opens each

@@ -2,18 +2,7 @@
 -- per source and delivering file (sha256): codes absent from the ODS practices reference are not row
 -- errors (data contract §4), they load and are counted here, as are person records that do not link.
 -- One check shape for every source; `None` marks a check that does not apply (NULL in the output).
--- Incremental (macros/incremental.sql): a build after the first recounts only files with rows loaded
--- since, or that lost records to a resubmission since, and every file of a source whose reference
--- (practices) or link target (patients, sp_referrals) changed.
--- depends_on: {{ source('audit', 'replaced_records') }}, {{ ref('int_raw_state') }}
-{{ config(
-    materialized='incremental',
-    unique_key=['source', 'file_sha256'],
-    incremental_strategy='delete+insert',
-    on_schema_change='fail',
-    pre_hook=["{{ avoid_nested_loops() }}", "{{ forget_if_raw_drifted(this, all_inputs()) }}"],
-    post_hook="{{ forget_replaced(this, all_inputs(), 'r.source = t.source and r.file_sha256 = t.file_sha256') }}",
-) }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 {%- set checks = [
     {'source': 'practices', 'model': 'stg_ods__practices'},
     {'source': 'link_worker_workforce', 'model': 'stg_workforce__link_worker_workforce', 'pcn': 'pcn_code'},
@@ -75,9 +64,6 @@ checks as (
             -- the linked table's key is unique (its record key), so the join never multiplies rows
             left join {{ ref(link.model) }} as l on r.{{ link.key }} = l.{{ link.key }}
         {%- endif %}
-        {%- if is_incremental() %}
-            {{ dq_recount_filter(c) }}
-        {%- endif %}
         group by r.file_sha256
         {%- if not loop.last %}
 
@@ -93,8 +79,5 @@ select
     cast(c.unknown_practice_code_rows as {{ dbt.type_bigint() }}) as unknown_practice_code_rows,
     cast(c.unknown_pcn_code_rows as {{ dbt.type_bigint() }}) as unknown_pcn_code_rows,
     cast(c.linkable_rows as {{ dbt.type_bigint() }}) as linkable_rows,
-    cast(c.unlinked_rows as {{ dbt.type_bigint() }}) as unlinked_rows,
-    s.loaded_through,
-    s.raw_drift
+    cast(c.unlinked_rows as {{ dbt.type_bigint() }}) as unlinked_rows
 from checks as c
-cross join ({{ input_state(all_inputs()) }}) as s
