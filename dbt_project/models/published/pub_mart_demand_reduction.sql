@@ -39,6 +39,8 @@ select
         as pct_change_ci_high,
     {{ round_count('n_matched') }} as n_matched,
     {{ round_count('n_unmatched') }} as n_unmatched,
+    -- practices, not people: a count of clusters gives no person count away
+    n_clusters,
     {{ mean_from_rounded('control_pre_mean * n_matched', 'n_matched', numerator_is_count=false) }}
         as control_pre_mean,
     {{ mean_from_rounded('control_post_mean * n_matched', 'n_matched', numerator_is_count=false) }}
