@@ -189,6 +189,8 @@ def _redact(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from spw import db  # role names only; kept out of the module's imports (start-up time)
+
     p = argparse.ArgumentParser(prog="spw", description="Social prescribing commissioning warehouse.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -201,9 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("down", cmd_down, "Stop every process spw started: Superset, Airflow, the local PostgreSQL.")
     add("status", cmd_status, "Show services with their pids and ports.")
     sp = add("db-url", cmd_db_url, "Print a connection URL that psql and psycopg accept.")
-    sp.add_argument("--role", default="admin",
-                    choices=["admin", "spw_loader", "spw_transformer", "spw_bi_reader", "spw_analyst",
-                             "spw_airflow", "spw_superset"])
+    sp.add_argument("--role", default="admin", choices=["admin", *db.LOGIN_ROLES])
     sp.add_argument("--database", default="warehouse", choices=["warehouse", "airflow", "superset", "postgres"])
     sp = add("synth", cmd_synth, "Write a deterministic synthetic landing folder (data contract v1).")
     sp.add_argument("--out", required=True, help="landing folder to write")
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("run", cmd_run, "Run ingestion and transformation DAGs through Airflow on a landing folder.")
     sp.add_argument("--landing", required=True, help="landing folder (one sub-folder per source)")
     sp.add_argument("--full-refresh", action="store_true",
-                    help="rebuild every incremental model from scratch (after changing definitions or variables)")
+                    help="pass --full-refresh to dbt (every build is a full rebuild already; kept for scripts)")
     sp.add_argument("--wait", action="store_true", help="queue behind a run that holds the warehouse, not refuse")
     sp = add("backup", cmd_backup, "Back up the warehouse, Airflow and Superset databases and the secrets "
              "(with the key's fingerprint, not the key) to a new folder.")
@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("dbt", cmd_dbt, "Run dbt (its own venv) against the warehouse as spw_transformer.")
     sp.add_argument("dbt_args", nargs=argparse.REMAINDER)
     add("serve", cmd_serve, "Start Superset and the Airflow UI on 127.0.0.1 and print their URLs.")
-    add("dashboards-import", cmd_dashboards_import, "Import dashboards, roles, RLS and demo users into Superset.")
+    add("dashboards-import", cmd_dashboards_import, "Import dashboards, roles and RLS into Superset "
+        "(demo users only with `spw demo`).")
     sp = add("demo", cmd_demo, "Everything: database, synthetic data, pipeline, dashboards; prints where to look.")
     sp.add_argument("--patients", type=int, default=20000)
     sp.add_argument("--seed", type=int, default=1)
