@@ -9,119 +9,89 @@ with group_practices as (
     select * from {{ ref('int_sdid_group_practices') }}
 ),
 
-groups as (
+multipliers as (
+    select * from {{ ref('int_sdid_multipliers') }}
+),
+
+numbered as (
+    -- an integer id per group, its practice count and treated total, by window: the practice x draw
+    -- product is then summed by (group_id, draw), not by four text keys, and no join on those keys
+    -- collapses the planner's row estimates
     select
+        *,
+        dense_rank() over (order by measure, geography_level, geography_code, cohort_fy) as group_id,
+        count(*) over (partition by measure, geography_level, geography_code, cohort_fy) as n_practices,
+        sum(n_treated) over (partition by measure, geography_level, geography_code, cohort_fy) as group_treated
+    from group_practices
+),
+
+members as (
+    -- groups with at least 20 practices, only the columns the draws need
+    select
+        group_id,
+        practice_code,
+        {%- for ev in events %}
+            psi_{{ ev.col }},
+        {%- endfor %}
+        psi_share
+    from numbered
+    where n_practices >= 20
+),
+
+groups as (
+    select distinct
+        group_id,
         measure,
         geography_level,
         geography_code,
         cohort_fy,
-        sum(n_treated) as n_treated
-    from group_practices
-    group by measure, geography_level, geography_code, cohort_fy
-    having count(*) >= 20
+        group_treated as n_treated
+    from numbered
+    where n_practices >= 20
 ),
 
 totals as (
     select
-        gp.measure,
-        gp.geography_level,
-        gp.geography_code,
-        gp.cohort_fy,
+        group_id,
         {%- for ev in events %}
-            sum(gp.psi_{{ ev.col }}) as psi_{{ ev.col }},
+            sum(psi_{{ ev.col }}) as psi_{{ ev.col }},
         {%- endfor %}
-        sum(gp.psi_share) as psi_share
-    from group_practices as gp
-    inner join groups as g
-        on
-            gp.measure = g.measure
-            and gp.geography_level = g.geography_level
-            and gp.geography_code = g.geography_code
-            and gp.cohort_fy = g.cohort_fy
-    group by gp.measure, gp.geography_level, gp.geography_code, gp.cohort_fy
+        sum(psi_share) as psi_share
+    from members
+    group by group_id
 ),
 
 positive as (
     -- sum over the practices drawn +1: the draw is 2 * this - the total (half the rows of the full product)
     select
-        gp.measure,
-        gp.geography_level,
-        gp.geography_code,
-        gp.cohort_fy,
+        mb.group_id,
         m.draw,
         {%- for ev in events %}
-            sum(gp.psi_{{ ev.col }}) as psi_{{ ev.col }},
+            sum(mb.psi_{{ ev.col }}) as psi_{{ ev.col }},
         {%- endfor %}
-        sum(gp.psi_share) as psi_share
-    from group_practices as gp
-    inner join groups as g
-        on
-            gp.measure = g.measure
-            and gp.geography_level = g.geography_level
-            and gp.geography_code = g.geography_code
-            and gp.cohort_fy = g.cohort_fy
-    inner join {{ ref('int_sdid_multipliers') }} as m on gp.practice_code = m.practice_code
+        sum(mb.psi_share) as psi_share
+    from members as mb
+    inner join multipliers as m on mb.practice_code = m.practice_code
     where m.multiplier > 0
-    group by gp.measure, gp.geography_level, gp.geography_code, gp.cohort_fy, m.draw
+    group by mb.group_id, m.draw
 ),
 
 draws as (
-    select distinct draw from {{ ref('int_sdid_multipliers') }}
-),
-
-positive_or_none as (
-    -- every (group, draw): a draw in which no practice of the group came out +1 sums to 0
-    select * from positive
-    union all
-    select
-        g.measure,
-        g.geography_level,
-        g.geography_code,
-        g.cohort_fy,
-        d.draw,
-        {%- for ev in events %}
-            0 as psi_{{ ev.col }},
-        {%- endfor %}
-        0 as psi_share
-    from groups as g
-    cross join draws as d
-),
-
-positive_all as (
-    select
-        measure,
-        geography_level,
-        geography_code,
-        cohort_fy,
-        draw,
-        {%- for ev in events %}
-            sum(psi_{{ ev.col }}) as psi_{{ ev.col }},
-        {%- endfor %}
-        sum(psi_share) as psi_share
-    from positive_or_none
-    group by measure, geography_level, geography_code, cohort_fy, draw
+    select distinct draw from multipliers
 )
 
+-- every (group, draw): a draw in which no practice of the group came out +1 has a positive sum of 0
 select
-    p.measure,
-    p.geography_level,
-    p.geography_code,
-    p.cohort_fy,
-    p.draw,
+    g.measure,
+    g.geography_level,
+    g.geography_code,
+    g.cohort_fy,
+    d.draw,
     {%- for ev in events %}
-        (2 * p.psi_{{ ev.col }} - t.psi_{{ ev.col }}) / g.n_treated as t_{{ ev.col }},
+        (2 * coalesce(p.psi_{{ ev.col }}, 0) - t.psi_{{ ev.col }}) / g.n_treated as t_{{ ev.col }},
     {%- endfor %}
-    (2 * p.psi_share - t.psi_share) / g.n_treated as t_share
-from positive_all as p
-inner join groups as g
-    on
-        p.measure = g.measure
-        and p.geography_level = g.geography_level
-        and p.geography_code = g.geography_code
-        and p.cohort_fy = g.cohort_fy
-inner join totals as t
-    on
-        p.measure = t.measure
-        and p.geography_level = t.geography_level
-        and p.geography_code = t.geography_code
-        and p.cohort_fy = t.cohort_fy
+    (2 * coalesce(p.psi_share, 0) - t.psi_share) / g.n_treated as t_share
+from groups as g
+cross join draws as d
+inner join totals as t on g.group_id = t.group_id
+left join positive as p on g.group_id = p.group_id and d.draw = p.draw
