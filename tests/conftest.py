@@ -63,6 +63,11 @@ def pg_server() -> Iterator[str]:
 @pytest.fixture()
 def fresh_warehouse(pg_server: str) -> Iterator[str]:
     """Drop and recreate the warehouse database for tests that need an empty one; yields its name."""
+    _recreate_warehouse()
+    yield "warehouse"
+
+
+def _recreate_warehouse() -> None:
     from psycopg import sql
 
     from spw import db
@@ -73,7 +78,6 @@ def fresh_warehouse(pg_server: str) -> Iterator[str]:
         conn.execute(sql.SQL("drop database if exists warehouse"))
         conn.execute(sql.SQL("create database warehouse"))
     db.bootstrap()
-    yield "warehouse"
 
 
 @pytest.fixture()
@@ -116,6 +120,8 @@ def built_warehouse(pg_server: str, synthetic_landing: Path) -> Path:
     import subprocess
     import sys
 
+    # An empty warehouse: loader tests earlier in the session leave their last test's rows behind.
+    _recreate_warehouse()
     # Through the CLI a user runs, so `spw run --landing DIR` itself is what the suite exercises.
     spw = str(Path(sys.executable).parent / "spw")
     proc = subprocess.run([spw, "run", "--landing", str(synthetic_landing)], capture_output=True, text=True,

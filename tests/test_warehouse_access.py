@@ -80,9 +80,9 @@ def test_every_mart_and_its_published_twin_are_tables(built_warehouse) -> None:
 DEMAND_COLUMNS = [
     "design", "geography_level", "geography_code", "geography_name", "region_code", "cohort_fy", "population",
     "subgroup", "window_months", "measure", "n_patients", "pre_total", "post_total", "pre_mean", "post_mean",
-    "pct_change", "pct_change_ci_low", "pct_change_ci_high", "n_matched", "n_unmatched", "control_pre_mean",
-    "control_post_mean", "did_mean", "did_ci_low", "did_ci_high", "did_pct", "did_pct_ci_low", "did_pct_ci_high",
-    "cost_gbp", "cost_change_gbp",
+    "pct_change", "pct_change_ci_low", "pct_change_ci_high", "n_matched", "n_unmatched", "n_clusters",
+    "control_pre_mean", "control_post_mean", "did_mean", "did_ci_low", "did_ci_high", "did_pct", "did_pct_ci_low",
+    "did_pct_ci_high", "cost_gbp", "cost_change_gbp",
 ]
 
 
@@ -295,12 +295,13 @@ def test_bi_logins_are_members_of_no_role_and_time_out(built_warehouse) -> None:
 
 
 def test_policies_survive_a_rebuild_of_a_published_table(everything) -> None:
-    """dbt replaces the table (a new relation renamed into place); the post-hook gives it the policies."""
+    """dbt replaces the table (built and tested in the shadow schema, then moved into place); the post-hook
+    gives it the policies. `build`, not `run`: only a tested table is swapped in (methods §9)."""
     from spw.dbtrun import run_dbt
 
     with db.connect("warehouse") as conn:
         before = conn.execute("select 'published.mart_rollout_progress'::regclass::oid").fetchone()[0]
-    run_dbt(["run", "--select", "pub_mart_rollout_progress"])
+    run_dbt(["build", "--select", "pub_mart_rollout_progress"])
     with db.connect("warehouse") as conn:
         after = conn.execute("select 'published.mart_rollout_progress'::regclass::oid").fetchone()[0]
     assert after != before, "the table was not rebuilt, so the check would prove nothing"
