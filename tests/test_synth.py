@@ -594,3 +594,31 @@ def test_whole_months_of_registration_and_life() -> None:
     assert share[1].tolist() == [0, 1, 1, 1, 0, 0] and share[2, 1] == pytest.approx(27 / 28)
     effect = arrays.effect_share(tl, np.array([day_number(date(2023, 1, 31))]), np.array([True]), 2)
     assert effect[0].tolist() == pytest.approx([0, 1, 1, 0, 0, 0])  # (31 Jan, 31 Mar]
+
+
+def test_england_layout_lists_are_the_patients_registered(tmp_path: Path) -> None:
+    """The demo's scaled-down England: every NHS England region, and each practice's list size in each
+    period is the number of synthetic patients registered there on the period's first day."""
+    out = tmp_path / "england"
+    summary = generate(out, patients=3000, seed=5, start=START, layout="england")
+
+    def rows(source: str) -> list[dict]:
+        return [r for f in sorted((out / source).glob("*.csv")) for r in csv.DictReader(f.open(encoding="utf-8"))]
+
+    practices, patients = rows("practices"), rows("patients")
+    assert {r["region_code"] for r in practices} == {"Y56", "Y58", "Y59", "Y60", "Y61", "Y62", "Y63"}
+    registered: Counter = Counter()
+    for p in patients:
+        for day in {r["effective_from"] for r in practices}:
+            end = p["registration_end_date"]
+            if p["registration_start_date"] <= day and (not end or end >= day):
+                registered[(p["practice_code"], day)] += 1
+    lists = {(r["practice_code"], r["effective_from"]): int(r["list_size"]) for r in practices}
+    assert sum(lists.values()) > 0
+    assert lists == {k: registered.get(k, 0) for k in lists}
+    assert set(registered) <= set(lists)
+    last = sum(v for (_, day), v in lists.items() if day == max(r["effective_from"] for r in practices))
+    assert summary["truth"]["parameters"]["people_per_registered_patient"] == round(63_000_000 / last, 1)
+    # WTE follows the registered patients (caseloads read as at full size), not the ARRS bands
+    wte = sum(float(r["wte"]) for r in rows("link_worker_workforce") if r["month"] == "2024-03-01")
+    assert 0 < wte < last / 10_000

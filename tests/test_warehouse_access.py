@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 MARTS = (
     "mart_demand_reduction", "mart_cohort_attrition", "mart_rollout_pcn_month", "mart_rollout_progress",
     "mart_wellbeing_outcomes", "mart_referral_pathway", "mart_equity", "mart_data_quality",
+    "mart_rollout_monthly_series", "mart_rollout_spc", "mart_cost_consequences", "mart_population_scale",
 )
 CLOSED_TO_BI = ("raw", "staging", "intermediate", "marts", "audit", "reference")
 ANALYST_READS = ("marts", "published", "audit")

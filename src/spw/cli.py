@@ -15,6 +15,10 @@ from pathlib import Path
 
 from spw.errors import SpwError
 
+# `spw demo`'s synthetic England: the smallest size whose primary GP estimate has a 95% interval narrower
+# than +-5 points, measured with `make demo` on a fresh clone (docs/benchmarks.md, "Demo size").
+DEMO_PATIENTS = 80_000
+
 _T0 = time.monotonic()
 
 
@@ -88,8 +92,9 @@ def cmd_db_url(args: argparse.Namespace) -> int:
 def cmd_synth(args: argparse.Namespace) -> int:
     from spw.synth import generate
 
-    with step(f"synthetic extracts: {args.patients:,} patients, seed {args.seed}"):
-        summary = generate(Path(args.out), patients=args.patients, seed=args.seed, overwrite=args.overwrite)
+    with step(f"synthetic extracts: {args.patients:,} patients, seed {args.seed}, layout {args.layout}"):
+        summary = generate(Path(args.out), patients=args.patients, seed=args.seed, overwrite=args.overwrite,
+                           layout=args.layout)
     print(f"{summary['landing_files']} delivery files in {summary['out_dir']}; truth in truth.json")
     for source, rows in sorted(summary["rows"].items()):
         print(f"  {source:<22} {rows:>10,} rows")
@@ -210,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--patients", type=int, default=5000)
     sp.add_argument("--seed", type=int, default=1)
     sp.add_argument("--overwrite", action="store_true", help="replace a folder written by an earlier run")
+    sp.add_argument("--layout", default="icb", choices=["icb", "england"],
+                    help="icb: one ICB-sized area (patients sample full-size lists); england: a scaled-down "
+                         "England whose list sizes are the patients registered (the demo's)")
     sp = add("run", cmd_run, "Run ingestion and transformation DAGs through Airflow on a landing folder.")
     sp.add_argument("--landing", required=True, help="landing folder (one sub-folder per source)")
     sp.add_argument("--full-refresh", action="store_true",
@@ -233,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     add("dashboards-import", cmd_dashboards_import, "Import dashboards, roles and RLS into Superset "
         "(demo users only with `spw demo`).")
     sp = add("demo", cmd_demo, "Everything: database, synthetic data, pipeline, dashboards; prints where to look.")
-    sp.add_argument("--patients", type=int, default=20000)
+    # sized so that the primary GP estimate's 95% interval is narrower than +-5 points (docs/benchmarks.md)
+    sp.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     sp.add_argument("--seed", type=int, default=1)
     return p
 

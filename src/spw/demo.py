@@ -13,6 +13,9 @@ from spw.errors import SpwError
 from spw.secrets import json_secret_file
 
 Progress = Callable[[str], AbstractContextManager[None]]
+# The demo is a scaled-down England (every region; list sizes = the synthetic patients registered), so
+# rates per 1,000, caseloads and progress against the pro-rata ambition read as they would nationally.
+DEMO_LAYOUT = "england"
 
 HEADLINE_SQL = """
 select measure, n_patients, pct_change, did_pct, did_pct_ci_low, did_pct_ci_high
@@ -28,11 +31,11 @@ def _synth_if_needed(out: Path, patients: int, seed: int, progress: Progress) ->
     from spw.synth import generate
 
     marker = out / ".spw-demo.json"
-    wanted = {"patients": patients, "seed": seed}
+    wanted = {"patients": patients, "seed": seed, "layout": DEMO_LAYOUT}
     if marker.exists() and json.loads(marker.read_text()) == wanted:
         return
-    with progress(f"synthetic extracts ({patients:,} patients) -> {out}"):
-        generate(out, patients=patients, seed=seed, overwrite=True)
+    with progress(f"synthetic England ({patients:,} patients) -> {out}"):
+        generate(out, patients=patients, seed=seed, overwrite=True, layout=DEMO_LAYOUT)
     marker.write_text(json.dumps(wanted))
 
 
@@ -54,10 +57,36 @@ def _nothing_new(landing: Path) -> bool:
     return all(hashlib.sha256(p.read_bytes()).hexdigest() in known for p in files)
 
 
+PRIMARY_SQL = """
+select d.measure, d.n_treated, d.att, d.att_ci_low, d.att_ci_high, d.att_pct, d.att_pct_ci_low, d.att_pct_ci_high,
+       s.people_per_registered_patient
+from published.mart_staggered_did as d
+cross join published.mart_population_scale as s
+where d.geography_level = 'england' and d.cohort_fy = 'all' and d.population = 'referred'
+  and d.estimate = 'cumulative_12m' and d.measure = 'gp_appointments' and s.geography_level = 'england'
+"""
+
+
+def primary_figure() -> list[str]:
+    """The primary estimate for GP appointments (the headline the demo is sized for) and the scale."""
+    with db.connect("warehouse", "spw_analyst") as conn:
+        row = conn.execute(PRIMARY_SQL).fetchone()
+    if row is None:
+        return ["primary estimate: not available (too few people referred)"]
+    _, n, att, lo, hi, pct, pct_lo, pct_hi, scale = row
+    scale_text = f"1 registered patient : {float(scale):,.0f} people" if scale else "scale unknown"
+    if att is None or lo is None:
+        return [f"Synthetic England ({scale_text}); primary estimate: too few people to estimate"]
+    return [f"Synthetic England ({scale_text}); primary estimate (staggered DiD, everyone referred, n={n}):",
+            f"  {-float(att):.2f} fewer GP appointments each over 12 months (95% CI {-float(hi):.2f} to "
+            f"{-float(lo):.2f}); {_pct(pct)} [{_pct(pct_lo)}, {_pct(pct_hi)}]"]
+
+
 def headline_figures() -> list[str]:
     with db.connect("warehouse", "spw_analyst") as conn:
         rows = conn.execute(HEADLINE_SQL).fetchall()
-    lines = ["Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):"]
+    lines = [*primary_figure(), "",
+             "Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):"]
     for measure, n, pct, did, lo, hi in rows:
         lines.append(f"  {measure:<22} n={n:<6} before/after {_pct(pct):>8}   matched DiD {_pct(did):>8} "
                      f"[{_pct(lo)}, {_pct(hi)}]")

@@ -27,6 +27,7 @@ class SynthError(SpwError, ValueError):
 RESUBMISSION_MONTH = "2023-06"
 RESUBMISSION_PCN = 15  # the largest PCN: its practices' June appointments are re-sent corrected
 SDID_ANTICIPATION, SDID_BASE_MONTHS, SDID_HORIZON = 3, 12, 12  # methods §4b defaults
+ENGLAND_REGISTERED_POPULATION = 63_000_000  # dbt var england_registered_population (methods §6)
 MATERNITY_RATE = 0.06  # spells per person-year, women 18-44 (ADMIMETH 31/32)
 TRANSFER_RATE = 0.003  # ADMIMETH 81
 
@@ -236,8 +237,9 @@ def truth_patients_header(identity: str) -> list[str]:
     return [*head, "sdid_panel", *(f"sdid_{m}" for m in A.MEASURES)]
 
 
-def _reference_files(landing: Landing, geo: geography.Geography, tl: Timeline, service_start: date) -> list[dict]:
-    practices = geography.practice_rows(geo, tl.start, tl.end)
+def _reference_files(landing: Landing, geo: geography.Geography, tl: Timeline, service_start: date,
+                     registered: np.ndarray | None = None) -> list[dict]:
+    practices = geography.practice_rows(geo, tl.start, tl.end, registered)
     landing.write_dicts("practices", tl.label(tl.n_months - 1), practices)
     workforce = geography.workforce_rows(geo, practices, tl.months, service_start)
     quarters: dict[str, list[dict]] = {}
@@ -249,14 +251,22 @@ def _reference_files(landing: Landing, geo: geography.Geography, tl: Timeline, s
     return practices
 
 
+LAYOUTS = ("icb", "england")
+
+
 def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = date(2022, 4, 1),
              months: int = 42, identity: str = "nhs_number", *, today: date | None = None,
-             overwrite: bool = False, params: P.SynthParams | None = None) -> dict:
-    """Write a synthetic landing folder (every contract source) and `truth.json`; returns a summary."""
+             overwrite: bool = False, params: P.SynthParams | None = None, layout: str = "icb") -> dict:
+    """Write a synthetic landing folder (every contract source) and `truth.json`; returns a summary.
+
+    layout `icb` (default): one ICB-sized area whose practices' lists are full size, the patients a
+    sample of them; `england`: a scaled-down England whose list sizes are the patients registered."""
     began = time.perf_counter()
     identity = "pseudo_nhs_number" if identity == "pseudo" else identity
     if identity not in IDENTITIES:
         raise SynthError(f"identity must be one of {IDENTITIES} or 'pseudo', not {identity!r}")
+    if layout not in LAYOUTS:
+        raise SynthError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     if not 1 <= patients <= population.MAX_PATIENTS:
         raise SynthError(f"patients must be between 1 and {population.MAX_PATIENTS:,}")
     p = params or P.SynthParams()
@@ -266,14 +276,16 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
         raise SynthError(f"the period ({tl.n_months} complete months) must be longer than the "
                          f"{p.lead_in_months}-month lead-in before referrals start")
     out = Path(out_dir)
-    scale = max(1.0, patients / (0.8 * geography.total_list()))
-    geo = geography.build(scale)
+    scale = max(1.0, patients / (0.8 * geography.total_list())) if layout == "icb" else 1.0
+    geo = geography.build(scale) if layout == "icb" else geography.build_england(patients)
     fy = geography.fy_boundaries(tl.start, tl.end)
     if len(fy) > 2:
         geo.move_day = day_number(fy[2])
     landing = Landing(out, identity, overwrite)
     service_start = tl.months[p.lead_in_months]
-    practices = _reference_files(landing, geo, tl, service_start)
+    # england: list sizes are counted from the patients, so the reference files come after them
+    practices = [] if geo.lists_are_registrations else _reference_files(landing, geo, tl, service_start)
+    registered = np.zeros((geo.n_practices, len(fy)), dtype=np.int64)
     labels = [tl.label(m) for m in range(tl.n_months)]
     resub_month = labels.index(RESUBMISSION_MONTH) if RESUBMISSION_MONTH in labels else tl.n_months // 2
     ctx = A.Context(tl=tl, geo=geo, p=p, base=A.calibrate(p), service_start=p.lead_in_months,
@@ -287,8 +299,13 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
         pt = population.generate(rng, first, min(p.chunk_size, patients - first), geo, tl, p, seed, identity)
         simulate_chunk(rng, ctx, pt, landing, truth, stats)
+        for period, day in enumerate(day_number(d) for d in fy):
+            on_list = (pt.reg_start <= day) & (pt.reg_end >= day)
+            np.add.at(registered[:, period], pt.practice[on_list], 1)
+    if geo.lists_are_registrations:
+        practices = _reference_files(landing, geo, tl, service_start, registered)
 
-    report = _truth_document(ctx, geo, practices, landing, truth, stats, seed, identity, scale)
+    report = _truth_document(ctx, geo, practices, landing, truth, stats, seed, identity, scale, layout)
     (out / TRUTH_FILE).write_text(json.dumps(report, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return {"out_dir": str(out), "landing_files": len(landing.source_files()),
             "truth_files": [TRUTH_FILE, f"{TRUTH_PATIENTS}.csv"], "rows": dict(landing.rows),
@@ -296,7 +313,7 @@ def generate(out_dir: Path, patients: int = 5000, seed: int = 1, start: date = d
 
 
 def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[dict], landing: Landing,
-                    truth: Truth, stats: Stats, seed: int, identity: str, scale: float) -> dict:
+                    truth: Truth, stats: Stats, seed: int, identity: str, scale: float, layout: str) -> dict:
     tl, p = ctx.tl, ctx.p
     py = stats.person_days / population.DAYS_PER_YEAR
     c = stats.counts
@@ -313,7 +330,13 @@ def _truth_document(ctx: A.Context, geo: geography.Geography, practices: list[di
             "end_exclusive": tl.end.isoformat(), "months": tl.n_months,
             "data_cutoff_date": tl.months[-1].replace(day=int(tl.lengths[-1])).isoformat(),
             "service_start": tl.months[ctx.service_start].isoformat(),
-            "list_scale": scale, "sample_fraction_of_lists": round(c["patients"] / sum(last_practices.values()), 6),
+            "layout": layout, "list_scale": scale,
+            "sample_fraction_of_lists": round(c["patients"] / max(1, sum(last_practices.values())), 6),
+            # england layout: how many people of England (var england_registered_population) each
+            # registered synthetic patient stands for
+            "people_per_registered_patient": (
+                round(ENGLAND_REGISTERED_POPULATION / max(1, sum(last_practices.values())), 1)
+                if layout == "england" else None),
             "base_rates_per_person_year": {k: round(v, 6) for k, v in ctx.base.items()},
             "synth_params": p.as_dict(),
         },

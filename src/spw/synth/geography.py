@@ -1,7 +1,13 @@
 """ODS hierarchy of the synthetic area: regions, ICBs, sub-ICBs, PCNs, practices, providers, LSOAs.
 
-The geography is fixed (independent of the seed) so runs with different seeds are comparable.
-`list_size` is the practice's full registered list; the generated patients are a sample of it.
+Two layouts, both fixed (independent of the seed) so runs with different seeds are comparable:
+- `icb` (`build`, the default and the tests' fixture): one synthetic ICB-sized area in two regions whose
+  PCNs cross every ARRS band; `list_size` is the practice's full registered list and the generated
+  patients are a sample of it.
+- `england` (`build_england`, the demo): a scaled-down England, every NHS England region with its share
+  of England's registered population, fewer and smaller ICBs, sub-ICBs, PCNs and practices, whose list
+  sizes are the synthetic patients registered there (so rates per 1,000 and the pro-rata ambition read
+  as they would for England).
 """
 
 from __future__ import annotations
@@ -32,6 +38,11 @@ MOVED_PRACTICE = 1  # this practice moves to the next PCN from the second financ
 
 @dataclass
 class Geography:
+    regions: tuple[tuple[str, str], ...]  # (code, name)
+    icbs: tuple[tuple[str, str], ...]
+    icb_region: np.ndarray  # region index of each ICB
+    sub_icbs: tuple[tuple[str, str], ...]
+    sub_icb_icb: np.ndarray  # ICB index of each sub-ICB
     practice_code: list[str]
     practice_name: list[str]
     practice_pcn: np.ndarray  # PCN index at the start
@@ -44,6 +55,8 @@ class Geography:
     lsoa_code: np.ndarray  # (practices, LSOAS_PER_PRACTICE) object
     lsoa_decile: np.ndarray  # (practices, LSOAS_PER_PRACTICE) int
     move_day: int = 10**7  # day number from which MOVED_PRACTICE belongs to its new PCN
+    moved_to_pcn: int = -1  # the PCN (same sub-ICB) MOVED_PRACTICE joins
+    lists_are_registrations: bool = False  # england layout: list_size = synthetic patients registered
 
     @property
     def n_practices(self) -> int:
@@ -56,13 +69,26 @@ class Geography:
         """PCN index of each practice on each day (one practice changes PCN during the period)."""
         pcn = self.practice_pcn[practice]
         moved = (practice == MOVED_PRACTICE) & (days >= self.move_day)
-        return np.where(moved, (pcn + len(SUB_ICBS)) % len(self.pcn_code), pcn)
+        return np.where(moved, self.moved_to_pcn, pcn)
+
+    @property
+    def n_sub_icbs(self) -> int:
+        return len(self.sub_icbs)
 
     def trust_code(self, sub_icb: np.ndarray) -> np.ndarray:
-        return np.array([f"RZ{i + 1}" for i in range(len(SUB_ICBS))], dtype=object)[sub_icb]
+        return np.array([_org_code("RZ", i) for i in range(self.n_sub_icbs)], dtype=object)[sub_icb]
 
     def utc_code(self, sub_icb: np.ndarray) -> np.ndarray:
-        return np.array([f"NZ{i + 1}A" for i in range(len(SUB_ICBS))], dtype=object)[sub_icb]
+        return np.array([_org_code("NZ", i) + "A" for i in range(self.n_sub_icbs)], dtype=object)[sub_icb]
+
+
+def _org_code(prefix: str, i: int) -> str:
+    """RZ1 .. RZ9 as before, then RZA .. RZZ, then RZ10 ..: ODS-shaped (3-5 characters), never real."""
+    if i < 9:
+        return f"{prefix}{i + 1}"
+    if i < 9 + 26:
+        return f"{prefix}{chr(ord('A') + i - 9)}"
+    return f"{prefix}{i + 1:02d}"
 
 
 def build(scale: float = 1.0) -> Geography:
@@ -79,27 +105,110 @@ def build(scale: float = 1.0) -> Geography:
         for size in sizes:
             i = len(codes)
             codes.append(f"Z{10001 + i * 7:05d}")
-            # Some names carry a comma: the landing CSV must quote them.
-            names.append(f"{SUB_ICBS[pcn_sub[k]][1]} Surgery {i + 1}" if i % 3 else
-                         f"The Health Centre, {SUB_ICBS[pcn_sub[k]][1]} {i + 1}")
+            names.append(_practice_name(i, SUB_ICBS[pcn_sub[k]][1]))
             p_pcn.append(k)
             p_list.append(int(size))
             p_dep.append(float(np.clip(SUB_ICB_DEPRIVATION[pcn_sub[k]] + rng.normal(0, 1.2), 1.5, 9.5)))
-    n_pr = len(codes)
-    lsoa_code = np.empty((n_pr, LSOAS_PER_PRACTICE), dtype=object)
-    lsoa_dec = np.zeros((n_pr, LSOAS_PER_PRACTICE), dtype=np.int64)
-    for i in range(n_pr):
-        for j in range(LSOAS_PER_PRACTICE):
-            lsoa_code[i, j] = f"E01{100000 + i * LSOAS_PER_PRACTICE + j:06d}"
-        lsoa_dec[i] = np.clip(np.rint(p_dep[i] + rng.normal(0, 1.6, LSOAS_PER_PRACTICE)), 1, 10)
+    lsoa_code, lsoa_dec = _lsoas(rng, p_dep)
     return Geography(
+        regions=REGIONS, icbs=ICBS, icb_region=np.arange(len(ICBS)) // 2,
+        sub_icbs=SUB_ICBS, sub_icb_icb=np.arange(len(SUB_ICBS)) // 2,
         practice_code=codes, practice_name=names, practice_pcn=np.array(p_pcn),
         practice_list=np.array(p_list), practice_dep=np.array(p_dep),
         pcn_code=[f"U9{k * 37 + 1001:04d}" for k in range(n_pcn)],
         pcn_name=[f"{SUB_ICBS[pcn_sub[k]][1]} PCN {k + 1}" for k in range(n_pcn)],
         pcn_sub_icb=pcn_sub, pcn_wemwbs=(np.arange(n_pcn) % 5 == 4),
-        lsoa_code=lsoa_code, lsoa_decile=lsoa_dec,
+        lsoa_code=lsoa_code, lsoa_decile=lsoa_dec, moved_to_pcn=int((p_pcn[MOVED_PRACTICE] + len(SUB_ICBS)) % n_pcn),
     )
+
+
+# The england layout: NHS England regions (real codes: the BI logins are keyed on them) with their rough
+# share of England's registered population (millions, 2024) and how many synthetic ICBs each has; ICB,
+# sub-ICB, PCN and practice codes and names are made up (ODS-shaped, never real organisations).
+ENGLAND_REGIONS = (("Y56", "London", 10.6, 2), ("Y58", "South West", 6.1, 2), ("Y59", "South East", 9.5, 3),
+                   ("Y60", "Midlands", 11.3, 4), ("Y61", "East of England", 7.0, 2),
+                   ("Y62", "North West", 8.0, 2), ("Y63", "North East and Yorkshire", 8.9, 3))
+ENGLAND_PLACES = ("Ashvale", "Brindlecombe", "Calderfold", "Dunmere", "Elmsbrook", "Fenmarch", "Greyhaven",
+                  "Hollinmoor", "Ivybridge Vale", "Kestlecote", "Larkhill Downs", "Marrowdale", "Northwold",
+                  "Oakenshaw Fields", "Pellingham", "Quarrybank", "Ravensholt", "Stonebridge Moor")
+ENGLAND_PCNS = 120  # PCNs (England has about 1,250); list sizes scale with the number of patients
+ENGLAND_PRACTICES_PER_PCN = 4  # on average (England: about 5)
+ENGLAND_PEOPLE_PER_WTE = 12_500  # link-worker WTE in post per registered population, once fully staffed
+
+
+def build_england(patients: int) -> Geography:
+    """A scaled-down England of about `patients` registered patients: every region, fixed numbers of ICBs
+    (ENGLAND_REGIONS), sub-ICBs (two in every other ICB, else one), PCNs and practices, with sizes in
+    proportion to the patients; list sizes are set from the patients actually registered (generator)."""
+    rng = np.random.default_rng(20240402)
+    icb_names = iter(ENGLAND_PLACES)
+    regions, icbs, icb_region, subs, sub_icb, sub_pop = [], [], [], [], [], []
+    total = sum(r[2] for r in ENGLAND_REGIONS)
+    for r, (code, name, millions, n_icbs) in enumerate(ENGLAND_REGIONS):
+        regions.append((code, name))
+        region_pop = patients * millions / total
+        for icb_share in rng.dirichlet(np.full(n_icbs, 8.0)):
+            i = len(icbs)
+            place = next(icb_names)
+            icbs.append((f"QZ{'123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'[i]}", f"NHS {place} ICB"))
+            icb_region.append(r)
+            parts = ("North", "South") if i % 2 == 0 else ("",)
+            for j, part in enumerate(parts):
+                subs.append((f"Z{'123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ'[i]}{'AB'[j]}",
+                             f"{place} {part}".strip()))
+                sub_icb.append(i)
+                sub_pop.append(region_pop * icb_share / len(parts))
+    sub_pop_a = np.asarray(sub_pop)
+    sub_dep = np.clip(rng.normal(5.5, 1.8, len(subs)), 2.5, 8.5)  # mean IMD decile of each sub-ICB
+    pcn_counts = np.maximum(2, np.rint(ENGLAND_PCNS * sub_pop_a / sub_pop_a.sum())).astype(int)
+    codes, names, p_pcn, p_list, p_dep = [], [], [], [], []
+    pcn_sub, pcn_names = [], []
+    for s_i, n_pcn in enumerate(pcn_counts):
+        for pcn_share in rng.dirichlet(np.full(n_pcn, 6.0)):
+            k = len(pcn_sub)
+            pcn_sub.append(s_i)
+            pcn_names.append(f"{subs[s_i][1]} PCN {k + 1}")
+            pop = sub_pop_a[s_i] * pcn_share
+            n = int(max(2, rng.poisson(ENGLAND_PRACTICES_PER_PCN - 1) + 1))
+            for size in rng.dirichlet(np.full(n, 4.0)) * pop:
+                i = len(codes)
+                codes.append(f"Z{10001 + i * 7:05d}")
+                names.append(_practice_name(i, subs[s_i][1]))
+                p_pcn.append(k)
+                p_list.append(max(1.0, float(size)))
+                p_dep.append(float(np.clip(sub_dep[s_i] + rng.normal(0, 1.2), 1.5, 9.5)))
+    lsoa_code, lsoa_dec = _lsoas(rng, p_dep)
+    pcn_sub_a = np.asarray(pcn_sub)
+    p_pcn_a = np.asarray(p_pcn)
+    # MOVED_PRACTICE joins another PCN of its sub-ICB (every sub-ICB has at least two)
+    home = p_pcn_a[MOVED_PRACTICE]
+    moved_to = int(next(k for k in range(len(pcn_sub)) if pcn_sub[k] == pcn_sub[home] and k != home))
+    return Geography(
+        regions=tuple(regions), icbs=tuple(icbs), icb_region=np.asarray(icb_region),
+        sub_icbs=tuple(subs), sub_icb_icb=np.asarray(sub_icb),
+        practice_code=codes, practice_name=names, practice_pcn=p_pcn_a,
+        practice_list=np.asarray(p_list), practice_dep=np.asarray(p_dep),
+        pcn_code=[f"U9{k * 37 + 1001:04d}" for k in range(len(pcn_sub))], pcn_name=pcn_names,
+        pcn_sub_icb=pcn_sub_a, pcn_wemwbs=(np.arange(len(pcn_sub)) % 5 == 4),
+        lsoa_code=lsoa_code, lsoa_decile=lsoa_dec, moved_to_pcn=moved_to, lists_are_registrations=True,
+    )
+
+
+def _practice_name(i: int, place: str) -> str:
+    # Some names carry a comma: the landing CSV must quote them.
+    return f"{place} Surgery {i + 1}" if i % 3 else f"The Health Centre, {place} {i + 1}"
+
+
+def _lsoas(rng: np.random.Generator, practice_dep: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """LSOAS_PER_PRACTICE LSOA codes per practice and their IMD deciles around the practice's mean."""
+    n_pr = len(practice_dep)
+    lsoa_code = np.empty((n_pr, LSOAS_PER_PRACTICE), dtype=object)
+    lsoa_dec = np.zeros((n_pr, LSOAS_PER_PRACTICE), dtype=np.int64)
+    for i in range(n_pr):
+        for j in range(LSOAS_PER_PRACTICE):
+            lsoa_code[i, j] = f"E01{100000 + i * LSOAS_PER_PRACTICE + j:06d}"
+        lsoa_dec[i] = np.clip(np.rint(practice_dep[i] + rng.normal(0, 1.6, LSOAS_PER_PRACTICE)), 1, 10)
+    return lsoa_code, lsoa_dec
 
 
 def total_list(scale: float = 1.0) -> int:
@@ -117,8 +226,10 @@ def fy_boundaries(start: date, end: date) -> list[date]:
     return out
 
 
-def practice_rows(geo: Geography, start: date, end: date) -> list[dict]:
-    """One row per practice and financial-year period (list sizes grow; one practice changes PCN)."""
+def practice_rows(geo: Geography, start: date, end: date, registered: np.ndarray | None = None) -> list[dict]:
+    """One row per practice and financial-year period (one practice changes PCN). List sizes grow by
+    LIST_GROWTH a year from the full list, or are `registered[practice, period]` (the synthetic patients
+    registered on the period's first day) when given."""
     periods = fy_boundaries(start, end)
     rows = []
     for i, code in enumerate(geo.practice_code):
@@ -126,17 +237,18 @@ def practice_rows(geo: Geography, start: date, end: date) -> list[dict]:
             eff_to = periods[p + 1] if p + 1 < len(periods) else None
             pcn = geo.practice_pcn[i]
             if i == MOVED_PRACTICE and p >= 2:
-                pcn = (pcn + len(SUB_ICBS)) % len(geo.pcn_code)  # same sub-ICB, next PCN
+                pcn = geo.moved_to_pcn  # same sub-ICB, another PCN
             sub = geo.pcn_sub_icb[pcn]
-            icb = sub // 2
-            region = icb // 2
+            icb = geo.sub_icb_icb[sub]
+            region = geo.icb_region[icb]
+            size = registered[i, p] if registered is not None else geo.practice_list[i] * (1 + LIST_GROWTH) ** p
             rows.append({
                 "practice_code": code, "practice_name": geo.practice_name[i],
                 "pcn_code": geo.pcn_code[pcn], "pcn_name": geo.pcn_name[pcn],
-                "sub_icb_code": SUB_ICBS[sub][0], "sub_icb_name": f"NHS {SUB_ICBS[sub][1]} sub-ICB",
-                "icb_code": ICBS[icb][0], "icb_name": ICBS[icb][1],
-                "region_code": REGIONS[region][0], "region_name": REGIONS[region][1],
-                "list_size": str(round(geo.practice_list[i] * (1 + LIST_GROWTH) ** p)),
+                "sub_icb_code": geo.sub_icbs[sub][0], "sub_icb_name": f"NHS {geo.sub_icbs[sub][1]} sub-ICB",
+                "icb_code": geo.icbs[icb][0], "icb_name": geo.icbs[icb][1],
+                "region_code": geo.regions[region][0], "region_name": geo.regions[region][1],
+                "list_size": str(round(size)),
                 "effective_from": eff_from.isoformat(),
                 "effective_to": eff_to.isoformat() if eff_to else "",
             })
@@ -162,6 +274,8 @@ def workforce_rows(geo: Geography, practices: list[dict], months: list[date], se
     rng = np.random.default_rng(20190701)
     rows = []
     live = [m for m in months if m >= service_start]
+    if geo.lists_are_registrations:
+        return _scaled_workforce_rows(geo, practices, live, rng)
     for k, pcn in enumerate(geo.pcn_code):
         for t, month in enumerate(live):
             ent = arrs_entitlement(pcn_population(practices, pcn, month))
@@ -173,4 +287,20 @@ def workforce_rows(geo: Geography, practices: list[dict], months: list[date], se
             if k % 4 == 3:  # locally funded posts beside ARRS
                 rows.append({"pcn_code": pcn, "month": month.isoformat(), "wte": "0.4", "headcount": "1",
                              "funding": "other"})
+    return rows
+
+
+def _scaled_workforce_rows(geo: Geography, practices: list[dict], live: list[date],
+                           rng: np.random.Generator) -> list[dict]:
+    """england layout: WTE in proportion to the PCN's registered patients (ENGLAND_PEOPLE_PER_WTE once
+    staffed, ramping up over two years, +-10%), so caseload per WTE reads as it would at full size; the
+    ARRS bands (30,000+) are about full-size PCNs and give these small ones no entitlement."""
+    rows = []
+    for pcn in geo.pcn_code:
+        for t, month in enumerate(live):
+            ramp = min(1.0, 0.6 + 0.4 * t / 24)
+            base = pcn_population(practices, pcn, month) / ENGLAND_PEOPLE_PER_WTE
+            wte = max(0.0, round(base * ramp * (1 + rng.normal(0, 0.1)), 3))
+            rows.append({"pcn_code": pcn, "month": month.isoformat(), "wte": f"{wte:.3f}",
+                         "headcount": str(int(np.ceil(wte / 0.85))), "funding": "ARRS"})
     return rows

@@ -8,7 +8,6 @@ import numpy as np
 
 from spw.synth import params as P
 from spw.synth.activity import Context, Referrals
-from spw.synth.geography import SUB_ICBS
 from spw.synth.population import Patients
 from spw.synth.timeline import NEVER, Timeline
 from spw.synth.writer import Landing
@@ -88,7 +87,7 @@ def ae_attendances(landing: Landing, ctx: Context, pt: Patients, rng: np.random.
     dept = choice(rng, P.EC_DEPT_P, n)
     sub = geo.sub_icb_of_practice()[pt.practice[pat]]
     elsewhere = rng.random(n) < 0.1
-    trust = geo.trust_code(np.where(elsewhere, (sub + 1) % len(SUB_ICBS), sub))
+    trust = geo.trust_code(np.where(elsewhere, (sub + 1) % geo.n_sub_icbs, sub))
     provider = np.where(np.isin(dept, [2, 3]), geo.utc_code(sub), trust)
     age = pt.age[pat]
     p_admit = np.select([dept == 0, dept == 1, dept == 4], [np.minimum(0.6, 0.1 + 0.005 * age), 0.1, 0.15],
