@@ -14,6 +14,15 @@ from spw.secrets import json_secret_file
 
 Progress = Callable[[str], AbstractContextManager[None]]
 
+# the primary estimate (methods §4b): referred people against people not yet referred
+PRIMARY_SQL = """
+select measure, n_treated, att, att_ci_low, att_ci_high, att_pct, att_pct_ci_low, att_pct_ci_high
+from marts.mart_staggered_did
+where geography_level = 'england' and cohort_fy = 'all' and population = 'referred'
+  and estimate = 'cumulative_12m'
+order by measure
+"""
+
 HEADLINE_SQL = """
 select measure, n_patients, pct_change, did_pct, did_pct_ci_low, did_pct_ci_high
 from marts.mart_demand_reduction
@@ -54,10 +63,20 @@ def _nothing_new(landing: Path) -> bool:
     return all(hashlib.sha256(p.read_bytes()).hexdigest() in known for p in files)
 
 
+def _num(v: object) -> str:
+    return "n/a" if v is None else f"{float(v):+.2f}"  # type: ignore[arg-type]
+
+
 def headline_figures() -> list[str]:
     with db.connect("warehouse", "spw_analyst") as conn:
+        primary = conn.execute(PRIMARY_SQL).fetchall()
         rows = conn.execute(HEADLINE_SQL).fetchall()
-    lines = ["Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):"]
+    lines = ["Primary estimate: staggered DiD, England, referred, per person over the 12 months after referral:"]
+    for measure, n, att, lo, hi, pct, plo, phi in primary:
+        lines.append(f"  {measure:<22} n={n or 0:<6} {_num(att):>7} [{_num(lo)}, {_num(hi)}]   "
+                     f"{_pct(pct):>8} [{_pct(plo)}, {_pct(phi)}]")
+    lines.append("")
+    lines.append("Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):")
     for measure, n, pct, did, lo, hi in rows:
         lines.append(f"  {measure:<22} n={n:<6} before/after {_pct(pct):>8}   matched DiD {_pct(did):>8} "
                      f"[{_pct(lo)}, {_pct(hi)}]")
