@@ -17,6 +17,21 @@ Progress = Callable[[str], AbstractContextManager[None]]
 # rates per 1,000, caseloads and progress against the pro-rata ambition read as they would nationally.
 DEMO_LAYOUT = "england"
 
+# the primary estimate (methods §4b): referred people against people not yet referred
+PRIMARY_SQL = """
+select measure, n_treated, att, att_ci_low, att_ci_high, att_pct, att_pct_ci_low, att_pct_ci_high
+from marts.mart_staggered_did
+where geography_level = 'england' and cohort_fy = 'all' and population = 'referred'
+  and estimate = 'cumulative_12m'
+order by measure
+"""
+
+SCALE_SQL = """
+select registered_population, people_per_registered_patient
+from marts.mart_population_scale
+where geography_level = 'england'
+"""
+
 HEADLINE_SQL = """
 select measure, n_patients, pct_change, did_pct, did_pct_ci_low, did_pct_ci_high
 from marts.mart_demand_reduction
@@ -57,36 +72,25 @@ def _nothing_new(landing: Path) -> bool:
     return all(hashlib.sha256(p.read_bytes()).hexdigest() in known for p in files)
 
 
-PRIMARY_SQL = """
-select d.measure, d.n_treated, d.att, d.att_ci_low, d.att_ci_high, d.att_pct, d.att_pct_ci_low, d.att_pct_ci_high,
-       s.people_per_registered_patient
-from published.mart_staggered_did as d
-cross join published.mart_population_scale as s
-where d.geography_level = 'england' and d.cohort_fy = 'all' and d.population = 'referred'
-  and d.estimate = 'cumulative_12m' and d.measure = 'gp_appointments' and s.geography_level = 'england'
-"""
-
-
-def primary_figure() -> list[str]:
-    """The primary estimate for GP appointments (the headline the demo is sized for) and the scale."""
-    with db.connect("warehouse", "spw_analyst") as conn:
-        row = conn.execute(PRIMARY_SQL).fetchone()
-    if row is None:
-        return ["primary estimate: not available (too few people referred)"]
-    _, n, att, lo, hi, pct, pct_lo, pct_hi, scale = row
-    scale_text = f"1 registered patient : {float(scale):,.0f} people" if scale else "scale unknown"
-    if att is None or lo is None:
-        return [f"Synthetic England ({scale_text}); primary estimate: too few people to estimate"]
-    return [f"Synthetic England ({scale_text}); primary estimate (staggered DiD, everyone referred, n={n}):",
-            f"  {-float(att):.2f} fewer GP appointments each over 12 months (95% CI {-float(hi):.2f} to "
-            f"{-float(lo):.2f}); {_pct(pct)} [{_pct(pct_lo)}, {_pct(pct_hi)}]"]
+def _num(v: object) -> str:
+    return "n/a" if v is None else f"{float(v):+.2f}"  # type: ignore[arg-type]
 
 
 def headline_figures() -> list[str]:
     with db.connect("warehouse", "spw_analyst") as conn:
+        primary = conn.execute(PRIMARY_SQL).fetchall()
         rows = conn.execute(HEADLINE_SQL).fetchall()
-    lines = [*primary_figure(), "",
-             "Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):"]
+        scale = conn.execute(SCALE_SQL).fetchone()
+    lines = []
+    if scale and scale[1]:
+        lines += [f"Synthetic England: {scale[0]:,} registered patients, each standing for "
+                  f"{float(scale[1]):,.0f} people (mart_population_scale)", ""]
+    lines += ["Primary estimate: staggered DiD, England, referred, per person over the 12 months after referral:"]
+    for measure, n, att, lo, hi, pct, plo, phi in primary:
+        lines.append(f"  {measure:<22} n={n or 0:<6} {_num(att):>7} [{_num(lo)}, {_num(hi)}]   "
+                     f"{_pct(pct):>8} [{_pct(plo)}, {_pct(phi)}]")
+    lines.append("")
+    lines.append("Gloucestershire design, England, engaged, 12 months (before/after vs matched DiD):")
     for measure, n, pct, did, lo, hi in rows:
         lines.append(f"  {measure:<22} n={n:<6} before/after {_pct(pct):>8}   matched DiD {_pct(did):>8} "
                      f"[{_pct(lo)}, {_pct(hi)}]")
