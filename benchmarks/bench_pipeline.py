@@ -113,7 +113,8 @@ def report(args: argparse.Namespace, stages: list[dict], first: list[dict], refr
     lines = [
         "## Warehouse build",
         "",
-        f"`python benchmarks/bench_pipeline.py --patients {args.patients} --seed {args.seed}` on "
+        f"`python benchmarks/bench_pipeline.py --patients {args.patients} --seed {args.seed} "
+        f"--layout {args.layout}` on "
         f"{platform.platform()}, {os.cpu_count()} cores (shared with other work), Postgres "
         f"{', '.join(f'{k}={v}' for k, v in settings.items())}. Wall time and peak memory (max RSS of "
         "the stage's own process tree; the Postgres server is not included) per stage:",
@@ -153,6 +154,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--workdir", type=Path)
     ap.add_argument("--keep", action="store_true", help="keep the generated landing folder")
+    ap.add_argument("--layout", default="icb", choices=["icb", "england"],
+                    help="synthetic layout: one ICB-sized area (default) or the demo's scaled-down England")
     ap.add_argument("--out", type=Path, help="also write the Markdown report here")
     args = ap.parse_args()
 
@@ -176,7 +179,7 @@ def main() -> None:
     dbt = [sys.executable, "-m", "spw.dbtrun", "build", "--exclude-resource-type", "unit_test"]
     stages = [run_stage("generate", python(
         "from pathlib import Path; from spw.synth.generator import generate; "
-        f"generate(Path({str(full)!r}), patients={args.patients}, seed={args.seed})"))]
+        f"generate(Path({str(full)!r}), patients={args.patients}, seed={args.seed}, layout={args.layout!r})"))]
     label = split_last_month(full, initial, last)
     stages.append(run_stage("load (all but last month)", python(load_code(initial))))
     stages.append(run_stage("dbt build", dbt, check=False))

@@ -17,7 +17,7 @@ from spw.errors import SpwError
 
 # `spw demo`'s synthetic England: the smallest size whose primary GP estimate has a 95% interval narrower
 # than +-5 points, measured with `make demo` on a fresh clone (docs/benchmarks.md, "Demo size").
-DEMO_PATIENTS = 80_000
+DEMO_PATIENTS = 100_000
 
 _T0 = time.monotonic()
 
