@@ -177,6 +177,16 @@ def cmd_dashboards_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from spw import report_data, report_pdf
+
+    quarter = report_data.Quarter.parse(args.quarter)
+    with step(f"board pack: region {args.region}, {quarter.label}"):
+        out = report_pdf.write(report_data.load(args.region, quarter), Path(args.out))
+    print(f"wrote {out}")
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from spw.demo import run_demo
 
@@ -194,7 +204,7 @@ def _redact(url: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from spw import db  # role names only; kept out of the module's imports (start-up time)
+    from spw import bi_logins, db  # role names only; kept out of the module's imports (start-up time)
 
     p = argparse.ArgumentParser(prog="spw", description="Social prescribing commissioning warehouse.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -240,6 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("serve", cmd_serve, "Start Superset and the Airflow UI on 127.0.0.1 and print their URLs.")
     add("dashboards-import", cmd_dashboards_import, "Import dashboards, roles and RLS into Superset "
         "(demo users only with `spw demo`).")
+    sp = add("report", cmd_report, "Write a steering group's board pack (PDF) from the published tables, "
+             "read as the region's BI login (row-level security and disclosure control hold).")
+    sp.add_argument("--region", required=True, choices=bi_logins.REGION_CODES, help="NHS England region code")
+    sp.add_argument("--quarter", required=True, help="calendar quarter, e.g. 2024-Q2 (April to June 2024)")
+    sp.add_argument("--out", required=True, help="PDF file to write")
     sp = add("demo", cmd_demo, "Everything: database, synthetic data, pipeline, dashboards; prints where to look.")
     # sized so that the primary GP estimate's 95% interval is narrower than +-5 points (docs/benchmarks.md)
     sp.add_argument("--patients", type=int, default=DEMO_PATIENTS)

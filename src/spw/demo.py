@@ -16,6 +16,7 @@ Progress = Callable[[str], AbstractContextManager[None]]
 # The demo is a scaled-down England (every region; list sizes = the synthetic patients registered), so
 # rates per 1,000, caseloads and progress against the pro-rata ambition read as they would nationally.
 DEMO_LAYOUT = "england"
+DEMO_REPORT_REGION = "Y60"  # Midlands: the steering group the issue was written for
 
 # the primary estimate (methods §4b): referred people against people not yet referred
 PRIMARY_SQL = """
@@ -97,6 +98,15 @@ def headline_figures() -> list[str]:
     return lines
 
 
+def write_board_pack(region: str) -> Path:
+    """The steering group's PDF for the latest complete quarter, read as the region's BI login."""
+    from spw import report_data, report_pdf
+
+    quarter = report_data.latest_quarter(region)
+    out = landing_dir().parent / "reports" / f"board-pack-{region}-{quarter.code}.pdf"
+    return report_pdf.write(report_data.load(region, quarter), out)
+
+
 def run_demo(patients: int, seed: int, progress: Progress) -> int:
     from spw.dbtrun import run_dbt
     from spw.deployment import up
@@ -117,6 +127,8 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
             raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
         with progress("dbt docs generate"):
             run_dbt(["docs", "generate"], capture=True)
+    with progress(f"board pack for the {DEMO_REPORT_REGION} steering group (PDF)"):
+        report = write_board_pack(DEMO_REPORT_REGION)
     with progress("Superset: start"):
         superset_url = server.serve()
     with progress("Superset: dashboards, roles, row-level security, demo users"):
@@ -129,6 +141,7 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     airflow_pw = json_secret_file("airflow_passwords.json")
     print(f"Airflow UI:          {airflow_url}   (user admin, password in {airflow_pw})")
     print(f"dbt docs:            {Path('dbt_project/target/index.html').resolve()}")
+    print(f"Board pack (PDF):    {report}   (spw report --region CODE --quarter YYYY-Qn --out FILE.pdf)")
     print(f"Warehouse (psql):    spw db-url --role spw_analyst   ({'external' if pg.external_url() else 'local'})")
     print(f"Superset users:      (from {users_file})")
     for name, password in json.loads(users_file.read_text()).items():
