@@ -38,14 +38,16 @@ def test_headline_sentence_reads_as_the_issue_asks_and_never_shows_an_unreadable
     fall = Estimate("gp_appointments", 500, -1.2, -1.8, -0.6, -20.0, -30.0, -10.0)
     assert headline_sentence(fall) == (
         "People referred had 1.20 fewer GP appointments each over the following year than similar people not "
-        "yet referred (95% CI 0.60 fewer to 1.80 fewer).")
+        "yet referred (95% CI 1.80 fewer to 0.60 fewer).")
     crossing = Estimate("ae_attendances", 500, -0.1, -0.3, 0.1, -5.0, -15.0, 5.0)
-    assert headline_sentence(crossing).endswith("(95% CI 0.10 more to 0.30 fewer).")
+    assert headline_sentence(crossing).endswith("(95% CI 0.30 fewer to 0.10 more).")
+    nil = Estimate("ae_attendances", 500, 0.001, -0.2, 0.2, 0.1, -10.0, 10.0)
+    assert "had no more and no fewer A&E attendances" in headline_sentence(nil)
     rise = Estimate("emergency_admissions", 500, 0.05, 0.01, 0.09, 10.0, 2.0, 18.0)
     assert "0.05 more emergency admissions" in headline_sentence(rise)
     no_interval = Estimate("gp_appointments", 12, -1.0, None, None, -20.0, None, None)
     assert headline_sentence(no_interval) == "GP appointments: too few people to estimate."
-    too_wide = Estimate("gp_appointments", 50, -1.0, -4.0, 2.0, -20.0, -80.0, 40.0)
+    too_wide = Estimate("gp_appointments", 50, -1.0, -4.0, 2.0, -20.0, -46.0, 6.0)  # +-26 points
     assert headline_sentence(too_wide) == "GP appointments: too few people to estimate."
 
 

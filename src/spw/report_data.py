@@ -33,8 +33,9 @@ SPC_MEASURES = {
     "referrals_per_1000_annualised": "Referrals per 1,000 registered patients (a year)",
     "caseload_per_wte_annualised": "Referrals per link-worker WTE (a year)",
 }
-# An interval wider than this many percentage points either side is not shown as a number.
-MAX_HALF_WIDTH_PCT = 50.0
+# An interval wider than this many percentage points either side is not shown as a number (the
+# dashboards' headline sentences use the same limit, dbt var headline_max_ci_half_width_pct).
+MAX_HALF_WIDTH_PCT = 25.0
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
 
@@ -88,6 +89,14 @@ class Estimate:
         return (self.pct_high - self.pct_low) / 2 <= MAX_HALF_WIDTH_PCT  # type: ignore[operator]
 
 
+HEADLINE_TABLE_SQL = """
+select sentence
+from published.mart_headline_effects
+where geography_level = 'region' and geography_code = %s and cohort_fy = 'all' and population = 'referred'
+order by measure_order
+"""
+
+
 @dataclass
 class BoardPack:
     region_code: str
@@ -99,7 +108,9 @@ class BoardPack:
     costs: list[dict]
     data_quality: list[dict]
     scale: float | None
-    notes: list[str] = field(default_factory=list)
+    # the warehouse's own sentences (published.mart_headline_effects) when it has them, so the pack and
+    # the dashboards say the same words; empty: headline_sentence composes them from the estimates
+    sentences: list[str] = field(default_factory=list)
 
 
 def headline_sentence(e: Estimate) -> str:
@@ -107,15 +118,13 @@ def headline_sentence(e: Estimate) -> str:
     label = MEASURE_LABELS.get(e.measure, e.measure)
     if not e.readable:
         return f"{label[0].upper()}{label[1:]}: too few people to estimate."
-    att, low, high = float(e.att), float(e.low), float(e.high)  # type: ignore[arg-type]
+    def amount(x: float, zero: str = "no difference") -> str:  # -0.5 -> "0.50 fewer"
+        shown = round(x, 2)
+        return zero if shown == 0 else f"{abs(shown):.2f} {'fewer' if shown < 0 else 'more'}"
 
-    def amount(x: float) -> str:  # a change per person in words: -0.5 -> "0.50 fewer"
-        return f"{abs(x):.2f} {'fewer' if x < 0 else 'more'}"
-
-    # the end nearer "fewer" first, as the sentence leads with fewer when the estimate is a fall
-    ends = (high, low) if att < 0 else (low, high)
-    return (f"People referred had {amount(att)} {label} each over the following year than similar people "
-            f"not yet referred (95% CI {amount(ends[0])} to {amount(ends[1])}).")
+    return (f"People referred had {amount(float(e.att), 'no more and no fewer')} {label} each over the "  # type: ignore[arg-type]
+            f"following year than similar people not yet referred (95% CI {amount(float(e.low))} to "  # type: ignore[arg-type]
+            f"{amount(float(e.high))}).")  # type: ignore[arg-type]
 
 
 def latest_quarter(region_code: str) -> Quarter:
@@ -176,6 +185,8 @@ def load(region_code: str, quarter: Quarter) -> BoardPack:
             group by source order by source""", (quarter.start, quarter.end))
         scale = _rows(conn, "select people_per_registered_patient from published.mart_population_scale "
                             "where geography_level = 'england'", ())
+        has_sentences = conn.execute("select to_regclass('published.mart_headline_effects') is not null").fetchone()[0]
+        sentences = [r["sentence"] for r in _rows(conn, HEADLINE_TABLE_SQL, (region_code,))] if has_sentences else []
     if not names:
         raise SpwError(f"no published rollout figures for region {region_code}: has the warehouse been built?")
     spc: dict[str, list[dict]] = {m: [] for m in SPC_MEASURES}
@@ -185,7 +196,7 @@ def load(region_code: str, quarter: Quarter) -> BoardPack:
     return BoardPack(region_code=region_code, region_name=names[0]["geography_name"], quarter=quarter,
                      estimates=estimates, spc=spc, quarter_figures=figures, costs=costs, data_quality=quality,
                      scale=float(scale[0]["people_per_registered_patient"]) if scale and scale[0][
-                         "people_per_registered_patient"] else None)
+                         "people_per_registered_patient"] else None, sentences=sentences)
 
 
 def data_quality_note(rows: list[dict]) -> list[str]:

@@ -63,8 +63,9 @@ def _gbp(v: object, decimals: int = 0) -> str:
 def answer_page(pdf, pack: BoardPack) -> None:
     fig = _page(pack, "What the service is doing for people referred")
     by_measure = {e.measure: e for e in pack.estimates}
-    sentences = [headline_sentence(by_measure.get(m) or Estimate(m, None, None, None, None, None, None, None))
-                 for m in HEADLINE_MEASURES]
+    sentences = pack.sentences or [
+        headline_sentence(by_measure.get(m) or Estimate(m, None, None, None, None, None, None, None))
+        for m in HEADLINE_MEASURES]
     y = _paragraphs(fig, ["Primary estimate: staggered difference-in-differences, everyone referred in the "
                           "region since the service began, the 12 months after referral:"], 0.84, 11)
     y = _paragraphs(fig, [f"- {s}" for s in sentences], y - 0.01, 12)
