@@ -192,7 +192,9 @@ def load(region_code: str, quarter: Quarter) -> BoardPack:
     spc: dict[str, list[dict]] = {m: [] for m in SPC_MEASURES}
     for p in points:
         spc.setdefault(p["measure"], []).append(p)
-    figures = {r["measure"]: (r["total"] if r["measure"] == "referrals" else r["mean"]) for r in series}
+    # a quarter with a suppressed month has no published total (a sum of the rest would understate it)
+    figures = {r["measure"]: (r["total"] if r["measure"] == "referrals" else r["mean"]) if r["months"] == 3 else None
+               for r in series}
     return BoardPack(region_code=region_code, region_name=names[0]["geography_name"], quarter=quarter,
                      estimates=estimates, spc=spc, quarter_figures=figures, costs=costs, data_quality=quality,
                      scale=float(scale[0]["people_per_registered_patient"]) if scale and scale[0][
@@ -208,7 +210,8 @@ def data_quality_note(rows: list[dict]) -> list[str]:
     files_rejected = sum(r["files_rejected"] or 0 for r in rows)
     linkable = sum(r["linkable_rows"] or 0 for r in rows)
     unlinked = sum(r["unlinked_rows"] or 0 for r in rows)
-    lines = [f"Deliveries for the quarter: {loaded:,} rows loaded and {rejected:,} rows rejected by the data "
+    lines = [f"Deliveries for the quarter (every area: data quality is published for the whole warehouse): "
+             f"{loaded:,} rows loaded and {rejected:,} rows rejected by the data "
              f"contract's checks ({100 * rejected / max(loaded + rejected, 1):.1f}%); "
              f"{files_rejected:,} files rejected whole."]
     if linkable:
