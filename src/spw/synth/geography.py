@@ -131,8 +131,11 @@ ENGLAND_REGIONS = (("Y56", "London", 10.6, 2), ("Y58", "South West", 6.1, 2), ("
 ENGLAND_PLACES = ("Ashvale", "Brindlecombe", "Calderfold", "Dunmere", "Elmsbrook", "Fenmarch", "Greyhaven",
                   "Hollinmoor", "Ivybridge Vale", "Kestlecote", "Larkhill Downs", "Marrowdale", "Northwold",
                   "Oakenshaw Fields", "Pellingham", "Quarrybank", "Ravensholt", "Stonebridge Moor")
-ENGLAND_PCNS = 120  # PCNs (England has about 1,250); list sizes scale with the number of patients
-ENGLAND_PRACTICES_PER_PCN = 4  # on average (England: about 5)
+# PCNs (England has about 1,250) and practices per PCN (England: about 5); list sizes scale with the
+# number of patients. Practices are few because the staggered DiD's bootstrap and group models grow
+# with practices x areas, not with patients (docs/benchmarks.md, "Demo size").
+ENGLAND_PCNS = 80
+ENGLAND_PRACTICES_PER_PCN = 3
 ENGLAND_PEOPLE_PER_WTE = 12_500  # link-worker WTE in post per registered population, once fully staffed
 
 
