@@ -97,3 +97,22 @@ def test_spw_report_command_writes_the_pdf(built_warehouse, tmp_path: Path) -> N
     out = tmp_path / "y62.pdf"
     assert main(["report", "--region", "Y62", "--quarter", "2024-Q2", "--out", str(out)]) == 0
     assert out.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.slow
+def test_demo_writes_the_board_pack_for_the_latest_complete_quarter(
+        built_warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from spw.demo import write_board_pack
+
+    monkeypatch.setenv("SPW_LANDING_DIR", str(tmp_path / "landing"))
+    quarter = report_data.latest_quarter("Y60")
+    with db.connect("warehouse", "spw_analyst") as conn:
+        last = conn.execute("select max(month) from marts.mart_rollout_monthly_series "
+                            "where geography_level = 'region' and geography_code = 'Y60'").fetchone()[0]
+    # the quarter is complete: its last month is in the data, and the data end before the next one's
+    assert quarter.end <= date(last.year + (last.month == 12), last.month % 12 + 1, 1)
+    next_quarter_last_month = date(quarter.end.year + (quarter.end.month > 10), (quarter.end.month + 1) % 12 + 1, 1)
+    assert last < next_quarter_last_month
+    out = write_board_pack("Y60")
+    assert out == tmp_path / "reports" / f"board-pack-Y60-{quarter.code}.pdf"
+    assert out.read_bytes().startswith(b"%PDF")
