@@ -59,21 +59,13 @@ def _multipliers(codes: tuple[str, ...]) -> np.ndarray:
     return S.multipliers(codes, 999)
 
 
-def staggered_panel(a: arrays.Arrays) -> S.Panel:
-    """The generator's arrays as the reference's panel (strata per month; practices never change)."""
-    codes = tuple(f"P{i:04d}" for i in range(int(a.practice.max()) + 1))
-    return S.Panel(stratum=np.stack([a.stratum(m) for m in range(a.n_months)], axis=1), practice=a.practice,
-                   practice_codes=codes, first_referral=a.ref_month, first_month=a.first_full,
-                   last_month=a.last_full, engaged=a.engaged, cutoff_month=a.n_months - 1)
-
-
 def one_seed(scenario: str, seed: int, patients: int) -> list[dict]:
     """Every estimator x population x measure on one seed: estimate, SE, interval, truth, base."""
     p = replace(SynthParams(), **SCENARIOS[scenario])
     a = arrays.simulate(patients, seed, p)
     out: list[dict] = []
     matches = M.match(a, W)
-    panel = staggered_panel(a)
+    panel = S.from_month_panel(a, a.engaged)
 
     def row(est: str, pop: str, measure: str, estimate: float | None, se: float | None, low: float | None,
             high: float | None, truth: float | None, base: float | None, n: int, **extra) -> None:

@@ -53,6 +53,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from spw.estimators.matched import MonthPanel
+
 MIN_PRACTICES = 20
 EFFECT_MONTHS = 12
 LEVEL = 0.95
@@ -108,6 +110,16 @@ class Estimates:
     att_gt: dict[tuple[int, int], float] = field(default_factory=dict)
     treated_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # used treated patients
     treated_cohort: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their G
+
+
+def from_month_panel(mp: MonthPanel, engaged: np.ndarray) -> Panel:
+    """A month panel (e.g. the generator's arrays) as the staggered design's `Panel`: strata per month,
+    practice codes P0000.., cut-off = the last month of the counts."""
+    n_months = mp.counts["gp_appointments"].shape[1]
+    codes = [f"P{i:04d}" for i in range(int(mp.practice.max()) + 1)]
+    return Panel(stratum=np.stack([mp.stratum(m) for m in range(n_months)], axis=1), practice=mp.practice,
+                 practice_codes=codes, first_referral=mp.ref_month, first_month=mp.first_full,
+                 last_month=mp.last_full, engaged=engaged, cutoff_month=n_months - 1)
 
 
 def multipliers(codes: Sequence[str], draws: int = 999) -> np.ndarray:
