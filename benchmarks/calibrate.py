@@ -217,10 +217,15 @@ def chart(summary: list[dict], path: Path) -> None:
                        f'text-anchor="middle" font-size="9">{100 * r["coverage"]:.0f}</text>')
         svg.append(f'<text x="{left + (i + 0.5) * group:.1f}" y="{top + plot_h + 16}" text-anchor="middle">'
                    f'{s.replace("_", " ")}</text>')
-    for j, e in enumerate(ESTIMATORS):
-        x = left + j * 170
-        svg.append(f'<rect x="{x}" y="{h - 30}" width="12" height="12" fill="{colours[e]}"/>')
-        svg.append(f'<text x="{x + 16}" y="{h - 20}">{e.replace("_", "/")}</text>')
+    finish_svg(svg, [(e.replace("_", "/"), colours[e]) for e in ESTIMATORS], 170, h - 30, path)
+
+
+def finish_svg(svg: list[str], legend: list[tuple[str, str]], step: int, y: int, path: Path) -> None:
+    """Appends a legend row (a colour box and its label every `step` px from x = 60) and writes the SVG."""
+    for j, (label, colour) in enumerate(legend):
+        x = 60 + j * step
+        svg.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{colour}"/>')
+        svg.append(f'<text x="{x + 16}" y="{y + 10}">{label}</text>')
     svg.append("</svg>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(svg) + "\n", encoding="utf-8")
@@ -239,9 +244,6 @@ def table(summary: list[dict]) -> str:
 def write_doc(summary: list[dict], patients: int) -> None:
     """Replaces the generated block of docs/calibration.md (between its markers) with the table."""
     start, end = "<!-- calibration table: benchmarks/calibrate.py --report -->", "<!-- end of calibration table -->"
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
-    if start not in text or end not in text:
-        return
     seeds = sorted({(r["scenario"], r["seeds"]) for r in summary if r["estimator"] == "staggered"})
     seconds = [float(line.rsplit(":", 1)[1].split()[0]) for log in sorted(CACHE.glob("run*.log"))
                for line in log.read_text().splitlines() if line.count(" seed ") == 1 and line.endswith(" s")]
@@ -249,7 +251,15 @@ def write_doc(summary: list[dict], patients: int) -> None:
             + ", ".join(f"{s} {n}" for s, n in seeds)
             + (f"; {len(seconds)} seed x scenario runs took {sum(seconds) / 60:.0f} min in all "
                f"(median {np.median(seconds):.1f} s each) under `nice -n 19` on the shared machine" if seconds else ""))
-    block = f"{start}\n{head}.\n\n{table(summary)}\n{end}"
+    replace_block(start, end, f"{head}.\n\n{table(summary)}")
+
+
+def replace_block(start: str, end: str, body: str) -> None:
+    """Puts `body` between the marker lines `start` and `end` of docs/calibration.md (if both are there)."""
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else ""
+    if start not in text or end not in text:
+        return
+    block = f"{start}\n{body}\n{end}"
     DOC.write_text(text[:text.index(start)] + block + text[text.index(end) + len(end):], encoding="utf-8")
 
 
@@ -259,10 +269,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--first-seed", type=int, default=1)
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--scenarios", nargs="*", default=list(SCENARIOS), choices=list(SCENARIOS))
-    ap.add_argument("--report", action="store_true", help="only summarise the cache")
+    ap.add_argument("--report", action="store_true",
+                    help="only summarise the cache, and write the table, chart and summary (a run only prints)")
     args = ap.parse_args(argv)
     if not args.report:
         run(args.seeds, args.patients, args.scenarios, args.first_seed)
+        print(table(summarise(load(args.patients))))
+        return
     summary = summarise(load(args.patients))
     print(table(summary))
     (CACHE / f"summary_{args.patients}.json").write_text(json.dumps(summary, indent=1) + "\n")
