@@ -36,7 +36,9 @@ cohorts are always the patients' own G, controls always the whole panel). It ret
 - counts ``n_treated``, ``n_unmatched``, ``n_control_patients``, ``n_clusters``;
 - ``engaged``: the same for the complier effect (theta / engaged share, delta method), with
   ``engaged_share``;
-- ``att_gt``: {(g, m): ATT(g, m)} for every cohort used (the package-compatible comparison).
+- ``att_gt``: {(g, m): ATT(g, m)} for every cohort used (the package-compatible comparison);
+- ``treated_rows`` / ``treated_cohort``: the treated patients the estimate is built from and their G (the
+  calibration study sums the planted truth over exactly these).
 
 Intervals and band are None with fewer than 20 practices (methods §4c). `estimate_all` loops over
 groups. Every reading of the spec this implements is listed in docs/methods.md ("Staggered design").
@@ -50,6 +52,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
+
+from spw.estimators.matched import MonthPanel
 
 MIN_PRACTICES = 20
 EFFECT_MONTHS = 12
@@ -104,6 +108,18 @@ class Estimates:
     engaged: Summary | None
     engaged_share: float | None
     att_gt: dict[tuple[int, int], float] = field(default_factory=dict)
+    treated_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # used treated patients
+    treated_cohort: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # their G
+
+
+def from_month_panel(mp: MonthPanel, engaged: np.ndarray) -> Panel:
+    """A month panel (e.g. the generator's arrays) as the staggered design's `Panel`: strata per month,
+    practice codes P0000.., cut-off = the last month of the counts."""
+    n_months = mp.counts["gp_appointments"].shape[1]
+    codes = [f"P{i:04d}" for i in range(int(mp.practice.max()) + 1)]
+    return Panel(stratum=np.stack([mp.stratum(m) for m in range(n_months)], axis=1), practice=mp.practice,
+                 practice_codes=codes, first_referral=mp.ref_month, first_month=mp.first_full,
+                 last_month=mp.last_full, engaged=engaged, cutoff_month=n_months - 1)
 
 
 def multipliers(codes: Sequence[str], draws: int = 999) -> np.ndarray:
@@ -135,12 +151,28 @@ def _controls(mode: str, ref: np.ndarray, g: int, m: int, anticipation: int, bas
     return never | (ref > max(m, g))
 
 
+def _controls_by_month(mode: str, ref: np.ndarray, g: int, months: np.ndarray, anticipation: int,
+                       base: int) -> np.ndarray:
+    """(patients, months) mask: `_controls` for every month of `months` at once."""
+    never = (ref < 0)[:, None]
+    if mode == "package_compatible":
+        return never | ((ref[:, None] > (np.maximum(months, base) + anticipation)[None, :]) & (ref != g)[:, None])
+    return never | (ref[:, None] > np.maximum(months, g)[None, :])
+
+
+def _by_practice_month(key: np.ndarray, values: np.ndarray, n_keys: int) -> np.ndarray:
+    """(keys, months) sums of values (patients, months) by each entry's key (a practice or a cell)."""
+    n_e = values.shape[1]
+    flat = (key * n_e + np.arange(n_e)[None, :]).ravel()
+    return np.bincount(flat, weights=values.ravel().astype(float), minlength=n_keys * n_e).reshape(n_keys, n_e)
+
+
 def estimate(panel: Panel, y, group: np.ndarray | None = None, mode: str = "strata", anticipation: int = 3,
              base_months: int = 12, draws: int = 999, boot: np.ndarray | None = None) -> Estimates:
     """Methods §4b/§4c estimates for one measure and one group of treated patients (see module doc)."""
     if mode not in ("strata", "package_compatible"):
         raise ValueError(f"mode must be 'strata' or 'package_compatible', not {mode!r}")
-    y = _dense(y)
+    y = np.asfortranarray(_dense(y))  # column order: each month is read for many patients
     n, T = y.shape
     lead = anticipation + base_months
     events = np.arange(-lead, EFFECT_MONTHS + 1)
@@ -148,6 +180,7 @@ def estimate(panel: Panel, y, group: np.ndarray | None = None, mode: str = "stra
     n_p = len(panel.practice_codes)
     ref = np.asarray(panel.first_referral)
     in_group = np.ones(n, bool) if group is None else np.asarray(group, bool)
+    practice = np.asarray(panel.practice)
 
     S = np.zeros((n_p, n_e))  # per practice: sum of psi for theta_e (not yet divided by N)
     S_base = np.zeros(n_p)  # treated: ybar_B (centred later)
@@ -161,6 +194,7 @@ def estimate(panel: Panel, y, group: np.ndarray | None = None, mode: str = "stra
     contributing = np.zeros(n_p, bool)
     controls_used = np.zeros(n, bool)
     att_gt: dict[tuple[int, int], float] = {}
+    used_rows: list[np.ndarray] = []
 
     cohorts = np.unique(ref[(ref >= 0) & in_group])
     for g in cohorts:
@@ -178,7 +212,6 @@ def estimate(panel: Panel, y, group: np.ndarray | None = None, mode: str = "stra
             base_cols = list(range(g - lead, g - anticipation))
             strat = _column(np.asarray(panel.stratum), g)
         base = g - 1 - anticipation
-        ybar = y[:, base_cols].mean(axis=1)
         # A cell is usable when it keeps a control in every month: control sets only shrink after g.
         last_ok = in_panel & _controls(mode, ref, g, g + EFFECT_MONTHS, anticipation, base)
         tr_idx = np.flatnonzero(treated)
@@ -194,39 +227,47 @@ def estimate(panel: Panel, y, group: np.ndarray | None = None, mode: str = "stra
         n_gc = np.bincount(inv, minlength=cells.size).astype(float)
         n_g = tr_idx.size
         N += n_g
-        tr_p = _column(np.asarray(panel.practice), g)[tr_idx]
+        used_rows.append(tr_idx)
+        tr_p = _column(practice, g)[tr_idx]
         contributing[tr_p] = True
+        ybar_t = y[np.ix_(tr_idx, base_cols)].mean(axis=1)
         np.add.at(n_tr_p, tr_p, 1.0)
         eng = np.asarray(panel.engaged, bool)[tr_idx].astype(float)
         np.add.at(n_eng_p, tr_p, eng)
-        np.add.at(S_base, tr_p, ybar[tr_idx])
+        np.add.at(S_base, tr_p, ybar_t)
         np.add.at(S_share, tr_p, eng)
-        np.add.at(S_eng_base, tr_p, eng * ybar[tr_idx])
-        base_total += ybar[tr_idx].sum()
+        np.add.at(S_eng_base, tr_p, eng * ybar_t)
+        base_total += ybar_t.sum()
         eng_total += eng.sum()
-        eng_base_total += (eng * ybar[tr_idx]).sum()
-        for k, e in enumerate(events):
-            m = g + int(e)
-            ctrl = in_panel & _controls(mode, ref, g, m, anticipation, base)
-            c_idx = np.flatnonzero(ctrl & np.isin(strat, cells))
-            c_cell = np.searchsorted(cells, strat[c_idx])
-            d_c = y[c_idx, m] - ybar[c_idx]
-            m_gc = np.bincount(c_cell, minlength=cells.size).astype(float)
-            dC = np.bincount(c_cell, weights=d_c, minlength=cells.size) / m_gc
-            d_t = y[tr_idx, m] - ybar[tr_idx] - dC[inv]
-            att = float(d_t.sum() / n_g)
-            att_gt[(g, m)] = att
-            total[k] += d_t.sum()
-            np.add.at(S[:, k], tr_p, d_t - att)
-            c_p = _column(np.asarray(panel.practice), m)[c_idx]
-            psi_c = -(n_gc[c_cell] / m_gc[c_cell]) * (d_c - dC[c_cell])
-            np.add.at(S[:, k], c_p, psi_c)
-            contributing[c_p] = True
-            controls_used[c_idx] = True
+        eng_base_total += (eng * ybar_t).sum()
+        # Every month at once: candidate controls of the used cells x event months, masked by "still a
+        # control in month m" (a patient's G decides it), then sums per cell and per (practice, month).
+        months = g + events
+        cand = np.flatnonzero(in_panel & np.isin(strat, cells) & (ref != g))
+        cand_cell = np.searchsorted(cells, strat[cand])
+        alive = _controls_by_month(mode, ref[cand], g, months, anticipation, base)
+        d_c = (y[np.ix_(cand, months)] - y[np.ix_(cand, base_cols)].mean(axis=1)[:, None]) * alive
+        cell_e = np.broadcast_to(cand_cell[:, None], alive.shape)
+        m_gc = _by_practice_month(cell_e, alive, cells.size)
+        dC = _by_practice_month(cell_e, d_c, cells.size) / m_gc
+        d_t = y[np.ix_(tr_idx, months)] - ybar_t[:, None] - dC[inv]
+        att = d_t.sum(axis=0) / n_g
+        att_gt.update(zip(((g, int(m)) for m in months), att.tolist(), strict=True))
+        total += d_t.sum(axis=0)
+        S += _by_practice_month(np.broadcast_to(tr_p[:, None], d_t.shape), d_t - att, n_p)
+        c_p = np.broadcast_to(practice[cand][:, None], alive.shape) if practice.ndim == 1 else practice[
+            np.ix_(cand, months)]
+        psi_c = -(n_gc[cand_cell][:, None] / m_gc[cand_cell]) * (d_c - dC[cand_cell] * alive)
+        S += _by_practice_month(c_p, psi_c, n_p)
+        contributing[c_p[alive]] = True
+        controls_used[cand[alive.any(axis=1)]] = True
 
     est = Estimates(event_months=events, n_treated=N, n_unmatched=n_unmatched,
                     n_control_patients=int(controls_used.sum()), n_clusters=int(contributing.sum()),
                     referred=None, engaged=None, engaged_share=None, att_gt=att_gt)
+    if used_rows:
+        est.treated_rows = np.concatenate(used_rows)
+        est.treated_cohort = ref[est.treated_rows]
     if N == 0:
         return est
     theta = total / N
