@@ -1,14 +1,11 @@
 -- Inpatient admissions as the event models read them (methods §2): rows with a patient, with the
--- data cut-off, where an open spell's bed days end. A view, like int_event_appointments.
+-- data cut-off, where an open spell's bed days end. A view, like int_event_appointments, and without
+-- a CTE for the reason given in int_event_attendances.
 {{ config(materialized='view') }}
-
-with cutoff as (
-    select cutoff_date from {{ ref('int_data_cutoff') }}
-)
 
 select
     a.*,
     c.cutoff_date
 from {{ ref('stg_apc__admissions') }} as a
-cross join cutoff as c
+cross join {{ ref('int_data_cutoff') }} as c
 where a.patient_key is not null

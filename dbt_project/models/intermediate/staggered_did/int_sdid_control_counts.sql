@@ -3,18 +3,31 @@
 -- Controls per treated cell, practice and event month (methods §4b): panel patients of cohort g in the
 -- cell's stratum at g, not referred by max(m, g). Counted from patients grouped by practice, stratum
 -- attributes, registration span and first-referral month, so no patient x cohort rows are formed.
-with patients as (
+with cohort_range as (
     select
-        practice_code,
-        sex,
-        year_of_birth,
-        imd_quintile,
-        g_lo,
-        g_hi,
-        ref_month,
+        min(g) as g_min,
+        max(g) as g_max
+    from {{ ref('int_sdid_cell_practices') }}
+),
+
+patients as (
+    -- spans and first referrals cut to the cohorts' range, as in int_sdid_control_sums: patients who
+    -- differ only beyond it are counted together
+    select
+        p.practice_code,
+        p.sex,
+        p.year_of_birth,
+        p.imd_quintile,
+        greatest(p.g_lo, r.g_min) as g_lo,
+        least(p.g_hi, r.g_max) as g_hi,
+        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end as ref_month,
         count(*) as n_patients
-    from {{ ref('int_sdid_patients') }}
-    group by practice_code, sex, year_of_birth, imd_quintile, g_lo, g_hi, ref_month
+    from {{ ref('int_sdid_patients') }} as p
+    cross join cohort_range as r
+    group by
+        p.practice_code, p.sex, p.year_of_birth, p.imd_quintile, greatest(p.g_lo, r.g_min),
+        least(p.g_hi, r.g_max),
+        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end
 ),
 
 cell_practices as (

@@ -7,8 +7,28 @@
 {%- set n_base = base[1] - base[0] + 1 %}
 {#- control sets are the same in every event month before this one (strata: g + 1; csdid: g - a) -#}
 {%- set first_varying = -(var('sdid_anticipation_months') | int) if sdid_mode() == 'package_compatible' else 1 %}
-with patients as (
-    select * from {{ ref('int_sdid_patients') }}
+with cohort_range as (
+    select
+        min(g) as g_min,
+        max(g) as g_max
+    from {{ ref('int_sdid_cell_practices') }}
+),
+
+patients as (
+    -- a span is only compared with the cohorts' g and a first referral only matters while it ends a
+    -- control window of some cohort: cut to that range, patients who differ beyond it are summed
+    -- together (the sums are of whole counts, so their order does not matter)
+    select
+        p.patient_key,
+        p.practice_code,
+        p.sex,
+        p.year_of_birth,
+        p.imd_quintile,
+        greatest(p.g_lo, r.g_min) as g_lo,
+        least(p.g_hi, r.g_max) as g_hi,
+        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end as ref_month
+    from {{ ref('int_sdid_patients') }} as p
+    cross join cohort_range as r
 ),
 
 events as (

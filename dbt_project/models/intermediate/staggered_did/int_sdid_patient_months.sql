@@ -1,13 +1,20 @@
 -- The sparse patient-month panel (methods §4b): one row per patient, measure and month with at least
--- one event (y_im > 0), for patients who can be in some cohort's panel, up to the data cut-off. Months
--- outside every window the patient can take part in are left out.
-with cutoff as (
-    select cutoff_date from {{ ref('int_data_cutoff') }}
-),
+-- one event, y the sum of the events' values (int_patient_events: 1, or bed days), for patients who
+-- can be in some cohort's panel, up to the data cut-off. Months outside every window the patient can
+-- take part in are left out. Each source is read once: one pass sums a patient-month's events of
+-- every measure counted on it (definitions in macros/measures.sql), as int_patient_timelines does,
+-- instead of one pass per measure.
+{%- set measures = event_measures() %}
 
-events as (
-    select * from {{ ref('int_patient_events') }}
+with cutoff as (
+    select cutoff_date as panel_cutoff_date from {{ ref('int_data_cutoff') }}
 ),
+{%- for s in event_sources() %}
+
+    {{ s.name }} as (
+        select * from {{ ref('int_event_' ~ s.name) }}
+    ),
+{%- endfor %}
 
 patients as (
     select
@@ -16,18 +23,46 @@ patients as (
         g_hi
     from {{ ref('int_sdid_patients') }}
 ),
+-- noqa: disable=LT02
+-- (sqlfluff cannot place the Jinja loops of these select lists)
+{%- for s in event_sources() %}
+
+    {{ s.name }}_months as (
+        -- y_<m>: the sum of the month's values of measure m; n_<m>: its events, for a measure with a
+        -- value (a month whose events are worth 0 bed days is still in the panel)
+        select
+            a.patient_key,
+            {{ sdid_month('a.' ~ s.date) }} as month_index,
+            {%- for m in measures if m.source == s.name %}
+                {%- if 'value' in m %}
+                sum(case when {{ m.condition }} then 1 else 0 end) as n_{{ m.measure }},
+                {%- endif %}
+                sum(case
+                    when {{ m.condition }}
+                        then cast({{ m['value'] if 'value' in m else 1 }} as {{ dbt.type_bigint() }})
+                    else 0
+                end) as y_{{ m.measure }}{{ ',' if not loop.last }}
+            {%- endfor %}
+        from {{ s.name }} as a
+        cross join cutoff as c
+        where a.{{ s.date }} <= c.panel_cutoff_date
+        group by a.patient_key, {{ sdid_month('a.' ~ s.date) }}
+    ),
+{%- endfor %}
 
 monthly as (
-    select
-        e.measure,
-        e.patient_key,
-        {{ sdid_month('e.event_date') }} as month_index,
-        sum(e.event_value) as y
-    from events as e
-    cross join cutoff as c
-    where e.event_date <= c.cutoff_date
-    group by e.measure, e.patient_key, {{ sdid_month('e.event_date') }}
+    {%- for m in measures %}
+        select
+            '{{ m.measure }}' as measure,
+            patient_key,
+            month_index,
+            y_{{ m.measure }} as y
+        from {{ m.source }}_months
+        where {{ 'n_' if 'value' in m else 'y_' }}{{ m.measure }} > 0
+        {{- '\n        union all' if not loop.last }}
+    {%- endfor %}
 )
+-- noqa: enable=LT02
 
 select
     m.measure,

@@ -39,7 +39,10 @@ groups as (
             cast(sum(effect_{{ ev.col }}) as {{ sdid_double() }}) / sum(n_treated) as theta_{{ ev.col }},
         {%- endfor %}
         cast(
-            {% for ev in post %}                sum(effect_{{ ev.col }}){{ ' + ' if not loop.last }}                                                {% endfor %} as {{ sdid_double() }}
+            {%- for ev in post %}
+                sum(effect_{{ ev.col }}){{ ' +' if not loop.last }}
+            {%- endfor %}
+            as {{ sdid_double() }}
         )
         / sum(n_treated) as att
     from group_practices
@@ -60,10 +63,14 @@ practice_terms as (
         g.base_mean,
         g.engaged_share,
         g.engaged_base_mean,
-        {% for ev in post %}            gp.psi_{{ ev.col }}{{ ' + ' if not loop.last }}                                    {% endfor %}
+        {%- for ev in post %}
+            gp.psi_{{ ev.col }}{{ ' +' if not loop.last }}
+        {%- endfor %}
             as psi_att,
         (
-            {% for ev in post %}                gp.psi_{{ ev.col }}{{ ' + ' if not loop.last }}                                {% endfor %}
+            {%- for ev in post %}
+                gp.psi_{{ ev.col }}{{ ' +' if not loop.last }}
+            {%- endfor %}
         )
         / nullif(g.engaged_share, 0)
         - g.att * gp.psi_share / nullif(g.engaged_share * g.engaged_share, 0) as psi_engaged_att
@@ -129,7 +136,6 @@ boot_se as (
     from boot_draws
     group by measure, geography_level, geography_code, cohort_fy
 ),
-
 
 boot_sup as (
     -- per draw: the largest |t| over all event months (uniform band) and over placebo months (pretrend)
