@@ -102,3 +102,14 @@ def test_the_guard_finds_each_trap(snippet: str, trap: str | None) -> None:
         assert not found, found
     else:
         assert any(f.startswith(trap + " (") for f in found), (snippet, found)
+
+
+def test_seed_column_types_name_a_type_per_engine() -> None:
+    """A seed's `numeric` is decimal(10,0) on Spark too: Postgres-only type names go through target.type."""
+    import yaml
+
+    for path in sorted((DBT / "seeds").glob("*.yml")):
+        for seed in yaml.safe_load(path.read_text()).get("seeds", []):
+            for column, kind in (seed.get("config", {}).get("column_types") or {}).items():
+                assert not re.fullmatch(r"numeric|text|double precision|timestamptz|timestamp with time zone|float",
+                                        str(kind).strip()), f"{path.name}: {seed['name']}.{column}: {kind}"

@@ -32,6 +32,7 @@ def run_dbt(args: Sequence[str]) -> bool:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--raw-csv", type=Path, help="folder of <schema>.<table>.csv exported from Postgres")
+    parser.add_argument("--landing", type=Path, help="load this landing folder first (spw.spark.load)")
     parser.add_argument("--export", type=Path, help="write every mart and published table as JSON lines here")
     opts, dbt_args = parser.parse_known_args(argv)
     t0 = time.monotonic()
@@ -42,6 +43,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         import_csv_folder(spark, opts.raw_csv)
         print(f"[{time.monotonic() - t0:6.1f}s] raw tables imported from {opts.raw_csv}", flush=True)
+    if opts.landing:
+        from spw.spark.load import load_landing
+
+        results = load_landing(spark, opts.landing, run_id=f"spark-{int(time.time())}")
+        for result in results:
+            if result.status != "loaded":
+                print(f"  {result.summary()}", flush=True)
+        counts = {s: sum(r.status == s for r in results) for s in ("loaded", "duplicate", "rejected")}
+        print(f"[{time.monotonic() - t0:6.1f}s] landing loaded: {counts}", flush=True)
     ok = run_dbt(dbt_args or ["build"])
     print(f"[{time.monotonic() - t0:6.1f}s] dbt {'succeeded' if ok else 'FAILED'}", flush=True)
     if opts.export:
