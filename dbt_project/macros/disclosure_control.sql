@@ -50,7 +50,8 @@
         {%- if person_count is not none %}
         case when {{ is_small_count(person_count) }} then null else
         {%- endif %}
-        {{ scale }} * cast({{ num }} as {{ type_exact_decimal() }}) / nullif(cast({{ den }} as {{ type_exact_decimal() }}), 0)
+        {{ ratio(scale ~ ' * cast(' ~ num ~ ' as ' ~ type_exact_decimal() ~ ')',
+                 'nullif(cast(' ~ den ~ ' as ' ~ type_exact_decimal() ~ '), 0)') }}
         {%- if person_count is not none %}
         end
         {%- endif %}
@@ -63,7 +64,10 @@
     percentages) and NULL unless the group has at least suppress_below people (n, unrounded). -#}
 {% macro publish_estimate(expr, n, dp=2) -%}
     cast(
-        case when {{ n }} >= {{ var('suppress_below') }} then round(cast({{ expr }} as {{ type_exact_decimal() }}), {{ dp }}) end
+        case
+            when {{ n }} >= {{ var('suppress_below') }}
+                then round(cast({{ expr }} as {{ type_exact_decimal() }}), {{ dp }})
+        end
         as {{ type_double() }}
     )
 {%- endmacro %}

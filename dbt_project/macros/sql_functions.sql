@@ -32,6 +32,22 @@
 {%- endmacro %}
 
 
+{#- num / den where either may be a wide decimal. Postgres keeps at least 16 significant digits of a
+    numeric quotient; Spark cuts a quotient of two decimal(38, s) to 6 decimal places, so there the
+    division is done in double (the result is cast to a double by the callers anyway). -#}
+{% macro ratio(num, den) -%}
+    {{ return(adapter.dispatch('ratio', 'spw')(num, den)) }}
+{%- endmacro %}
+
+{% macro default__ratio(num, den) -%}
+    ({{ num }}) / ({{ den }})
+{%- endmacro %}
+
+{% macro spark__ratio(num, den) -%}
+    cast(({{ num }}) as double) / cast(({{ den }}) as double)
+{%- endmacro %}
+
+
 {#- Sample standard deviation aggregate (NULL for fewer than two values). -#}
 {% macro sample_stddev(expr) -%}
     stddev_samp({{ expr }})

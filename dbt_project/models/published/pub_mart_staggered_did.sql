@@ -36,7 +36,8 @@ select
     {{ sdid_published_count('n_control_patients') }} as n_control_patients,
     n_clusters,
     case
-        when is_published then round(cast(base_events_rounded as {{ type_exact_decimal() }}) / (12 * n_treated_rounded), 2)
+        when is_published
+            then round(cast(base_events_rounded as {{ type_exact_decimal() }}) / (12 * n_treated_rounded), 2)
     end as treated_base_mean,
     {%- for c in ['att', 'att_se', 'att_ci_low', 'att_ci_high', 'band_low', 'band_high'] %}
         case when is_published then round(cast({{ c }} as {{ type_exact_decimal() }}), 2) end as {{ c }},

@@ -65,7 +65,7 @@ def export_tables(spark: SparkSession, folder: Path) -> None:
     folder/<layer>.<table>/, NULLs written out, timestamps in UTC with microseconds."""
     from spw.spark.parity import SCHEMAS
 
-    for layer, schema in SCHEMAS.items():
+    for layer, schema in {**SCHEMAS, "raw": "raw", "audit": "audit"}.items():
         for table in spark.catalog.listTables(schema):
             (spark.table(f"{schema}.{table.name}").coalesce(1).write.mode("overwrite")
              .option("ignoreNullFields", False).option("timestampFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")

@@ -127,3 +127,36 @@ def compare_table(name: str, columns: list[tuple[str, str]], pg: list[dict[str, 
         for c in derived:
             result.worst[c] = max(result.worst[c], relative_difference(lrow.get(c), rrow.get(c)))
     return result
+
+
+# Loading compared too: raw tables in every column but the load time, the ledger and the row errors
+# in what they record (reasons are the loader's sentences and may be worded apart).
+LOAD_TABLES = {
+    "audit.file_loads": ("source", "file_name", "sha256", "bytes", "status", "rows_read", "rows_loaded",
+                         "rows_rejected"),
+    "audit.rejected_rows": ("source", "file_name", "sha256", "line_number", "column_name", "rule"),
+}
+
+
+def load_columns(name: str) -> tuple[str, ...]:
+    """Columns compared of a raw or audit table (raw: all but loaded_at)."""
+    from spw.spark.raw_tables import table_columns
+
+    if name in LOAD_TABLES:
+        return LOAD_TABLES[name]
+    return tuple(col for col, _ in table_columns()[name] if col != "loaded_at")
+
+
+def compare_load_table(name: str, pg: list[dict[str, Any]], spark: list[dict[str, Any]]) -> list[str]:
+    """Problems (none when equal) of a raw or audit table: the multisets of compared rows."""
+    from collections import Counter
+
+    cols = load_columns(name)
+    left = Counter(tuple(_exact(r.get(c)) for c in cols) for r in pg)
+    right = Counter(tuple(_exact(r.get(c)) for c in cols) for r in spark)
+    if left == right:
+        return []
+    only_pg, only_spark = left - right, right - left
+    sample = next(iter(only_pg or only_spark))
+    return [f"{name}: {sum(only_pg.values())} rows only on Postgres, {sum(only_spark.values())} only on Spark "
+            f"(e.g. {dict(zip(cols, sample, strict=True))})"]

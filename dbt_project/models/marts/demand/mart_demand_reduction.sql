@@ -241,15 +241,15 @@ aggregated as (
         n_patients,
         pre_total,
         post_total,
-        pre_total / n_patients as pre_mean,
-        post_total / n_patients as post_mean,
-        change_sum / n_patients as change_mean,
+        {{ ratio('pre_total', 'n_patients') }} as pre_mean,
+        {{ ratio('post_total', 'n_patients') }} as post_mean,
+        {{ ratio('change_sum', 'n_patients') }} as change_mean,
         {{ sample_sd_from_sums('n_patients', 'change_sum', 'change_sq_sum') }} as change_sd,
         n_matched,
-        matched_pre_total / nullif(n_matched, 0) as matched_pre_mean,
-        control_pre_sum / nullif(n_matched, 0) as control_pre_mean,
-        control_post_sum / nullif(n_matched, 0) as control_post_mean,
-        did_sum / nullif(n_matched, 0) as did_mean
+        {{ ratio('matched_pre_total', 'nullif(n_matched, 0)') }} as matched_pre_mean,
+        {{ ratio('control_pre_sum', 'nullif(n_matched, 0)') }} as control_pre_mean,
+        {{ ratio('control_post_sum', 'nullif(n_matched, 0)') }} as control_post_mean,
+        {{ ratio('did_sum', 'nullif(n_matched, 0)') }} as did_mean
     from summed
 ),
 
@@ -257,7 +257,7 @@ clustered as (
     select
         a.*,
         coalesce(k.n_clusters, 0) as n_clusters,
-        a.did_mean / nullif(a.matched_pre_mean, 0) as did_ratio,
+        {{ ratio('a.did_mean', 'nullif(a.matched_pre_mean, 0)') }} as did_ratio,
         k.sum_bb,
         k.sum_nb,
         k.sum_nn,
@@ -327,7 +327,8 @@ select
     cast(a.post_total as {{ dbt.type_bigint() }}) as post_total,
     cast(a.pre_mean as {{ type_double() }}) as pre_mean,
     cast(a.post_mean as {{ type_double() }}) as post_mean,
-    cast(100 * (a.post_total - a.pre_total) / nullif(a.pre_total, 0) as {{ type_double() }}) as pct_change,
+    cast({{ ratio('100 * (a.post_total - a.pre_total)', 'nullif(a.pre_total, 0)') }} as {{ type_double() }})
+        as pct_change,
     cast(100 * a.change_ci_low / nullif(a.pre_mean, 0) as {{ type_double() }}) as pct_change_ci_low,
     cast(100 * a.change_ci_high / nullif(a.pre_mean, 0) as {{ type_double() }}) as pct_change_ci_high,
     cast(a.n_matched as {{ dbt.type_bigint() }}) as n_matched,

@@ -127,7 +127,7 @@ summary as (
         sum(gp_pre_total) as gp_pre_total,
         sum(gp_post_total) as gp_post_total,
         sum(swemwbs_n_paired) as swemwbs_n_paired,
-        sum(swemwbs_change_sum) / nullif(sum(swemwbs_n_paired), 0) as swemwbs_mean_change
+        {{ ratio('sum(swemwbs_change_sum)', 'nullif(sum(swemwbs_n_paired), 0)') }} as swemwbs_mean_change
     from long_form
     group by geography_level, geography_code, cohort_fy, dimension, dimension_value
 )
