@@ -66,6 +66,8 @@ def export_tables(spark: SparkSession, folder: Path) -> None:
     from spw.spark.parity import SCHEMAS
 
     for layer, schema in {**SCHEMAS, "raw": "raw", "audit": "audit"}.items():
+        if not spark.catalog.databaseExists(schema):
+            continue
         for table in spark.catalog.listTables(schema):
             (spark.table(f"{schema}.{table.name}").coalesce(1).write.mode("overwrite")
              .option("ignoreNullFields", False).option("timestampFormat", "yyyy-MM-dd'T'HH:mm:ss.SSSSSSXXX")

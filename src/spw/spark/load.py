@@ -43,6 +43,15 @@ class FileRows:
     rows: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
     errors: list[tuple[int, str | None, str, str | None]] = field(default_factory=list)
     repeated_keys: list[int] = field(default_factory=list)  # lines whose key an earlier line had
+    seen: dict[tuple[str | None, ...], int] = field(default_factory=dict)  # key as text -> first line
+
+    def key_seen(self, key: list[str | None] | tuple[Any, ...], line: int) -> None:
+        """Record a key (a rejected row's too, data contract §4); a repeat is remembered by line."""
+        text = tuple(None if v is None else str(v) for v in key)
+        if text in self.seen:
+            self.repeated_keys.append(line)
+        else:
+            self.seen[text] = line
 
 
 def records(path: Path) -> Iterator[tuple[int, list[str]]]:
@@ -95,11 +104,13 @@ def parse_delivery(source: c.Source, path: Path, today: date, pseudonymiser: Pse
             if parse.first_error is None:
                 parse.first_error = (line, *errors[0])
             found.errors += [(line, *e) for e in errors]
+            readable = validator.record_key(rec)
+            if readable is not None:
+                found.key_seen(readable[0], line)
             continue
         row = typed_row(source, validator.stage_columns, values)  # type: ignore[arg-type]
         key = tuple(row[k] for k in source.key)
-        if key in found.rows:
-            found.repeated_keys.append(line)
+        found.key_seen(key, line)
         found.rows[key] = row
     parse.rows_loaded = len(found.rows)
     return found
