@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Install what is missing: uv in a project-local tools venv, then the three venvs from the committed
-# locks. Re-running is quick: a venv is re-synced only when its lock changed.
+# Install what is missing: uv in a project-local tools venv, then the four venvs from the committed
+# locks (airflow, dbt, superset, spark; `databricks.lock` is documented, not installed). Re-running is quick: a venv is re-synced only when its lock changed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPW_HOME=${SPW_HOME:-$PWD/.spw}
@@ -30,7 +30,7 @@ if [ ! -x "$UV" ]; then
   "$SPW_HOME/tools/bin/pip" install --quiet --disable-pip-version-check uv
 fi
 
-for env in airflow dbt superset; do
+for env in airflow dbt superset spark; do
   lock=requirements/$env.lock
   stamp=$VENVS/$env/.lock.sha256
   want=$(sha256sum "$lock" | cut -d' ' -f1)
@@ -40,11 +40,13 @@ for env in airflow dbt superset; do
   say "installing venv '$env' from $lock"
   [ -x "$VENVS/$env/bin/python" ] || "$UV" venv --quiet --python "$PY" "$VENVS/$env"
   VIRTUAL_ENV=$VENVS/$env "$UV" pip sync --quiet "$lock"
-  if [ "$env" = airflow ]; then
+  if [ "$env" = airflow ] || [ "$env" = spark ]; then
     VIRTUAL_ENV=$VENVS/$env "$UV" pip install --quiet --no-deps -e .
   fi
   echo "$want" > "$stamp"
 done
 # The editable install is cheap to verify and may be missing after a fresh clone at the same path.
-"$VENVS/airflow/bin/python" -c 'import spw' 2>/dev/null || VIRTUAL_ENV=$VENVS/airflow "$UV" pip install --quiet --no-deps -e .
+for env in airflow spark; do
+  "$VENVS/$env/bin/python" -c 'import spw' 2>/dev/null || VIRTUAL_ENV=$VENVS/$env "$UV" pip install --quiet --no-deps -e .
+done
 say "environments ready ($(du -sh "$VENVS" 2>/dev/null | cut -f1) in $VENVS)"

@@ -32,8 +32,9 @@ def test_every_macro_is_documented_beside_it() -> None:
 
 
 def test_dispatch_only_for_engines_a_test_runs() -> None:
+    """Postgres and Spark (tests/test_spark_parity.py builds with every spark__ macro); no other."""
     for path in (DBT / "macros").glob("*.sql"):
-        assert not re.search(r"macro\s+(spark|databricks|snowflake|bigquery)__", path.read_text()), path.name
+        assert not re.search(r"macro\s+(databricks|snowflake|bigquery|duckdb|trino)__", path.read_text()), path.name
 
 
 def test_models_hold_no_hand_built_change_tracking() -> None:

@@ -7,7 +7,7 @@
             when {{ population }} is null then null
             when {{ population }} < 30000 then 0
             when {{ population }} <= 100000 then 1
-            else 2 + floor(cast({{ population }} - 100000 as numeric) / 50000)
-        end as numeric
+            else 2 + floor(cast({{ population }} - 100000 as {{ type_exact_decimal() }}) / 50000)
+        end as {{ type_exact_decimal() }}
     )
 {%- endmacro %}

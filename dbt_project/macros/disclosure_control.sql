@@ -14,7 +14,7 @@
 {#- `expr` rounded to the nearest multiple of round_to (numeric), for totals that are not counts of
     people or events (sums of scores, sums of controls' means): rounded, never suppressed. -#}
 {% macro round_total(expr) -%}
-    (round(cast({{ expr }} as numeric) / {{ var('round_to') }}) * {{ var('round_to') }})
+    (round(cast({{ expr }} as {{ type_exact_decimal() }}) / {{ var('round_to') }}) * {{ var('round_to') }})
 {%- endmacro %}
 
 
@@ -50,11 +50,12 @@
         {%- if person_count is not none %}
         case when {{ is_small_count(person_count) }} then null else
         {%- endif %}
-        {{ scale }} * cast({{ num }} as numeric) / nullif(cast({{ den }} as numeric), 0)
+        {{ ratio(scale ~ ' * cast(' ~ num ~ ' as ' ~ type_exact_decimal() ~ ')',
+                 'nullif(cast(' ~ den ~ ' as ' ~ type_exact_decimal() ~ '), 0)') }}
         {%- if person_count is not none %}
         end
         {%- endif %}
-        as {{ dbt.type_float() }}
+        as {{ type_double() }}
     )
 {%- endmacro %}
 
@@ -63,8 +64,11 @@
     percentages) and NULL unless the group has at least suppress_below people (n, unrounded). -#}
 {% macro publish_estimate(expr, n, dp=2) -%}
     cast(
-        case when {{ n }} >= {{ var('suppress_below') }} then round(cast({{ expr }} as numeric), {{ dp }}) end
-        as {{ dbt.type_float() }}
+        case
+            when {{ n }} >= {{ var('suppress_below') }}
+                then round(cast({{ expr }} as {{ type_exact_decimal() }}), {{ dp }})
+        end
+        as {{ type_double() }}
     )
 {%- endmacro %}
 

@@ -45,14 +45,50 @@
     {%- endif -%}
     {%- set statements = ['create schema if not exists ' ~ adapter.quote(target_schema)] -%}
     {%- for node in built | sort(attribute='alias') -%}
-        {%- set name = adapter.quote(node.alias) -%}
-        {%- do statements.append('drop table if exists ' ~ adapter.quote(target_schema) ~ '.' ~ name) -%}
-        {%- do statements.append('alter table ' ~ adapter.quote(node.schema) ~ '.' ~ name ~ ' set schema '
-                                 ~ adapter.quote(target_schema)) -%}
-        {%- do statements.append(grant_schema_default_privileges(target_schema, node.alias)) -%}
+        {%- do statements.extend(move_table_statements(node.schema, target_schema, node.alias)) -%}
     {%- endfor -%}
-    {%- do run_query('begin;\n' ~ statements | join(';\n') ~ ';\ncommit;') -%}
+    {%- do run_statements_together(statements) -%}
     {{ log('published: swapped in ' ~ built | length ~ ' tested tables', info=true) }}
+{%- endmacro %}
+
+
+{#- The statements moving schema.name from one schema to another, replacing a table of that name. -#}
+{% macro move_table_statements(from_schema, to_schema, name) -%}
+    {{ return(adapter.dispatch('move_table_statements', 'spw')(from_schema, to_schema, name)) }}
+{%- endmacro %}
+
+{% macro default__move_table_statements(from_schema, to_schema, name) -%}
+    {%- set quoted = adapter.quote(name) -%}
+    {{ return([
+        'drop table if exists ' ~ adapter.quote(to_schema) ~ '.' ~ quoted,
+        'alter table ' ~ adapter.quote(from_schema) ~ '.' ~ quoted ~ ' set schema ' ~ adapter.quote(to_schema),
+        grant_schema_default_privileges(to_schema, name),
+    ]) }}
+{%- endmacro %}
+
+{#- Spark's catalog renames a table only within its schema: the tested table is copied, then dropped. -#}
+{% macro spark__move_table_statements(from_schema, to_schema, name) -%}
+    {%- set target = to_schema ~ '.' ~ name -%}
+    {{ return([
+        'drop table if exists ' ~ target,
+        'create table ' ~ target ~ ' using parquet as select * from ' ~ from_schema ~ '.' ~ name,
+        'drop table ' ~ from_schema ~ '.' ~ name,
+    ]) }}
+{%- endmacro %}
+
+
+{#- Run statements as one transaction where the engine has them (Postgres); on Spark one by one, so
+    readers may see some tables swapped and others not until the last statement. -#}
+{% macro run_statements_together(statements) -%}
+    {{ return(adapter.dispatch('run_statements_together', 'spw')(statements)) }}
+{%- endmacro %}
+
+{% macro default__run_statements_together(statements) -%}
+    {%- do run_query('begin;\n' ~ statements | join(';\n') ~ ';\ncommit;') -%}
+{%- endmacro %}
+
+{% macro spark__run_statements_together(statements) -%}
+    {%- for statement in statements %}{% do run_query(statement) %}{% endfor -%}
 {%- endmacro %}
 
 
@@ -66,6 +102,10 @@
     role) give a new table there: a table moved in by SET SCHEMA would otherwise miss them. -#}
 {% macro grant_schema_default_privileges(schema, name) -%}
     {{ return(adapter.dispatch('grant_schema_default_privileges', 'spw')(schema, name)) }}
+{%- endmacro %}
+
+{#- Elsewhere the platform grants access (Unity Catalog on Databricks): nothing to run. -#}
+{% macro default__grant_schema_default_privileges(schema, name) -%}
 {%- endmacro %}
 
 {% macro postgres__grant_schema_default_privileges(schema, name) -%}

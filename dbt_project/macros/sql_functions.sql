@@ -1,4 +1,5 @@
-{#- SQL functions whose spelling differs between engines (Postgres here), behind adapter.dispatch. -#}
+{#- SQL functions whose spelling differs between engines, behind adapter.dispatch: `default__` is
+    Postgres, `spark__` Spark (tests/test_spark_parity.py builds the project with both). -#}
 
 {#- Continuous median (interpolated), as an aggregate: percentile_cont is an ordered-set aggregate. -#}
 {% macro median_cont(expr) -%}
@@ -7,6 +8,10 @@
 
 {% macro default__median_cont(expr) -%}
     percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+
+{% macro spark__median_cont(expr) -%}
+    percentile({{ expr }}, 0.5)
 {%- endmacro %}
 
 
@@ -19,6 +24,27 @@
 
 {% macro default__split_list(col, sep) -%}
     unnest(string_to_array({{ col }}, '{{ sep }}'))
+{%- endmacro %}
+
+{#- split takes a regular expression: the separator is quoted. -#}
+{% macro spark__split_list(col, sep) -%}
+    explode(split({{ col }}, '\\Q{{ sep }}\\E'))
+{%- endmacro %}
+
+
+{#- num / den where either may be a wide decimal. Postgres keeps at least 16 significant digits of a
+    numeric quotient; Spark cuts a quotient of two decimal(38, s) to 6 decimal places, so there the
+    division is done in double (the result is cast to a double by the callers anyway). -#}
+{% macro ratio(num, den) -%}
+    {{ return(adapter.dispatch('ratio', 'spw')(num, den)) }}
+{%- endmacro %}
+
+{% macro default__ratio(num, den) -%}
+    ({{ num }}) / ({{ den }})
+{%- endmacro %}
+
+{% macro spark__ratio(num, den) -%}
+    cast(({{ num }}) as double) / cast(({{ den }}) as double)
 {%- endmacro %}
 
 
@@ -43,6 +69,14 @@
     )
 {%- endmacro %}
 
+{% macro spark__month_series(start_date, end_date) -%}
+    explode(sequence(
+        cast({{ dbt.date_trunc('month', start_date) }} as date),
+        cast({{ dbt.date_trunc('month', end_date) }} as date),
+        interval 1 month
+    ))
+{%- endmacro %}
+
 
 {#- Delivery month of a landed file: the period its name starts with (YYYY-MM, the contract's usual
     naming, e.g. 2024-05.csv or 2024-05-gp.csv), else the month it was loaded. -#}
@@ -54,6 +88,14 @@
     case
         when {{ file_name }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])([^0-9]|$)'
             then to_date(substr({{ file_name }}, 1, 7) || '-01', 'YYYY-MM-DD')
+        else cast(date_trunc('month', {{ loaded_at }}) as date)
+    end
+{%- endmacro %}
+
+{% macro spark__delivery_month(file_name, loaded_at) -%}
+    case
+        when {{ file_name }} rlike '^[0-9]{4}-(0[1-9]|1[0-2])([^0-9]|$)'
+            then to_date(substr({{ file_name }}, 1, 7) || '-01', 'yyyy-MM-dd')
         else cast(date_trunc('month', {{ loaded_at }}) as date)
     end
 {%- endmacro %}

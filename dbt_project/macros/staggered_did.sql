@@ -78,15 +78,6 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- A double-precision type (dbt.type_float() is 4 bytes on some engines). -#}
-{% macro sdid_double() -%}
-    {{ return(adapter.dispatch('sdid_double', 'spw')()) }}
-{%- endmacro %}
-
-{% macro default__sdid_double() -%}
-    double precision
-{%- endmacro %}
-
 {#- 0.975 quantile of t with `df` degrees of freedom for df > 300 (Cornish-Fisher, 4 terms; the seed
     ref_t_quantiles has df 1 .. 300). -#}
 {% macro sdid_t_975_expansion(df) -%}

@@ -4,9 +4,24 @@
     groups can be summed from cells before the spread is taken. The same formula as stddev_samp,
     exact in numeric until the last division. -#}
 {% macro sample_sd_from_sums(n, s, ss) -%}
+    {{ return(adapter.dispatch('sample_sd_from_sums', 'spw')(n, s, ss)) }}
+{%- endmacro %}
+
+{% macro default__sample_sd_from_sums(n, s, ss) -%}
     case
         when {{ n }} >= 2
             then sqrt(({{ n }} * {{ ss }} - {{ s }} * {{ s }}) / ({{ n }} * ({{ n }} - 1)))
+    end
+{%- endmacro %}
+
+{#- Spark keeps 6 decimal places of a product of two wide decimals: the spread is taken in double. -#}
+{% macro spark__sample_sd_from_sums(n, s, ss) -%}
+    case
+        when {{ n }} >= 2
+            then sqrt(
+                (cast({{ n }} as double) * cast({{ ss }} as double) - cast({{ s }} as double) * cast({{ s }} as double))
+                / (cast({{ n }} as double) * (cast({{ n }} as double) - 1))
+            )
     end
 {%- endmacro %}
 

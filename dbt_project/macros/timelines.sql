@@ -12,6 +12,14 @@
     array_agg({{ date_col }}) filter (where {{ condition }})
 {%- endmacro %}
 
+{#- collect_list gives an empty array where array_agg gives NULL. -#}
+{% macro spark__date_array_where(date_col, condition) -%}
+    case
+        when count(case when {{ condition }} then 1 end) > 0
+            then collect_list(case when {{ condition }} then {{ date_col }} end)
+    end
+{%- endmacro %}
+
 {#- An array of dates sorted ascending, duplicates kept (sorting each small array is cheaper than
     sorting every event by its 64-character patient key). -#}
 {% macro sort_date_array(dates) -%}
@@ -20,6 +28,10 @@
 
 {% macro default__sort_date_array(dates) -%}
     case when {{ dates }} is not null then array(select d from unnest({{ dates }}) as d order by d) end
+{%- endmacro %}
+
+{% macro spark__sort_date_array(dates) -%}
+    array_sort({{ dates }})
 {%- endmacro %}
 
 {#- Aggregate: `value_col` of the group's rows in date order (ties by `tie_col`). -#}
@@ -31,6 +43,15 @@
     array_agg({{ value_col }} order by {{ date_col }}, {{ tie_col }})
 {%- endmacro %}
 
+{#- Structs sort field by field; the lambda variable's name cannot be a table alias of the query
+    (Spark would read the alias). -#}
+{% macro spark__ordered_array(value_col, date_col, tie_col) -%}
+    transform(
+        array_sort(collect_list(named_struct('d', {{ date_col }}, 't', {{ tie_col }}, 'v', {{ value_col }}))),
+        spw_elem -> spw_elem.v
+    )
+{%- endmacro %}
+
 {#- Number of dates in `dates` on or before `day` (binary search; 0 for a NULL or empty array). -#}
 {% macro dates_upto(dates, day) -%}
     {{ return(adapter.dispatch('dates_upto', 'spw')(dates, day)) }}
@@ -38,6 +59,25 @@
 
 {% macro default__dates_upto(dates, day) -%}
     coalesce(width_bucket({{ day }}, {{ dates }}), 0)
+{%- endmacro %}
+
+{#- A scan rather than a binary search (no width_bucket over an array on Spark); size(NULL) is -1. -#}
+{% macro spark__dates_upto(dates, day) -%}
+    coalesce(size(filter(coalesce({{ dates }}, array()), spw_date -> spw_date <= {{ day }})), 0)
+{%- endmacro %}
+
+{#- Element k (1-based, as on Postgres) of an array; NULL when k is outside it (k = 0 included). -#}
+{% macro array_at(arr, k) -%}
+    {{ return(adapter.dispatch('array_at', 'spw')(arr, k)) }}
+{%- endmacro %}
+
+{% macro default__array_at(arr, k) -%}
+    {{ arr }}[{{ k }}]
+{%- endmacro %}
+
+{#- Spark's own subscript is 0-based; element_at is 1-based but fails on 0. -#}
+{% macro spark__array_at(arr, k) -%}
+    case when {{ k }} >= 1 then element_at({{ arr }}, {{ k }}) end
 {%- endmacro %}
 
 {#- The day before a date, as a date. -#}
@@ -54,7 +94,7 @@
     measure carries values (t = alias of an int_patient_timelines row). -#}
 {% macro timeline_upto(t, measure, day) -%}
     {%- if measure in valued_measures() -%}
-        coalesce({{ t }}.{{ measure }}_running[{{ dates_upto(t ~ '.' ~ measure ~ '_dates', day) }}], 0)
+        coalesce({{ array_at(t ~ '.' ~ measure ~ '_running', dates_upto(t ~ '.' ~ measure ~ '_dates', day)) }}, 0)
     {%- else -%}
         {{ dates_upto(t ~ '.' ~ measure ~ '_dates', day) }}
     {%- endif -%}

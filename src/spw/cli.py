@@ -109,6 +109,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     landing = Path(args.landing).resolve()
     if not landing.is_dir():
         raise SpwError(f"landing folder {landing} does not exist.")
+    if getattr(args, "engine", "postgres") == "spark":
+        return run_on_spark(landing)
     cmd_up(args)
     with exclusive_pipeline("run", wait=getattr(args, "wait", False)):  # two runs must not interleave
         failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
@@ -118,6 +120,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     from spw.superset import server
 
     server.clear_result_cache()  # dashboards read the new data from their next request on
+    return 0
+
+
+def run_on_spark(landing: Path) -> int:
+    """Loading and dbt in one local Spark process (spark venv); dbt runs directly, not through
+    Airflow and Cosmos (docs/national-scale.md). No Postgres is started."""
+    import subprocess
+
+    from spw.config import venv_bin
+
+    cmd = [str(venv_bin("spark", "python")), "-m", "spw.spark.build", "--landing", str(landing), "build"]
+    if subprocess.run(cmd, check=False).returncode != 0:
+        raise SpwError("the Spark run failed (its output is above; dbt's log is in $SPW_HOME/spark/dbt-logs)")
+    print("pipeline finished on Spark: raw loaded, every model built")
     return 0
 
 
@@ -234,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--full-refresh", action="store_true",
                     help="pass --full-refresh to dbt (every build is a full rebuild already; kept for scripts)")
     sp.add_argument("--wait", action="store_true", help="queue behind a run that holds the warehouse, not refuse")
+    sp.add_argument("--engine", choices=["postgres", "spark"], default="postgres",
+                    help="spark: load and build on a local Spark session instead (docs/national-scale.md)")
     sp = add("backup", cmd_backup, "Back up the warehouse, Airflow and Superset databases and the secrets "
              "(with the key's fingerprint, not the key) to a new folder.")
     sp.add_argument("--out", required=True, help="new (or empty) folder to write")

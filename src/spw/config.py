@@ -7,7 +7,7 @@ import os
 import stat
 from pathlib import Path
 
-VENVS = ("airflow", "dbt", "superset")
+VENVS = ("airflow", "dbt", "superset", "spark")
 
 
 def repo_root() -> Path:
@@ -53,7 +53,7 @@ def landing_dir() -> Path:
 
 
 def venv_bin(env: str, exe: str) -> Path:
-    """Executable inside one of the three project venvs (see requirements/)."""
+    """Executable inside one of the project venvs (see requirements/)."""
     if env not in VENVS:
         raise ValueError(f"unknown venv {env!r}")
     root = Path(os.environ.get("SPW_VENVS") or spw_home() / "venvs")

@@ -36,18 +36,19 @@ select
     {{ sdid_published_count('n_control_patients') }} as n_control_patients,
     n_clusters,
     case
-        when is_published then round(cast(base_events_rounded as numeric) / (12 * n_treated_rounded), 2)
+        when is_published
+            then round(cast(base_events_rounded as {{ type_exact_decimal() }}) / (12 * n_treated_rounded), 2)
     end as treated_base_mean,
     {%- for c in ['att', 'att_se', 'att_ci_low', 'att_ci_high', 'band_low', 'band_high'] %}
-        case when is_published then round(cast({{ c }} as numeric), 2) end as {{ c }},
+        case when is_published then round(cast({{ c }} as {{ type_exact_decimal() }}), 2) end as {{ c }},
     {%- endfor %}
     {%- for c in ['att_pct', 'att_pct_ci_low', 'att_pct_ci_high'] %}
-        case when is_published then round(cast({{ c }} as numeric), 1) end as {{ c }},
+        case when is_published then round(cast({{ c }} as {{ type_exact_decimal() }}), 1) end as {{ c }},
     {%- endfor %}
-    case when is_published then round(cast(pretrend_p as numeric), 3) end as pretrend_p,
+    case when is_published then round(cast(pretrend_p as {{ type_exact_decimal() }}), 3) end as pretrend_p,
     case
         when is_published and engaged_share is not null
-            then round(cast(engaged_rounded as numeric) / n_treated_rounded, 3)
+            then round(cast(engaged_rounded as {{ type_exact_decimal() }}) / n_treated_rounded, 3)
     end as engaged_share,
     n_treated > 0 and n_treated < {{ below }} as is_suppressed
 from rounded

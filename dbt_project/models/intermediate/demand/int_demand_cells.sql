@@ -27,12 +27,12 @@ patient_values as (
         m.window_months,
         m.measure,
         m.is_matched,
-        cast(m.pre_count as numeric) as pre_count,
-        cast(m.post_count as numeric) as post_count,
-        cast(m.post_count - m.pre_count as numeric) as change,
-        cast(m.control_pre_mean as numeric) as control_pre_mean,
-        cast(m.control_post_mean as numeric) as control_post_mean,
-        cast(m.did_contribution as numeric) as did_contribution
+        cast(m.pre_count as {{ type_exact_decimal() }}) as pre_count,
+        cast(m.post_count as {{ type_exact_decimal() }}) as post_count,
+        cast(m.post_count - m.pre_count as {{ type_exact_decimal() }}) as change,
+        cast(m.control_pre_mean as {{ type_exact_decimal() }}) as control_pre_mean,
+        cast(m.control_post_mean as {{ type_exact_decimal() }}) as control_post_mean,
+        cast(m.did_contribution as {{ type_exact_decimal() }}) as did_contribution
     from groups as g
     inner join {{ ref('int_did_patient') }} as m
         on

@@ -99,9 +99,9 @@ select
     measure,
     practice_code,
     sum(n_matched) as n_matched,
-    sum(cast(did_contribution as numeric)) as did_sum,
-    sum(cast(pre_count as numeric)) as matched_pre_total,
-    sum(cast(control_influence as numeric)) as control_influence
+    sum(cast(did_contribution as {{ type_exact_decimal() }})) as did_sum,
+    sum(cast(pre_count as {{ type_exact_decimal() }})) as matched_pre_total,
+    sum(cast(control_influence as {{ type_exact_decimal() }})) as control_influence
 from terms
 group by
     design, region_code, icb_code, sub_icb_code, pcn_code, cohort_fy, population, subgroup, window_months,

@@ -184,7 +184,7 @@ people as (
         false as has_outcome,
         cast(null as integer) as pre_count,
         cast(null as integer) as post_count,
-        cast(null as {{ dbt.type_float() }}) as swemwbs_change
+        cast(null as {{ type_double() }}) as swemwbs_change
     from registered
     union all
     select
@@ -207,7 +207,7 @@ people as (
         false as has_outcome,
         cast(null as integer) as pre_count,
         cast(null as integer) as post_count,
-        cast(null as {{ dbt.type_float() }}) as swemwbs_change
+        cast(null as {{ type_double() }}) as swemwbs_change
     from registered
     where is_latest_year
     union all

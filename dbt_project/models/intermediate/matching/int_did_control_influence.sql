@@ -26,7 +26,7 @@ select
     s.window_months,
     s.measure,
     s.control_practice_code as practice_code,
-    sum(-(s.change - m.mean_change) / s.n_counting) as control_influence
+    sum({{ ratio('-(s.change - m.mean_change)', 's.n_counting') }}) as control_influence
 from spans as s
 inner join span_means as m
     on

@@ -139,8 +139,9 @@ counted as (
         span_end,
         n_counting,
         '{{ m }}' as measure,
-        cast(coalesce(pre_{{ m }}, 0) as {{ dbt.type_numeric() }}) * (span_end - span_start) / window_months
-            as pre_share,
+        {{ ratio(
+            'cast(coalesce(pre_' ~ m ~ ', 0) as ' ~ dbt.type_numeric() ~ ') * (span_end - span_start)', 'window_months'
+        ) }} as pre_share,
         cast(coalesce(post_{{ m }}, 0) as {{ dbt.type_numeric() }}) as post_count
     from counted
     {%- if not loop.last %}

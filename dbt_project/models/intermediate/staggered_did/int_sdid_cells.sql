@@ -64,7 +64,7 @@ select
     coalesce(k.m_p12, 0) > 0 as is_usable,
 {%- for ev in sdid_events() %}
     k.m_{{ ev.col }},
-    cast(coalesce(s.sc_{{ ev.col }}, 0) - coalesce(s.scb_{{ ev.col }}, 0) as {{ sdid_double() }})
+    cast(coalesce(s.sc_{{ ev.col }}, 0) - coalesce(s.scb_{{ ev.col }}, 0) as {{ type_double() }})
     / nullif(k.m_{{ ev.col }}, 0) as dc_{{ ev.col }}{{ ',' if not loop.last }}
 {%- endfor %}
 from cells as c

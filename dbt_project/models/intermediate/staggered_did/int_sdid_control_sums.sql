@@ -42,7 +42,7 @@ events as (
         p.g_hi,
         p.ref_month,
         m.month_index,
-        cast(sum(m.y) as {{ sdid_double() }}) as y
+        cast(sum(m.y) as {{ type_double() }}) as y
     from {{ ref('int_sdid_patient_months') }} as m
     inner join patients as p on m.patient_key = p.patient_key
     group by

@@ -133,7 +133,7 @@ cohort_att as (
         cohort_fy,
         g,
     {%- for ev in events %}
-        cast(sum(td_{{ ev.col }}) as {{ sdid_double() }}) / sum(n_treated) as att_{{ ev.col }}{{ ',' if not loop.last }}
+        cast(sum(td_{{ ev.col }}) as {{ type_double() }}) / sum(n_treated) as att_{{ ev.col }}{{ ',' if not loop.last }}
     {%- endfor %}
     from members
     group by measure, geography_level, geography_code, cohort_fy, g
@@ -146,9 +146,9 @@ group_means as (
         geography_level,
         geography_code,
         cohort_fy,
-        cast(sum(base_sum) as {{ sdid_double() }}) / sum(n_treated) as base_mean,
-        cast(sum(n_engaged) as {{ sdid_double() }}) / sum(n_treated) as engaged_share,
-        cast(sum(engaged_base_sum) as {{ sdid_double() }}) / nullif(sum(n_engaged), 0) as engaged_base_mean
+        cast(sum(base_sum) as {{ type_double() }}) / sum(n_treated) as base_mean,
+        cast(sum(n_engaged) as {{ type_double() }}) / sum(n_treated) as engaged_share,
+        cast(sum(engaged_base_sum) as {{ type_double() }}) / nullif(sum(n_engaged), 0) as engaged_base_mean
     from members
     group by measure, geography_level, geography_code, cohort_fy
     having sum(n_treated) > 0

@@ -21,6 +21,6 @@ practices as (
 select
     p.practice_code,
     d.draw,
-    cast({{ sdid_multiplier('p.practice_code', 'd.draw') }} as {{ sdid_double() }}) as multiplier
+    cast({{ sdid_multiplier('p.practice_code', 'd.draw') }} as {{ type_double() }}) as multiplier
 from practices as p
 cross join draws as d

@@ -19,7 +19,7 @@ scored as (
         a.assessment_type,
         a.instrument,
         a.item,
-        cast(case when a.instrument = 'SWEMWBS' then c.metric_score else a.score end as {{ dbt.type_float() }})
+        cast(case when a.instrument = 'SWEMWBS' then c.metric_score else a.score end as {{ type_double() }})
             as score
     from assessments as a
     left join conversion as c

@@ -112,7 +112,7 @@ select
     cast(c.linkable_rows as bigint) as linkable_rows,
     cast(c.unlinked_rows as bigint) as unlinked_rows,
     cast(
-        100.0 * (c.linkable_rows - c.unlinked_rows) / nullif(c.linkable_rows, 0) as {{ dbt.type_float() }}
+        100.0 * (c.linkable_rows - c.unlinked_rows) / nullif(c.linkable_rows, 0) as {{ type_double() }}
     ) as linkage_rate_pct
 from ledger as l
 left join rejections as r on l.source = r.source and l.delivery_month = r.delivery_month

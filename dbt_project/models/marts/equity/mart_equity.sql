@@ -127,7 +127,7 @@ summary as (
         sum(gp_pre_total) as gp_pre_total,
         sum(gp_post_total) as gp_post_total,
         sum(swemwbs_n_paired) as swemwbs_n_paired,
-        sum(swemwbs_change_sum) / nullif(sum(swemwbs_n_paired), 0) as swemwbs_mean_change
+        {{ ratio('sum(swemwbs_change_sum)', 'nullif(sum(swemwbs_n_paired), 0)') }} as swemwbs_mean_change
     from long_form
     group by geography_level, geography_code, cohort_fy, dimension, dimension_value
 )
@@ -142,16 +142,16 @@ select
     value,
     cast(registered_population as bigint) as registered_population,
     cast(referrals as bigint) as referrals,
-    cast(1000.0 * referrals / nullif(registered_population, 0) as {{ dbt.type_float() }})
+    cast(1000.0 * referrals / nullif(registered_population, 0) as {{ type_double() }})
         as referrals_per_1000,
     cast(people_engaged as bigint) as people_engaged,
-    cast(100.0 * people_engaged / nullif(referrals, 0) as {{ dbt.type_float() }}) as engaged_pct,
+    cast(100.0 * people_engaged / nullif(referrals, 0) as {{ type_double() }}) as engaged_pct,
     {{ var('equity_outcome_window_months', 12) }} as outcome_window_months,
     cast(outcome_n_patients as bigint) as outcome_n_patients,
     cast(gp_pre_total as bigint) as gp_pre_total,
     cast(gp_post_total as bigint) as gp_post_total,
-    cast(100.0 * (gp_post_total - gp_pre_total) / nullif(gp_pre_total, 0) as {{ dbt.type_float() }})
+    cast(100.0 * (gp_post_total - gp_pre_total) / nullif(gp_pre_total, 0) as {{ type_double() }})
         as gp_pct_change,
     cast(swemwbs_n_paired as bigint) as swemwbs_n_paired,
-    cast(swemwbs_mean_change as {{ dbt.type_float() }}) as swemwbs_mean_change
+    cast(swemwbs_mean_change as {{ type_double() }}) as swemwbs_mean_change
 from summary

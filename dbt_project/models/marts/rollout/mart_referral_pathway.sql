@@ -160,7 +160,7 @@ select
     c.value,
     c.referrals,
     t.referrals_total,
-    cast(100.0 * c.referrals / nullif(t.referrals_total, 0) as {{ dbt.type_float() }}) as pct_of_referrals
+    cast(100.0 * c.referrals / nullif(t.referrals_total, 0) as {{ type_double() }}) as pct_of_referrals
 from counts as c
 inner join totals as t
     on

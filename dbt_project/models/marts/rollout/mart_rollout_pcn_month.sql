@@ -96,18 +96,18 @@ select
     sub_icb_name,
     practice_count,
     registered_population,
-    cast(arrs_entitlement_wte as {{ dbt.type_float() }}) as arrs_entitlement_wte,
-    cast(link_worker_wte as {{ dbt.type_float() }}) as link_worker_wte,
-    cast(arrs_funded_wte as {{ dbt.type_float() }}) as arrs_funded_wte,
-    cast(other_funded_wte as {{ dbt.type_float() }}) as other_funded_wte,
+    cast(arrs_entitlement_wte as {{ type_double() }}) as arrs_entitlement_wte,
+    cast(link_worker_wte as {{ type_double() }}) as link_worker_wte,
+    cast(arrs_funded_wte as {{ type_double() }}) as arrs_funded_wte,
+    cast(other_funded_wte as {{ type_double() }}) as other_funded_wte,
     link_worker_headcount,
     has_workforce_return,
-    cast(arrs_entitlement_wte - link_worker_wte as {{ dbt.type_float() }}) as gap_wte,
+    cast(arrs_entitlement_wte - link_worker_wte as {{ type_double() }}) as gap_wte,
     referrals,
     people_referred,
-    cast(12000.0 * referrals / nullif(registered_population, 0) as {{ dbt.type_float() }})
+    cast(12000.0 * referrals / nullif(registered_population, 0) as {{ type_double() }})
         as referrals_per_1000_annualised,
-    cast(12.0 * referrals / nullif(link_worker_wte, 0) as {{ dbt.type_float() }}) as caseload_per_wte_annualised,
+    cast(12.0 * referrals / nullif(link_worker_wte, 0) as {{ type_double() }}) as caseload_per_wte_annualised,
     {{ var('caseload_guide_per_wte_year', 250) }} as caseload_guide_per_wte_year,
     closed_referrals,
     closed_referrals_with_contacts,
@@ -115,7 +115,7 @@ select
     median_contacts between {{ var('contacts_guide_low', 6) }} and {{ var('contacts_guide_high', 12) }}
         as median_contacts_within_guide,
     declined_referrals,
-    cast(100.0 * declined_referrals / nullif(referrals, 0) as {{ dbt.type_float() }}) as declined_pct,
+    cast(100.0 * declined_referrals / nullif(referrals, 0) as {{ type_double() }}) as declined_pct,
     referrals_with_first_contact,
     median_days_to_first_contact
 from joined

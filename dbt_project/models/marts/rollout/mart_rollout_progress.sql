@@ -64,11 +64,13 @@ in_year as (
         coalesce(sum(case when l.month = a.as_at_month then l.registered_population end), 0)
             as registered_population,
         -- Decimal sums so that WTE totals carry no binary noise.
-        coalesce(sum(case when l.month = a.as_at_month then cast(l.arrs_entitlement_wte as numeric) end), 0)
-            as arrs_entitlement_wte,
-        coalesce(sum(case when l.month = a.as_at_month then cast(l.link_worker_wte as numeric) end), 0)
-            as link_worker_wte,
-        coalesce(sum(cast(l.link_worker_wte as numeric)), 0) / 12 as link_worker_wte_years,
+        coalesce(sum(
+            case when l.month = a.as_at_month then cast(l.arrs_entitlement_wte as {{ type_exact_decimal() }}) end
+        ), 0) as arrs_entitlement_wte,
+        coalesce(sum(
+            case when l.month = a.as_at_month then cast(l.link_worker_wte as {{ type_exact_decimal() }}) end
+        ), 0) as link_worker_wte,
+        coalesce(sum(cast(l.link_worker_wte as {{ type_exact_decimal() }})), 0) / 12 as link_worker_wte_years,
         sum(l.referrals) as referrals,
         sum(l.people_referred) as people_referred
     from long_form as l
@@ -130,17 +132,19 @@ final as (
         '{{ var("ambition_financial_year") }}' as ambition_financial_year,
         w.financial_year = '{{ var("ambition_financial_year") }}' as is_ambition_year,
         cast(
-            {{ var('national_referral_ambition') }} * cast(w.registered_population as numeric)
-            / {{ var('england_registered_population') }}
-            as {{ dbt.type_float() }}
+            {{ ratio(
+                var('national_referral_ambition') ~ ' * cast(w.registered_population as ' ~ type_exact_decimal() ~ ')',
+                var('england_registered_population')
+            ) }}
+            as {{ type_double() }}
         ) as pro_rata_ambition,
-        cast(w.arrs_entitlement_wte as {{ dbt.type_float() }}) as arrs_entitlement_wte,
-        cast(w.link_worker_wte as {{ dbt.type_float() }}) as link_worker_wte,
-        cast(w.arrs_entitlement_wte - w.link_worker_wte as {{ dbt.type_float() }}) as gap_wte,
-        cast(100.0 * w.link_worker_wte / nullif(w.arrs_entitlement_wte, 0) as {{ dbt.type_float() }})
+        cast(w.arrs_entitlement_wte as {{ type_double() }}) as arrs_entitlement_wte,
+        cast(w.link_worker_wte as {{ type_double() }}) as link_worker_wte,
+        cast(w.arrs_entitlement_wte - w.link_worker_wte as {{ type_double() }}) as gap_wte,
+        cast({{ ratio('100.0 * w.link_worker_wte', 'nullif(w.arrs_entitlement_wte, 0)') }} as {{ type_double() }})
             as wte_pct_of_entitlement,
-        cast(w.link_worker_wte_years as {{ dbt.type_float() }}) as link_worker_wte_years,
-        cast(w.link_worker_wte_years * {{ var('link_worker_cost_per_wte_year') }} as {{ dbt.type_float() }})
+        cast(w.link_worker_wte_years as {{ type_double() }}) as link_worker_wte_years,
+        cast(w.link_worker_wte_years * {{ var('link_worker_cost_per_wte_year') }} as {{ type_double() }})
             as programme_cost_gbp
     from with_unattributed as w
     inner join cumulative as c
@@ -152,6 +156,6 @@ final as (
 
 select
     *,
-    cast(100.0 * cumulative_referrals / nullif(pro_rata_ambition, 0) as {{ dbt.type_float() }})
+    cast(100.0 * cumulative_referrals / nullif(pro_rata_ambition, 0) as {{ type_double() }})
         as pct_of_ambition
 from final

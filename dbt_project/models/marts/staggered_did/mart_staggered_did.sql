@@ -31,18 +31,18 @@ groups as (
         cohort_fy,
         sum(n_treated) as n_treated,
         count(*) as n_clusters,
-        cast(count(*) as {{ sdid_double() }}) / nullif(count(*) - 1, 0) as cluster_factor,
-        cast(sum(base_sum) as {{ sdid_double() }}) / sum(n_treated) as base_mean,
-        cast(sum(n_engaged) as {{ sdid_double() }}) / sum(n_treated) as engaged_share,
-        cast(sum(engaged_base_sum) as {{ sdid_double() }}) / nullif(sum(n_engaged), 0) as engaged_base_mean,
+        cast(count(*) as {{ type_double() }}) / nullif(count(*) - 1, 0) as cluster_factor,
+        cast(sum(base_sum) as {{ type_double() }}) / sum(n_treated) as base_mean,
+        cast(sum(n_engaged) as {{ type_double() }}) / sum(n_treated) as engaged_share,
+        cast(sum(engaged_base_sum) as {{ type_double() }}) / nullif(sum(n_engaged), 0) as engaged_base_mean,
         {%- for ev in events %}
-            cast(sum(effect_{{ ev.col }}) as {{ sdid_double() }}) / sum(n_treated) as theta_{{ ev.col }},
+            cast(sum(effect_{{ ev.col }}) as {{ type_double() }}) / sum(n_treated) as theta_{{ ev.col }},
         {%- endfor %}
         cast(
             {%- for ev in post %}
                 sum(effect_{{ ev.col }}){{ ' +' if not loop.last }}
             {%- endfor %}
-            as {{ sdid_double() }}
+            as {{ type_double() }}
         )
         / sum(n_treated) as att
     from group_practices
@@ -336,7 +336,7 @@ cumulative as (
         100 * e.att / nullif(12 * e.base_mean, 0) as pct,
         100 / nullif(12 * e.base_mean, 0) * sqrt(e.cluster_factor * e.ss_pct) / e.n_treated as pct_se,
         e.pretrend_p as pretrend,
-        cast(null as {{ sdid_double() }}) as share
+        cast(null as {{ type_double() }}) as share
     from estimates as e
     union all
     select
@@ -401,8 +401,8 @@ final as (
         pct as att_pct,
         pct - t_crit * pct_se as att_pct_ci_low,
         pct + t_crit * pct_se as att_pct_ci_high,
-        cast(null as {{ sdid_double() }}) as band_low,
-        cast(null as {{ sdid_double() }}) as band_high,
+        cast(null as {{ type_double() }}) as band_low,
+        cast(null as {{ type_double() }}) as band_high,
         case when t_crit is not null then pretrend end as pretrend_p,
         share as engaged_share
     from cumulative
@@ -423,12 +423,12 @@ final as (
         case when t_crit is not null then theta_se end as att_se,
         theta - t_crit * theta_se as att_ci_low,
         theta + t_crit * theta_se as att_ci_high,
-        cast(null as {{ sdid_double() }}) as att_pct,
-        cast(null as {{ sdid_double() }}) as att_pct_ci_low,
-        cast(null as {{ sdid_double() }}) as att_pct_ci_high,
+        cast(null as {{ type_double() }}) as att_pct,
+        cast(null as {{ type_double() }}) as att_pct_ci_low,
+        cast(null as {{ type_double() }}) as att_pct_ci_high,
         case when t_crit is not null then theta - band_crit * theta_se end as band_low,
         case when t_crit is not null then theta + band_crit * theta_se end as band_high,
-        cast(null as {{ sdid_double() }}) as pretrend_p,
+        cast(null as {{ type_double() }}) as pretrend_p,
         share as engaged_share
     from event_rows
 )
@@ -447,18 +447,18 @@ select
     cast(f.n_unmatched as {{ dbt.type_bigint() }}) as n_unmatched,
     cast(c.n_control_patients as {{ dbt.type_bigint() }}) as n_control_patients,
     cast(f.n_clusters as {{ dbt.type_bigint() }}) as n_clusters,
-    cast(f.treated_base_mean as {{ sdid_double() }}) as treated_base_mean,
-    cast(f.att as {{ sdid_double() }}) as att,
-    cast(f.att_se as {{ sdid_double() }}) as att_se,
-    cast(f.att_ci_low as {{ sdid_double() }}) as att_ci_low,
-    cast(f.att_ci_high as {{ sdid_double() }}) as att_ci_high,
-    cast(f.att_pct as {{ sdid_double() }}) as att_pct,
-    cast(f.att_pct_ci_low as {{ sdid_double() }}) as att_pct_ci_low,
-    cast(f.att_pct_ci_high as {{ sdid_double() }}) as att_pct_ci_high,
-    cast(f.band_low as {{ sdid_double() }}) as band_low,
-    cast(f.band_high as {{ sdid_double() }}) as band_high,
-    cast(f.pretrend_p as {{ sdid_double() }}) as pretrend_p,
-    cast(f.engaged_share as {{ sdid_double() }}) as engaged_share
+    cast(f.treated_base_mean as {{ type_double() }}) as treated_base_mean,
+    cast(f.att as {{ type_double() }}) as att,
+    cast(f.att_se as {{ type_double() }}) as att_se,
+    cast(f.att_ci_low as {{ type_double() }}) as att_ci_low,
+    cast(f.att_ci_high as {{ type_double() }}) as att_ci_high,
+    cast(f.att_pct as {{ type_double() }}) as att_pct,
+    cast(f.att_pct_ci_low as {{ type_double() }}) as att_pct_ci_low,
+    cast(f.att_pct_ci_high as {{ type_double() }}) as att_pct_ci_high,
+    cast(f.band_low as {{ type_double() }}) as band_low,
+    cast(f.band_high as {{ type_double() }}) as band_high,
+    cast(f.pretrend_p as {{ type_double() }}) as pretrend_p,
+    cast(f.engaged_share as {{ type_double() }}) as engaged_share
 from final as f
 left join names as n on f.geography_level = n.geography_level and f.geography_code = n.geography_code
 left join {{ ref('int_sdid_control_patients') }} as c

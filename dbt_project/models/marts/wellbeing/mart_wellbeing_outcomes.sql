@@ -79,13 +79,13 @@ select
     cast(n_followup_only as bigint) as n_followup_only,
     cast(n_improved as bigint) as n_improved,
     case when instrument = 'ONS4' and item = 'anxious' then 'decrease' else 'increase' end as improvement_direction,
-    cast(baseline_mean as {{ dbt.type_float() }}) as baseline_mean,
-    cast(followup_mean as {{ dbt.type_float() }}) as followup_mean,
-    cast(mean_change as {{ dbt.type_float() }}) as mean_change,
-    cast(case when n_paired >= 2 then mean_change - 1.96 * sd_change / sqrt(n_paired) end as {{ dbt.type_float() }})
+    cast(baseline_mean as {{ type_double() }}) as baseline_mean,
+    cast(followup_mean as {{ type_double() }}) as followup_mean,
+    cast(mean_change as {{ type_double() }}) as mean_change,
+    cast(case when n_paired >= 2 then mean_change - 1.96 * sd_change / sqrt(n_paired) end as {{ type_double() }})
         as mean_change_ci_low,
-    cast(case when n_paired >= 2 then mean_change + 1.96 * sd_change / sqrt(n_paired) end as {{ dbt.type_float() }})
+    cast(case when n_paired >= 2 then mean_change + 1.96 * sd_change / sqrt(n_paired) end as {{ type_double() }})
         as mean_change_ci_high,
-    cast(100.0 * n_improved / nullif(n_paired, 0) as {{ dbt.type_float() }}) as improved_pct,
-    cast(100.0 * n_paired / nullif(n_paired + n_baseline_only, 0) as {{ dbt.type_float() }}) as followup_rate_pct
+    cast(100.0 * n_improved / nullif(n_paired, 0) as {{ type_double() }}) as improved_pct,
+    cast(100.0 * n_paired / nullif(n_paired + n_baseline_only, 0) as {{ type_double() }}) as followup_rate_pct
 from summary
