@@ -104,8 +104,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not landing.is_dir():
         raise SpwError(f"landing folder {landing} does not exist.")
     cmd_up(args)
-    with exclusive_pipeline("run", wait=getattr(args, "wait", False)):  # two runs must not interleave
-        failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
+    with exclusive_pipeline("run", wait=getattr(args, "wait", False)) as holder:  # two runs must not interleave
+        failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False),
+                              lock_holder=holder)
     if failed:
         raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
     print("pipeline finished: every task succeeded")
