@@ -148,7 +148,9 @@
          'whole': 'true', 'total': area + keys + ['count_name']}
     ] -%}
     {%- if 'cohort_fy' in keys -%}
-        {%- do families.append(key_family('cohort_year', keys, 'cohort_fy', "cohort_fy <> 'all'", "cohort_fy = 'all'")) -%}
+        {%- do families.append(
+            key_family('cohort_year', keys, 'cohort_fy', "cohort_fy <> 'all'", "cohort_fy = 'all'")
+        ) -%}
     {%- endif -%}
     {{ return(families) }}
 {%- endmacro %}

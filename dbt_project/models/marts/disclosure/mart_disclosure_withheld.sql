@@ -6,82 +6,87 @@
 with
 {%- for t in tables %}
 
-{{ t.table }}_rows as (
-    {%- if t.ancestors %}
-    {{ with_geography_ancestors(ref(t.table)) }}
-    {%- else %}
-    select * from {{ ref(t.table) }}
-    {%- endif %}
-),
-
--- one row per (row, count): the unit that suppression decides on
-{{ t.table }}_cells as (
-    {%- for c in t.counts %}
-    select
-        {%- for k in t['keys'] %}
-        {{ k }},
-        {%- endfor %}
+    {{ t.table }}_rows as (
         {%- if t.ancestors %}
-        region_code,
-        icb_code,
-        sub_icb_code,
-        {%- endif %}
-        {%- for x in t.get('carry', []) %}
-        {{ x }},
-        {%- endfor %}
-        {{ suppression_key(t['keys']) }} as row_id,
-        '{{ c }}' as count_name,
-        cast({{ c }} as {{ dbt.type_bigint() }}) as n
-    from {{ t.table }}_rows
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
-
--- per family, the cells that are parts (with their group's key) or totals (with the same key)
-{{ t.table }}_memberships as (
-    {%- for f in t.families %}
-    select
-        '{{ t.table }}' as table_name,
-        row_id,
-        count_name,
-        n,
-        case when {{ f.part }} then '{{ t.table }}|{{ f.name }}|' || {{ suppression_key(f.group) }} end as group_key,
-        {%- if f.whole %}
-        case when {{ f.whole }} then '{{ t.table }}|{{ f.name }}|' || {{ suppression_key(f.total) }} end as total_key
+            {{ with_geography_ancestors(ref(t.table)) }}
         {%- else %}
-        cast(null as {{ dbt.type_string() }}) as total_key
+            select * from {{ ref(t.table) }}
         {%- endif %}
-    from {{ t.table }}_cells
-    where {{ f.part }}{% if f.whole %} or {{ f.whole }}{% endif %}
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
-    {%- endfor %}
-),
+    ),
+
+    -- one row per (row, count): the unit that suppression decides on
+    {{ t.table }}_cells as (
+        {%- for c in t.counts %}
+            select
+                {%- for k in t['keys'] %}
+                    {{ k }},
+                {%- endfor %}
+                {%- if t.ancestors %}
+                    region_code,
+                    icb_code,
+                    sub_icb_code,
+                {%- endif %}
+                {%- for x in t.get('carry', []) %}
+                    {{ x }},
+                {%- endfor %}
+                {{ suppression_key(t['keys']) }} as row_id,
+                '{{ c }}' as count_name,
+                cast({{ c }} as {{ dbt.type_bigint() }}) as n
+            from {{ t.table }}_rows
+            {%- if not loop.last %}
+                union all
+            {%- endif %}
+        {%- endfor %}
+    ),
+
+    -- per family, the cells that are parts (with their group's key) or totals (with the same key)
+    {{ t.table }}_memberships as (
+        {%- for f in t.families %}
+            select
+                '{{ t.table }}' as table_name,
+                row_id,
+                count_name,
+                n,
+                case
+                    when {{ f.part }} then '{{ t.table }}|{{ f.name }}|' || {{ suppression_key(f.group) }}
+                end
+                    as group_key,
+                {%- if f.whole %}
+                    case
+                        when {{ f.whole }} then '{{ t.table }}|{{ f.name }}|' || {{ suppression_key(f.total) }}
+                    end as total_key
+                {%- else %}
+                    cast(null as {{ dbt.type_string() }}) as total_key
+                {%- endif %}
+            from {{ t.table }}_cells
+            where {{ f.part }}{% if f.whole %} or {{ f.whole }}{% endif %}
+            {%- if not loop.last %}
+                union all
+            {%- endif %}
+        {%- endfor %}
+    ),
 {%- endfor %}
 
 cells as (
     {%- for t in tables %}
-    select
-        '{{ t.table }}' as table_name,
-        row_id,
-        count_name,
-        n
-    from {{ t.table }}_cells
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select
+            '{{ t.table }}' as table_name,
+            row_id,
+            count_name,
+            n
+        from {{ t.table }}_cells
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
 memberships as (
     {%- for t in tables %}
-    select * from {{ t.table }}_memberships
-    {%- if not loop.last %}
-    union all
-    {%- endif %}
+        select * from {{ t.table }}_memberships
+        {%- if not loop.last %}
+            union all
+        {%- endif %}
     {%- endfor %}
 ),
 
@@ -136,13 +141,13 @@ decisions as (
 )
 
 -- per row: the counts withheld, each between '|' (e.g. '|n_matched|n_unmatched|'), and the flag
+{%- set withheld_name = 'case when is_primary or is_secondary then count_name end' %}
+{%- set secondary_name = 'case when is_secondary then count_name end' %}
 select
     table_name,
     row_id,
-    '|' || coalesce({{ dbt.listagg("case when is_primary or is_secondary then count_name end", "'|'", "order by count_name") }}, '') || '|'
-        as withheld_counts,
-    '|' || coalesce({{ dbt.listagg("case when is_secondary then count_name end", "'|'", "order by count_name") }}, '') || '|'
-        as secondary_counts,
+    '|' || coalesce({{ dbt.listagg(withheld_name, "'|'", 'order by count_name') }}, '') || '|' as withheld_counts,
+    '|' || coalesce({{ dbt.listagg(secondary_name, "'|'", 'order by count_name') }}, '') || '|' as secondary_counts,
     count(case when is_primary then 1 end) as n_primary,
     count(case when is_secondary then 1 end) as n_secondary,
     bool_or(is_primary or is_secondary) as is_suppressed
