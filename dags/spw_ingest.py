@@ -24,6 +24,7 @@ from airflow.sdk import (
 from airflow.sdk.exceptions import AirflowFailException
 
 from spw.assets import RAW_ASSET_NAME, RAW_ASSET_URI
+from spw.dag_lock import release_run_lock, take_run_lock
 from spw.ingest.airflow_tasks import (
     DeliveryRejected,
     deadlines_enabled,
@@ -88,7 +89,9 @@ def gate(source: str) -> str:
     catchup=False,
     max_active_runs=1,
     # Transient failures (database restart, network) retry; rejected files fail at once (see load).
-    default_args={"owner": "spw", "retries": 2, "retry_delay": timedelta(minutes=2)},
+    # Each task holds the warehouse's run lock (shared), so no task runs beside a `spw run` (spw.dag_lock).
+    default_args={"owner": "spw", "retries": 2, "retry_delay": timedelta(minutes=2),
+                  "pre_execute": take_run_lock, "post_execute": release_run_lock},
     deadline=INGEST_DEADLINE if deadlines_enabled() else None,
     tags=["spw", "ingest"],
 )

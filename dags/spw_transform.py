@@ -9,6 +9,7 @@ import pendulum
 from airflow.sdk import DAG, Asset, Param
 
 from spw.assets import RAW_ASSET_NAME, RAW_ASSET_URI
+from spw.dag_lock import release_run_lock, take_run_lock
 from spw.transform import FULL_REFRESH_PARAM, layer_tasks
 
 with DAG(
@@ -19,7 +20,8 @@ with DAG(
     start_date=pendulum.datetime(2024, 4, 1, tz="Europe/London"),
     catchup=False,
     max_active_runs=1,
-    default_args={"retries": 0, "owner": "spw"},
+    # Each task holds the warehouse's run lock (shared), so no build runs beside a `spw run` (spw.dag_lock).
+    default_args={"retries": 0, "owner": "spw", "pre_execute": take_run_lock, "post_execute": release_run_lock},
     tags=["spw", "dbt"],
     params={FULL_REFRESH_PARAM: Param(False, type="boolean",
                                       description="Rebuild every incremental model from scratch (after a change of "

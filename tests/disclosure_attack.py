@@ -2,8 +2,10 @@
 
 It knows what the documentation says (which columns are counts, how means, rates and percentages are
 defined, how areas, cohort years, subgroups and populations nest) and nothing else. From each
-published count it starts with the set of values that count could have (0; 1..7 when suppressed; r-2
-.. r+2 when rounded to 5; the value itself at a level published unrounded), then narrows the sets until
+published count it starts with the set of values that count could have (0; r-2 .. r+2 when rounded to
+5; the value itself at a level published unrounded; when suppressed, 1..7 under methods §9 alone, or
+any value of 1 or more where the layer also suppresses larger counts to protect small ones: methods
+§6 "secondary suppression", which no published column tells apart), then narrows the sets until
 nothing changes:
 
 - mean inversion: a mean, rate, percentage or interval midpoint that was computed from exact counts
@@ -33,6 +35,8 @@ Cell = tuple  # (table, key tuple, column)
 
 SMALL = range(1, 8)
 BASE = 5
+UNBOUNDED = 10 ** 9  # the upper end of a suppressed count that may be a secondary suppression
+SUPPRESSED = (0, UNBOUNDED)
 LEVEL_PARENT = {"pcn": ("sub_icb", "sub_icb_code"), "sub_icb": ("icb", "icb_code"),
                 "icb": ("region", "region_code"), "region": ("england", None)}
 
@@ -85,8 +89,10 @@ def decimals_tolerance(values: Iterable[float]) -> float:
 
 
 class Attack:
-    def __init__(self, tables: list[Table], published: dict[str, list[Row]], truth: dict[str, list[Row]]):
+    def __init__(self, tables: list[Table], published: dict[str, list[Row]], truth: dict[str, list[Row]],
+                 suppressed: tuple[int, int] | None = None):
         self.tables = {t.name: t for t in tables}
+        self.suppressed = list(suppressed or SUPPRESSED)
         self.published = published
         self.cells: dict[Cell, list[int]] = {}
         self.route: dict[Cell, str] = {}
@@ -121,7 +127,7 @@ class Attack:
                 cell = self.cell(t.name, r, c)
                 v = r.get(c)
                 if v is None:
-                    interval = [1, 7]
+                    interval = list(self.suppressed)
                 elif v == 0 or exact_level:
                     interval = [int(v), int(v)]
                 else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -237,3 +238,53 @@ def test_transform_dag_full_refresh_param(pg_server: str) -> None:
                                   "dbt_build_published"}
     for flags in info["flags"].values():
         assert flags == {"template": "{{ params.full_refresh }}", "True": True, "False": False}
+
+
+def test_scheduled_dag_run_waits_for_the_run_lock(warehouse: str, tmp_path: Path) -> None:
+    """A DAG run that `spw run` did not start (the scheduler's) takes the warehouse's run lock in every
+    task: while a run holds it, the task waits naming the holder, fails with a clear sentence once
+    SPW_RUN_LOCK_WAIT_SECONDS have passed, and goes on as soon as the lock is let go. Under `spw run`
+    (HOLDER_ENV naming the live holder) the tasks run under its lock; a stale holder counts for nothing."""
+    import subprocess
+    import time
+
+    from spw import runlock
+    from spw.airflow_env import airflow_bin, airflow_env, migrate, run_dag
+    from spw.dag_lock import WAIT_ENV
+
+    empty = tmp_path / "landing"
+    empty.mkdir()
+    conf = {"landing_dir": str(empty)}
+    env = airflow_env()
+    env.pop(runlock.HOLDER_ENV, None)
+
+    with runlock.hold("run"):
+        refused = run_dag("spw_ingest", conf, env={**env, WAIT_ENV: "2"})
+    out = refused.stdout + refused.stderr
+    assert refused.returncode != 0
+    assert "waiting for the warehouse's run lock, held by spw run (pid" in out, out[-3000:]
+    assert "holds its run lock after 2 s of waiting, so task spw_ingest.load_" in out, out[-3000:]
+    states = _task_states("spw_ingest")
+    assert {s for t, s in states.items() if t.startswith("load_")} == {"failed"}, states
+
+    log = tmp_path / "waiting.log"
+    migrate(env)
+    with runlock.hold("run") as holder, log.open("w") as sink:
+        # a holder that is not this run's (a stale value left in an environment) lets nothing through
+        waiting = subprocess.Popen(
+            [airflow_bin(), "dags", "test", "spw_ingest", "-c", json.dumps(conf)],
+            env={**env, WAIT_ENV: "600", runlock.HOLDER_ENV: str(holder + 1)}, stdout=sink,
+            stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 600
+        while "waiting for the warehouse's run lock" not in log.read_text() and waiting.poll() is None:
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(1)
+        assert waiting.poll() is None, log.read_text()[-3000:]
+        assert not [t for t, s in _task_states("spw_ingest").items() if s == "success"]
+    assert waiting.wait(timeout=900) == 0, log.read_text()[-3000:]
+    assert set(_task_states("spw_ingest").values()) == {"success"}
+
+    with runlock.hold("run") as holder:  # as under `spw run`: its DAG runs go on under its lock
+        under = run_dag("spw_ingest", conf, env={**env, WAIT_ENV: "2", runlock.HOLDER_ENV: str(holder)})
+    assert under.returncode == 0, (under.stdout + under.stderr)[-3000:]
+    assert "waiting for the warehouse's run lock" not in under.stdout + under.stderr

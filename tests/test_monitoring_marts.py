@@ -208,23 +208,32 @@ def test_wellbeing_outcomes_match_independent_computation(built_warehouse: Path)
 
 def test_published_rollout_is_rounded_from_the_mart(built_warehouse: Path) -> None:
     """Every published PCN-month count is the mart's count under methods §9 (0 -> 0, 1-7 -> NULL, else
-    nearest 5), and the flag says whether anything was suppressed."""
+    nearest 5) unless secondary suppression withholds it (NULL: a 0 or a count of 8 or more listed in
+    marts.mart_disclosure_withheld), and the flag says whether anything was withheld."""
     with db.connect("warehouse") as conn:
         rows = conn.execute(
             "select m.referrals, p.referrals, m.registered_population, p.registered_population, p.is_suppressed,"
-            " m.declined_referrals, m.referrals_with_first_contact, m.closed_referrals,"
-            " m.closed_referrals_with_contacts, m.people_referred"
+            " w.withheld_counts, w.secondary_counts, m.declined_referrals, m.referrals_with_first_contact,"
+            " m.closed_referrals, m.closed_referrals_with_contacts, m.people_referred"
             " from marts.mart_rollout_pcn_month as m join published.mart_rollout_pcn_month as p"
-            " using (pcn_code, month)"
+            " using (pcn_code, month) join marts.mart_disclosure_withheld as w"
+            " on w.table_name = 'mart_rollout_pcn_month' and w.row_id = m.pcn_code || '|' || m.month::text"
         ).fetchall()
-    assert rows
+    assert rows and any(r[6] != "||" for r in rows), "no secondary suppression: the check proves less"
 
     def rule(n: int) -> int | None:
         return 0 if n == 0 else None if n < 8 else 5 * math.floor(n / 5 + 0.5)
 
-    for m_ref, p_ref, m_pop, p_pop, flag, *others in rows:
-        assert p_ref == rule(m_ref) and p_pop == rule(m_pop)
-        assert flag == any(1 <= n <= 7 for n in (m_ref, m_pop, *others))
+    names = ("declined_referrals", "referrals_with_first_contact", "closed_referrals",
+             "closed_referrals_with_contacts", "people_referred")
+    for m_ref, p_ref, m_pop, p_pop, flag, withheld, secondary, *others in rows:
+        for name, m, p in (("referrals", m_ref, p_ref), ("registered_population", m_pop, p_pop)):
+            assert p == (None if f"|{name}|" in secondary else rule(m)), (name, m, p, secondary)
+        small = {n for n, v in zip(("referrals", "registered_population", *names), (m_ref, m_pop, *others),
+                                   strict=True) if 1 <= v <= 7}
+        assert {n for n in withheld.strip("|").split("|") if n} - {n for n in secondary.strip("|").split("|") if n} \
+            == small
+        assert flag == (withheld != "||")
 
 
 def test_england_headlines_match_independent_computation(built_warehouse: Path) -> None:

@@ -208,14 +208,21 @@ def test_published_twin_is_disclosure_controlled(warehouse: Path) -> None:
             assert v is None or v == 0 or (v >= 10 and v % 5 == 0), (col, v)
         if r["n_patients"] is None:
             assert r["is_suppressed"] and r["pre_mean"] is None and r["pct_change"] is None
-    england = wh.query("select m.n_patients as a, p.n_patients as b from marts.mart_demand_reduction m "
+    england = wh.query("select m.n_patients as a, p.n_patients as b, w.secondary_counts "
+                       "from marts.mart_demand_reduction m "
                        "join published.mart_demand_reduction p using (design, geography_level, geography_code, "
                        "cohort_fy, population, subgroup, window_months, measure) "
+                       "join marts.mart_disclosure_withheld w on w.table_name = 'mart_demand_reduction' "
+                       "and w.row_id = concat_ws('|', m.geography_level, m.geography_code, m.design, m.cohort_fy, "
+                       "m.population, m.subgroup, m.window_months::text, m.measure) "
                        "where m.geography_level = 'england'")
     assert england and any(r["a"] % 5 for r in england), "no England count to round: the check proves nothing"
     for r in england:
-        expected = None if 1 <= r["a"] <= 7 else 5 * round(r["a"] / 5)
+        # a count withheld to protect a small one (secondary suppression, docs/methods.md §6) is empty too
+        withheld = "|n_patients|" in r["secondary_counts"]
+        expected = None if 1 <= r["a"] <= 7 or withheld else 5 * round(r["a"] / 5)
         assert r["b"] == expected, r
+        assert not (withheld and 1 <= r["a"] <= 7), r
 
 
 def _month_counts(reference: ref.Reference, who: str, measure: str, t: date, w: int) -> list[int]:

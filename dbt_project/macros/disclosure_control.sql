@@ -39,7 +39,8 @@
 
 
 {#- scale * published numerator / published denominator (double precision): NULL when either is
-    suppressed, the denominator is 0, or person_count (an unrounded count, when given) is 1..7.
+    suppressed, the denominator is 0, or person_count (an unrounded count, when given) is 1..7 or
+    withheld (NULL).
     The numerator is rounded as a count (round_count) unless numerator_is_count is false (a sum of
     scores: round_total); the denominator as a count unless denominator_is_count is false (WTE). -#}
 {% macro mean_from_rounded(numerator, denominator, scale=1, person_count=none, numerator_is_count=true,
@@ -48,7 +49,7 @@
     {%- set den = round_count(denominator) if denominator_is_count else denominator -%}
     cast(
         {%- if person_count is not none %}
-        case when {{ is_small_count(person_count) }} then null else
+        case when {{ person_count }} is null or {{ is_small_count(person_count) }} then null else
         {%- endif %}
         {{ ratio(scale ~ ' * cast(' ~ num ~ ' as ' ~ type_exact_decimal() ~ ')',
                  'nullif(cast(' ~ den ~ ' as ' ~ type_exact_decimal() ~ '), 0)') }}

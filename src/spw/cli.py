@@ -112,8 +112,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     if getattr(args, "engine", "postgres") == "spark":
         return run_on_spark(landing)
     cmd_up(args)
-    with exclusive_pipeline("run", wait=getattr(args, "wait", False)):  # two runs must not interleave
-        failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False))
+    with exclusive_pipeline("run", wait=getattr(args, "wait", False)) as holder:  # two runs must not interleave
+        failed = run_pipeline(landing, progress=step, full_refresh=getattr(args, "full_refresh", False),
+                              lock_holder=holder)
     if failed:
         raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
     print("pipeline finished: every task succeeded")

@@ -121,8 +121,8 @@ def run_demo(patients: int, seed: int, progress: Progress) -> int:
     if _nothing_new(landing):
         print(f"every file in {landing} is already loaded and the marts are built: pipeline skipped")
     else:
-        with exclusive_pipeline("demo"):
-            failed = run_pipeline(landing, progress=progress)
+        with exclusive_pipeline("demo") as holder:
+            failed = run_pipeline(landing, progress=progress, lock_holder=holder)
         if failed:
             raise SpwError("pipeline task(s) failed: " + "; ".join(failed))
         with progress("dbt docs generate"):

@@ -87,9 +87,12 @@ def _with_file_progress(landing: Path, run: Callable[[], subprocess.CompletedPro
     return result[0]
 
 
-def run_pipeline(landing: Path, progress: Progress = _no_progress, full_refresh: bool = False) -> list[str]:
+def run_pipeline(landing: Path, progress: Progress = _no_progress, full_refresh: bool = False,
+                 lock_holder: int | None = None) -> list[str]:
     """Ingest the landing folder, then transform; return the failed tasks (empty when all succeeded).
     `full_refresh` rebuilds the incremental models from scratch instead of only what changed.
+    `lock_holder`: the server pid of the session holding the run lock for this run (spw.runlock),
+    under which the DAGs' tasks run instead of taking the lock themselves.
 
     The transformation runs even when one source's task failed: the other sources' valid files have
     loaded and the marts should reflect them; the failure is still reported and makes `spw run` fail.
@@ -99,6 +102,10 @@ def run_pipeline(landing: Path, progress: Progress = _no_progress, full_refresh:
 
     # dbt (through Cosmos) connects as spw_transformer with credentials from this environment.
     env = dbt_env(airflow_env())
+    if lock_holder is not None:
+        from spw.runlock import HOLDER_ENV
+
+        env[HOLDER_ENV] = str(lock_holder)
     failed: list[str] = []
     with progress("Airflow: ingestion DAG (validate, pseudonymise, load)"):
         proc = _with_file_progress(landing, lambda: run_dag(INGEST_DAG, {"landing_dir": str(landing)}, env=env))

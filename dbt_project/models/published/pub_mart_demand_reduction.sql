@@ -3,8 +3,21 @@
 -- events 0 stay 0, 1-7 NULL, 8+ rounded to 5; means, pct_change and costs from the rounded counts
 -- (control means from their rounded sums); the interval of pct_change around the published
 -- pct_change; matched estimates to 2 dp (percentages 1 dp) for groups of 8 or more matched people.
-with mart as (
-    select * from {{ ref('mart_demand_reduction') }}
+with mart_rows as (
+    {{ with_geography_ancestors(ref('mart_demand_reduction')) }}
+),
+
+-- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
+mart as (
+    {%- set carried = ['design', 'geography_level', 'geography_code', 'geography_name', 'region_code',
+        'cohort_fy', 'population', 'subgroup', 'window_months', 'measure', 'pct_change', 'pct_change_ci_low',
+        'pct_change_ci_high', 'n_clusters', 'control_pre_mean', 'control_post_mean', 'did_mean',
+        'did_ci_low', 'did_ci_high', 'did_pct', 'did_pct_ci_low', 'did_pct_ci_high', 'cost_gbp'
+    ] %}
+    select
+        {{ published_counts('mart_demand_reduction', carried) }}
+    from mart_rows
+    inner join {{ ref('mart_disclosure_withheld') }} as withheld on {{ withheld_row('mart_demand_reduction') }}
 ),
 
 published as (
@@ -53,5 +66,5 @@ select
     {{ publish_estimate('did_pct_ci_high', 'n_matched', 1) }} as did_pct_ci_high,
     cost_gbp,
     cast((pub_post_total - pub_pre_total) * cost_gbp as {{ dbt.type_numeric() }}) as cost_change_gbp,
-    {{ suppress_flag(['n_patients', 'pre_total', 'post_total', 'n_matched', 'n_unmatched']) }} as is_suppressed
+    is_suppressed
 from published

@@ -2,8 +2,19 @@
 -- Published twin of marts.mart_equity with methods §9 at every level: counts of people and of
 -- appointments rounded or suppressed; the rate, the engaged share and the GP change from the rounded
 -- counts; the mean SWEMWBS change from its rounded total over the rounded number paired.
-with mart as (
+with mart_rows as (
     {{ with_geography_ancestors(ref('mart_equity')) }}
+),
+
+-- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
+mart as (
+    {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
+        'sub_icb_code', 'pcn_code', 'cohort_fy', 'dimension', 'value', 'swemwbs_mean_change'
+    ] %}
+    select
+        {{ published_counts('mart_equity', carried) }}
+    from mart_rows
+    inner join {{ ref('mart_disclosure_withheld') }} as withheld on {{ withheld_row('mart_equity') }}
 )
 
 select
@@ -30,8 +41,5 @@ select
     {{ mean_from_rounded(
         'swemwbs_mean_change * swemwbs_n_paired', 'swemwbs_n_paired', numerator_is_count=false
     ) }} as swemwbs_mean_change,
-    {{ suppress_flag([
-        'registered_population', 'referrals', 'people_engaged', 'outcome_n_patients',
-        'gp_pre_total', 'gp_post_total', 'swemwbs_n_paired'
-    ]) }} as is_suppressed
+    is_suppressed
 from mart

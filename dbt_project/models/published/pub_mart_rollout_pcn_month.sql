@@ -3,8 +3,21 @@
 -- people rounded or suppressed, rates and percentages from the rounded counts, medians NULL when they
 -- rest on 1..7 referrals. Workforce WTE and entitlement are not counts of people and stay;
 -- practice and link-worker head counts are left out (small counts that are not about patients).
-with mart as (
+with mart_rows as (
     select * from {{ ref('mart_rollout_pcn_month') }}
+),
+
+-- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
+mart as (
+    {%- set carried = ['pcn_code', 'pcn_name', 'month', 'financial_year', 'region_code', 'region_name',
+        'icb_code', 'icb_name', 'sub_icb_code', 'sub_icb_name', 'arrs_entitlement_wte', 'link_worker_wte',
+        'arrs_funded_wte', 'other_funded_wte', 'gap_wte', 'caseload_guide_per_wte_year', 'median_contacts',
+        'median_contacts_within_guide', 'median_days_to_first_contact'
+    ] %}
+    select
+        {{ published_counts('mart_rollout_pcn_month', carried) }}
+    from mart_rows
+    inner join {{ ref('mart_disclosure_withheld') }} as withheld on {{ withheld_row('mart_rollout_pcn_month') }}
 )
 
 select
@@ -33,17 +46,14 @@ select
     caseload_guide_per_wte_year,
     {{ round_count('closed_referrals') }} as closed_referrals,
     {{ round_count('closed_referrals_with_contacts') }} as closed_referrals_with_contacts,
-    case when not {{ is_small_count('closed_referrals_with_contacts') }} then median_contacts end
+    case when closed_referrals_with_contacts >= {{ var('suppress_below') }} then median_contacts end
         as median_contacts,
-    case when not {{ is_small_count('closed_referrals_with_contacts') }} then median_contacts_within_guide end
+    case when closed_referrals_with_contacts >= {{ var('suppress_below') }} then median_contacts_within_guide end
         as median_contacts_within_guide,
     {{ round_count('declined_referrals') }} as declined_referrals,
     {{ mean_from_rounded('declined_referrals', 'referrals', 100) }} as declined_pct,
     {{ round_count('referrals_with_first_contact') }} as referrals_with_first_contact,
-    case when not {{ is_small_count('referrals_with_first_contact') }} then median_days_to_first_contact end
+    case when referrals_with_first_contact >= {{ var('suppress_below') }} then median_days_to_first_contact end
         as median_days_to_first_contact,
-    {{ suppress_flag([
-        'registered_population', 'referrals', 'people_referred', 'closed_referrals',
-        'closed_referrals_with_contacts', 'declined_referrals', 'referrals_with_first_contact'
-    ]) }} as is_suppressed
+    is_suppressed
 from mart

@@ -3,8 +3,21 @@
 -- counts and the registered population rounded or suppressed; the pro-rata ambition and the
 -- percentage of it from the rounded figures. WTE, entitlement and programme cost are published as
 -- they are (workforce, not people).
-with mart as (
+with mart_rows as (
     {{ with_geography_ancestors(ref('mart_rollout_progress')) }}
+),
+
+-- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
+mart as (
+    {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
+        'sub_icb_code', 'pcn_code', 'financial_year', 'as_at_month', 'ambition_financial_year',
+        'is_ambition_year', 'arrs_entitlement_wte', 'link_worker_wte', 'gap_wte', 'wte_pct_of_entitlement',
+        'link_worker_wte_years', 'programme_cost_gbp'
+    ] %}
+    select
+        {{ published_counts('mart_rollout_progress', carried) }}
+    from mart_rows
+    inner join {{ ref('mart_disclosure_withheld') }} as withheld on {{ withheld_row('mart_rollout_progress') }}
 )
 
 select
@@ -38,8 +51,5 @@ select
     wte_pct_of_entitlement,
     link_worker_wte_years,
     programme_cost_gbp,
-    {{ suppress_flag([
-        'registered_population', 'referrals', 'cumulative_referrals', 'all_referrals',
-        'cumulative_all_referrals'
-    ]) }} as is_suppressed
+    is_suppressed
 from mart

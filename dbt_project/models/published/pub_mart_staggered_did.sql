@@ -3,16 +3,30 @@
 -- England included: counts of people 0 stay 0, 1-7 are NULL, 8+ are rounded to 5; the base mean and
 -- engaged share are recomputed from rounded numerators and denominators; model estimates are
 -- published to 2 decimal places (percentages to 1, p-values to 3) and only for groups of 8 or more
--- treated patients. Local expressions until the shared disclosure macros follow §9 v2.
+-- treated patients; counts that would give a suppressed one away are withheld (secondary
+-- suppression, mart_disclosure_withheld) and so are the estimates of a withheld n_treated.
 {%- set below = var('suppress_below') | int %}
-with mart as (
-    select * from {{ ref('mart_staggered_did') }}
+with mart_rows as (
+    {{ with_geography_ancestors(ref('mart_staggered_did')) }}
+),
+
+-- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
+mart as (
+    {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'cohort_fy',
+        'population', 'measure', 'estimate', 'event_month', 'n_clusters', 'treated_base_mean', 'att',
+        'att_se', 'att_ci_low', 'att_ci_high', 'att_pct', 'att_pct_ci_low', 'att_pct_ci_high', 'band_low',
+        'band_high', 'pretrend_p', 'engaged_share'
+    ] %}
+    select
+        {{ published_counts('mart_staggered_did', carried) }}
+    from mart_rows
+    inner join {{ ref('mart_disclosure_withheld') }} as withheld on {{ withheld_row('mart_staggered_did') }}
 ),
 
 rounded as (
     select
         *,
-        n_treated >= {{ below }} as is_published,
+        coalesce(n_treated >= {{ below }}, false) as is_published,
         {{ sdid_published_count('n_treated') }} as n_treated_rounded,
         {{ sdid_published_count('cast(round(treated_base_mean * 12 * n_treated) as ' ~ dbt.type_bigint() ~ ')') }}
             as base_events_rounded,
@@ -50,5 +64,5 @@ select
         when is_published and engaged_share is not null
             then round(cast(engaged_rounded as {{ type_exact_decimal() }}) / n_treated_rounded, 3)
     end as engaged_share,
-    n_treated > 0 and n_treated < {{ below }} as is_suppressed
+    is_suppressed
 from rounded

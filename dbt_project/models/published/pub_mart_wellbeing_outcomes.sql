@@ -3,8 +3,20 @@
 -- suppressed; the means from the rounded score totals over the rounded n_paired (the change is
 -- follow-up minus baseline of those); the change's interval around the published change, to 2 dp,
 -- for 8 or more paired people; percentages from the rounded counts.
-with mart as (
+with mart_rows as (
     {{ with_geography_ancestors(ref('mart_wellbeing_outcomes')) }}
+),
+
+-- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
+mart as (
+    {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
+        'sub_icb_code', 'pcn_code', 'cohort_fy', 'instrument', 'item', 'improvement_direction',
+        'baseline_mean', 'followup_mean', 'mean_change', 'mean_change_ci_low', 'mean_change_ci_high'
+    ] %}
+    select
+        {{ published_counts('mart_wellbeing_outcomes', carried) }}
+    from mart_rows
+    inner join {{ ref('mart_disclosure_withheld') }} as withheld on {{ withheld_row('mart_wellbeing_outcomes') }}
 ),
 
 published as (
@@ -42,5 +54,5 @@ select
         as mean_change_ci_high,
     {{ mean_from_rounded('n_improved', 'n_paired', 100) }} as improved_pct,
     {{ mean_from_rounded('n_paired', 'n_paired + n_baseline_only', 100) }} as followup_rate_pct,
-    {{ suppress_flag(['n_paired', 'n_baseline_only', 'n_followup_only', 'n_improved']) }} as is_suppressed
+    is_suppressed
 from published
