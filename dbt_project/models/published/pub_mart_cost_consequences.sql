@@ -19,10 +19,10 @@ points as (
                 '-published_cost_change_gbp / nullif(' ~ round_count('n_people') ~ ', 0)', 'n_people'
             ) }}
         end as per_person,
-        cast({{ round_count('n_people') }} as numeric)
+        cast({{ round_count('n_people') }} as {{ type_exact_decimal() }})
         * {{ round_count('people_referred') }}
         / nullif({{ round_count('n_referred') }}, 0)
-        / nullif(cast(programme_cost_gbp as numeric), 0) as people_per_pound
+        / nullif(cast(programme_cost_gbp as {{ type_exact_decimal() }}), 0) as people_per_pound
     from mart
 ),
 

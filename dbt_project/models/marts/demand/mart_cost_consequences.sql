@@ -18,7 +18,7 @@
 with unit_costs as (
     select
         measure,
-        cast(cost_gbp as {{ dbt.type_float() }}) as cost_gbp
+        cast(cost_gbp as {{ type_double() }}) as cost_gbp
     from {{ ref('unit_costs') }}
 ),
 
@@ -132,7 +132,7 @@ did_rows as (
         d.n_treated as n_referred,
         d.n_measures,
         d.cost_avoided_per_person,
-        cast(null as {{ dbt.type_float() }}) as published_cost_change_gbp,
+        cast(null as {{ type_double() }}) as published_cost_change_gbp,
         t.t_crit
         * sqrt(
             case when d.population = 'engaged' then v.ss_engaged else v.ss_referred end
@@ -276,26 +276,26 @@ select
     cast(e.n_referred as {{ dbt.type_bigint() }}) as n_referred,
     cast(e.n_measures as integer) as n_measures,
     cast(e.n_clusters as {{ dbt.type_bigint() }}) as n_clusters,
-    cast(e.cost_avoided_per_person as {{ dbt.type_float() }}) as cost_avoided_per_person_gbp,
-    cast(e.ci_low as {{ dbt.type_float() }}) as cost_avoided_per_person_ci_low,
-    cast(e.ci_high as {{ dbt.type_float() }}) as cost_avoided_per_person_ci_high,
-    cast(e.published_cost_change_gbp as {{ dbt.type_float() }}) as published_cost_change_gbp,
+    cast(e.cost_avoided_per_person as {{ type_double() }}) as cost_avoided_per_person_gbp,
+    cast(e.ci_low as {{ type_double() }}) as cost_avoided_per_person_ci_low,
+    cast(e.ci_high as {{ type_double() }}) as cost_avoided_per_person_ci_high,
+    cast(e.published_cost_change_gbp as {{ type_double() }}) as published_cost_change_gbp,
     cast(p.people_referred as {{ dbt.type_bigint() }}) as people_referred,
-    cast(p.programme_cost_gbp as {{ dbt.type_float() }}) as programme_cost_gbp,
+    cast(p.programme_cost_gbp as {{ type_double() }}) as programme_cost_gbp,
     cast(
         e.cost_avoided_per_person * e.n_people * p.people_referred
         / nullif(e.n_referred, 0) / nullif(p.programme_cost_gbp, 0)
-        as {{ dbt.type_float() }}
+        as {{ type_double() }}
     ) as return_per_pound,
     cast(
         e.ci_low * e.n_people * p.people_referred
         / nullif(e.n_referred, 0) / nullif(p.programme_cost_gbp, 0)
-        as {{ dbt.type_float() }}
+        as {{ type_double() }}
     ) as return_per_pound_ci_low,
     cast(
         e.ci_high * e.n_people * p.people_referred
         / nullif(e.n_referred, 0) / nullif(p.programme_cost_gbp, 0)
-        as {{ dbt.type_float() }}
+        as {{ type_double() }}
     ) as return_per_pound_ci_high
 from estimates as e
 left join programme as p

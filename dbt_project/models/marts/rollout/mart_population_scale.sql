@@ -42,13 +42,13 @@ select
     cast(sum(registered_population) as bigint) as registered_population,
     cast({{ var('england_registered_population') }} as bigint) as england_registered_population,
     cast(
-        100.0 * sum(registered_population) / {{ var('england_registered_population') }} as {{ dbt.type_float() }}
+        100.0 * sum(registered_population) / {{ var('england_registered_population') }} as {{ type_double() }}
     ) as pct_of_england,
     cast(
         case
             when geography_level = 'england'
                 then 1.0 * {{ var('england_registered_population') }} / nullif(sum(registered_population), 0)
-        end as {{ dbt.type_float() }}
+        end as {{ type_double() }}
     ) as people_per_registered_patient
 from long_form
 group by geography_level, geography_code

@@ -57,7 +57,7 @@ area_month as (
         sum(referrals) as referrals,
         sum(registered_population) as registered_population,
         -- decimal sum: WTE totals without binary noise
-        sum(cast(link_worker_wte as numeric)) as link_worker_wte
+        sum(cast(link_worker_wte as {{ type_exact_decimal() }})) as link_worker_wte
     from long_form
     group by geography_level, geography_code, month
 ),
@@ -71,7 +71,7 @@ published_counts as (
         month,
         {{ round_count('referrals') }} as referrals,
         {{ round_count('registered_population') }} as registered_population,
-        cast(link_worker_wte as {{ dbt.type_float() }}) as link_worker_wte,
+        cast(link_worker_wte as {{ type_double() }}) as link_worker_wte,
         {{ suppress_flag(['referrals', 'registered_population']) }} as is_suppressed
     from area_month
 ),
@@ -80,19 +80,19 @@ measures as (
     select
         *,
         'referrals' as measure,
-        cast(referrals as {{ dbt.type_float() }}) as value
+        cast(referrals as {{ type_double() }}) as value
     from published_counts
     union all
     select
         *,
         'referrals_per_1000_annualised' as measure,
-        cast(12000.0 * referrals / nullif(registered_population, 0) as {{ dbt.type_float() }}) as value
+        cast(12000.0 * referrals / nullif(registered_population, 0) as {{ type_double() }}) as value
     from published_counts
     union all
     select
         *,
         'caseload_per_wte_annualised' as measure,
-        cast(12.0 * referrals / nullif(link_worker_wte, 0) as {{ dbt.type_float() }}) as value
+        cast(12.0 * referrals / nullif(link_worker_wte, 0) as {{ type_double() }}) as value
     from published_counts
 )
 
