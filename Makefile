@@ -14,6 +14,7 @@ demo: install
 # The suite includes the bundle freshness check (tests/test_dashboards_bundle.py); lint runs after it.
 test: install
 	@scripts/ensure-chromium.sh
+	@scripts/ensure-axe.sh
 	@$(VENV_BIN)/pytest
 	@$(MAKE) --no-print-directory lint
 
