@@ -451,11 +451,12 @@ def interval_box(category: str, metric: str, measure: str, levels: tuple[str, ..
             "where": (*PRIMARY, f"measure = '{measure}'"), "levels": levels}
 
 
-def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, ...]) -> tuple[Chart, ...]:
+def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, ...],
+                  area_note: str) -> tuple[Chart, ...]:
     """Headline sentences, event studies, forest plot and its table for one dashboard.
 
     `area_levels`: the levels whose sentences are listed; `levels`: the levels the single-area
-    metrics choose from (charts show one area: the one the filters narrow to).
+    metrics choose from (charts show one area: the one the filters narrow to), said in `area_note`.
     """
     return (
         Chart(f"headline_effects{suffix}", "What social prescribing changed: the primary estimate", HEADLINE,
@@ -474,7 +475,7 @@ def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, 
                 "calls them quartiles, median and min/max). Months -15 to -4 (grey) are placebo months: nothing "
                 "has happened yet, so near 0 means the comparison holds; months -3 to -1 (pink) show the rise in "
                 "use that led to referral, which the 12-month effect steps over; 0 to 12 (blue) are the effect. "
-                "One area: yours, or England until a region is chosen.",
+                + area_note,
                 **interval_box("event_month", "effect_per_person", m, levels), number_format=",.2f",
                 x_title="Months since referral (0 = referral month)", y_title="per person per month", height=60)
           for m, label in HEADLINE_MEASURES),
@@ -485,7 +486,7 @@ def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, 
                 "anyway after the peak that led to referral), matched (the comparison commissioners recognise) "
                 "and staggered (the primary estimate). The box is the 95% interval and the line in it the "
                 "estimate (Superset's tooltip calls them quartiles and median). The table below gives the same "
-                "figures.",
+                "figures. " + area_note,
                 **interval_box("design_axis_label", "bound_pct", m, levels), number_format=",.0f",
                 y_title="% of use before referral", height=55)
           for m, label in HEADLINE_MEASURES),
@@ -498,8 +499,10 @@ def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, 
     )
 
 
-REGION_EFFECTS = effect_charts("", ("england", "region"), ("england", "region"))
-ICB_EFFECTS = effect_charts("_icb", ("england", "region", "icb"), ("icb",))
+REGION_EFFECTS = effect_charts("", ("england", "region"), ("england", "region"),
+                               "One area: your region, or England until a region is chosen in the filters.")
+ICB_EFFECTS = effect_charts("_icb", ("england", "region", "icb"), ("icb",),
+                            "One area: the ICB chosen in the filters, else your region (England for national users).")
 
 CHARTS = (
     *REGION_EFFECTS,

@@ -177,10 +177,11 @@ AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 # axes, legends, tables, sentences). The rest of the page (navigation bar, filter bar, header menus)
 # is Superset's own and is reported separately.
 PROJECT_SCOPE = ".grid-container"
-# Inside the grid, Superset's own controls of each chart holder (its "..." menu, resize handles), and
+# Inside the grid, Superset's own controls of each chart holder (its "..." menu, resize handles, the
+# search-column select of server-paged tables), and
 # the chart container element itself (not its content): Superset puts the chart's description in an
 # aria-label on that plain div, which axe flags (aria-prohibited-attr) where the chart is a canvas.
-SUPERSET_CONTROLS_IN_GRID = (".header-controls", ".resizable-container-handle")
+SUPERSET_CONTROLS_IN_GRID = (".header-controls", ".resizable-container-handle", ".search-select-container")
 SUPERSET_ELEMENTS_IN_GRID = (".dashboard-chart",)
 
 
