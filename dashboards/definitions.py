@@ -200,6 +200,13 @@ LABELS = {
     "unknown_pcn_code_rows": "Unknown PCN codes",
     "unlinked_rows": "Not linked",
     "linkage_rate_pct": "Linkage rate (%)",
+    "rows_read_shown": "Rows read",
+    "rows_loaded_shown": "Rows loaded",
+    "rows_rejected_shown": "Rows rejected",
+    "unknown_practice_code_rows_shown": "Unknown practice codes",
+    "unknown_pcn_code_rows_shown": "Unknown PCN codes",
+    "unlinked_rows_shown": "Not linked",
+    "linkage_rate_pct_shown": "Linkage rate (%)",
     "measure_label": "Measure",
     "measure_order": "Measure order",
     "sentence": "What the primary estimate says",
@@ -237,6 +244,8 @@ WELLBEING = "mart_wellbeing_outcomes"
 PATHWAY = "mart_referral_pathway"
 EQUITY = "mart_equity"
 QUALITY = "mart_data_quality"
+QUALITY_COUNTS = ("rows_read", "rows_loaded", "rows_rejected", "unknown_practice_code_rows", "unknown_pcn_code_rows",
+                  "unlinked_rows")
 HEADLINE = "mart_headline_effects"
 EVENTS = "mart_event_study_bounds"
 DESIGNS = "mart_effect_designs"
@@ -368,6 +377,10 @@ DATASETS = (
         QUALITY,
         "Data quality by source and delivery month: files, rows loaded and rejected by rule, unknown codes, "
         "linkage. England level; counts of rows rounded to 5, 1 to 7 suppressed (methods section 9).",
+        # suppressed cells print "suppressed", not Superset's pale "N/A" (too little contrast, and it
+        # reads as missing rather than withheld)
+        calculated={**{f"{c}_shown": shown(c) for c in QUALITY_COUNTS},
+                    "linkage_rate_pct_shown": shown("linkage_rate_pct", "FM990.0")},
         metrics=(
             Metric("rows_loaded", "sum(rows_loaded)", "Rows loaded", ",d"),
             Metric("rows_rejected", "sum(rows_rejected)", "Rows rejected", ",d"),
@@ -627,9 +640,8 @@ CHARTS = (
     # data quality
     Chart("dq_deliveries", "Deliveries by source and month", QUALITY, "table",
           "Files received and loaded, rows loaded and rejected, unknown codes and linkage per delivery month.",
-          columns=("source", "delivery_month", "files_received", "files_loaded", "files_rejected", "rows_read",
-                   "rows_loaded", "rows_rejected", "unknown_practice_code_rows", "unknown_pcn_code_rows",
-                   "unlinked_rows", "linkage_rate_pct"),
+          columns=("source", "delivery_month", "files_received", "files_loaded", "files_rejected",
+                   *(f"{c}_shown" for c in QUALITY_COUNTS), "linkage_rate_pct_shown"),
           order_by=(("delivery_month", False), ("source", True)), height=60),
     Chart("dq_rejected", "Rejected rows by rule and source", QUALITY, "echarts_timeseries_bar",
           "Rows rejected by each validation rule of the data contract.", x="source", metrics=REJECT_RULES,
