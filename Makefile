@@ -15,6 +15,7 @@ demo: install
 test: install
 	@scripts/ensure-chromium.sh
 	@scripts/ensure-poppler.sh
+	@scripts/ensure-axe.sh
 	@$(VENV_BIN)/pytest
 	@$(MAKE) --no-print-directory lint
 

@@ -191,6 +191,14 @@ def chart_params(c: d.Chart) -> dict[str, Any]:
         if c.viz == "echarts_timeseries_bar":
             base["stack"] = None
             base["show_value"] = False
+    elif c.viz == "box_plot":
+        # Box from the 25th to the 75th percentile of the rows each box summarises, whiskers to their
+        # minimum and maximum: the published interval rows make the box the 95% interval.
+        base.update(groupby=list(c.groupby), columns=list(c.columns_across), metrics=list(c.metrics),
+                    whiskerOptions="Min/max (no outliers)", x_ticks_layout="flat", number_format=c.number_format,
+                    date_format="smart_date", row_limit=c.row_limit, time_grain_sqla=None, temporal_columns_lookup={},
+                    show_legend=False, x_axis_title=c.x_title, y_axis_title=c.y_title, x_axis_title_margin=30,
+                    y_axis_title_margin=50, y_axis_title_position="Left")
     else:
         raise ValueError(f"{c.key}: unsupported viz {c.viz}")
     return base
@@ -241,6 +249,8 @@ def dashboard_yaml(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
                                               "sliceName": c.title, "width": width, "height": c.height}}
             position[row_id]["children"].append(node_id)
     in_dash = [item[0] for row in dash.rows for item in row if not isinstance(item, d.Markdown)]
+    # categories of the box plots (event months, designs) keep the same colour wherever they appear
+    label_colors = d.label_colours() if any(charts[k].viz == "box_plot" for k in in_dash) else {}
     return {
         "dashboard_title": dash.title,
         "description": dash.description,
@@ -253,7 +263,7 @@ def dashboard_yaml(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
         "position": position,
         "metadata": {
             "color_scheme": d.COLOR_SCHEME,
-            "label_colors": {},
+            "label_colors": label_colors,
             "shared_label_colors": [],
             "map_label_colors": {},
             "color_scheme_domain": [],
@@ -325,7 +335,8 @@ def validate(columns: dict[str, set[str]]) -> list[str]:
         ds = datasets[c.dataset]
         cols = columns[c.dataset]
         metric_names = {m.name for m in ds.metrics}
-        for col in [*c.columns, *c.groupby, *([c.x] if c.x else []), *(o for o, _ in c.order_by)]:
+        for col in [*c.columns, *c.groupby, *c.columns_across, *([c.x] if c.x else []),
+                    *(o for o, _ in c.order_by)]:
             if col not in cols:
                 problems.append(f"chart {c.key}: column {col} not in {c.dataset}")
         for m in c.metrics:

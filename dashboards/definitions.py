@@ -27,6 +27,20 @@ def shown_ci(est: str, low: str, high: str, unit: str = "") -> tuple[str, str]:
     return (expr, "TEXT")
 
 
+def single_area(expr: str, levels: tuple[str, ...] = ("england", "region", "icb")) -> str:
+    """Aggregate of `expr` for one area: the finest of `levels` at which the rows hold exactly one area.
+
+    Estimates cannot be summed or averaged over areas. A regional login sees England and its region,
+    so its region is shown; NHS England sees every region, so England is shown until a region (or
+    an ICB) is chosen in the filters. The coarsest level is the fallback (England has one area).
+    """
+    *finer, coarsest = reversed(levels)
+    whens = " ".join(
+        f"when count(distinct geography_code) filter (where geography_level = '{lv}') = 1 "
+        f"then max({expr}) filter (where geography_level = '{lv}')" for lv in finer)
+    return f"case {whens} else max({expr}) filter (where geography_level = '{coarsest}') end"
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -49,7 +63,7 @@ class Chart:
     key: str
     title: str
     dataset: str
-    viz: str  # table | big_number_total | echarts_timeseries_bar | echarts_timeseries_line
+    viz: str  # table | big_number_total | echarts_timeseries_bar | echarts_timeseries_line | box_plot
     description: str
     columns: tuple[str, ...] = ()  # table: columns shown, in order
     metrics: tuple[str, ...] = ()  # saved metric names of the dataset
@@ -65,6 +79,7 @@ class Chart:
     y_title: str = ""
     row_limit: int = 1000
     height: int = 50
+    columns_across: tuple[str, ...] = ()  # box_plot: the rows each box summarises ("distribute across")
 
 
 @dataclass(frozen=True)
@@ -185,6 +200,23 @@ LABELS = {
     "unknown_pcn_code_rows": "Unknown PCN codes",
     "unlinked_rows": "Not linked",
     "linkage_rate_pct": "Linkage rate (%)",
+    "rows_read_shown": "Rows read",
+    "rows_loaded_shown": "Rows loaded",
+    "rows_rejected_shown": "Rows rejected",
+    "unknown_practice_code_rows_shown": "Unknown practice codes",
+    "unknown_pcn_code_rows_shown": "Unknown PCN codes",
+    "unlinked_rows_shown": "Not linked",
+    "linkage_rate_pct_shown": "Linkage rate (%)",
+    "measure_label": "Measure",
+    "measure_order": "Measure order",
+    "sentence": "What the primary estimate says",
+    "is_estimable": "Estimable",
+    "not_estimable_reason": "Why no number",
+    "design_label": "Design",
+    "estimate_pct_shown": "Effect, % of use before referral (95% CI)",
+    "n_people_shown": "People",
+    "value_label": "Group",
+    "event_month": "Months since referral",
 }
 DESCRIPTIONS = {
     "region_code": "NHS England region code (Y56 to Y63); ENG marks England-level rows.",
@@ -212,6 +244,12 @@ WELLBEING = "mart_wellbeing_outcomes"
 PATHWAY = "mart_referral_pathway"
 EQUITY = "mart_equity"
 QUALITY = "mart_data_quality"
+QUALITY_COUNTS = ("rows_read", "rows_loaded", "rows_rejected", "unknown_practice_code_rows", "unknown_pcn_code_rows",
+                  "unlinked_rows")
+HEADLINE = "mart_headline_effects"
+EVENTS = "mart_event_study_bounds"
+DESIGNS = "mart_effect_designs"
+
 
 DATASETS = (
     Dataset(
@@ -339,6 +377,10 @@ DATASETS = (
         QUALITY,
         "Data quality by source and delivery month: files, rows loaded and rejected by rule, unknown codes, "
         "linkage. England level; counts of rows rounded to 5, 1 to 7 suppressed (methods section 9).",
+        # suppressed cells print "suppressed", not Superset's pale "N/A" (too little contrast, and it
+        # reads as missing rather than withheld)
+        calculated={**{f"{c}_shown": shown(c) for c in QUALITY_COUNTS},
+                    "linkage_rate_pct_shown": shown("linkage_rate_pct", "FM990.0")},
         metrics=(
             Metric("rows_loaded", "sum(rows_loaded)", "Rows loaded", ",d"),
             Metric("rows_rejected", "sum(rows_rejected)", "Rows rejected", ",d"),
@@ -363,19 +405,126 @@ DATASETS = (
     ),
 )
 
-REJECT_RULES = tuple(m.name for m in DATASETS[-1].metrics if m.name.startswith("rejected_"))
+DATASETS = (
+    *DATASETS,
+    Dataset(
+        HEADLINE,
+        "The primary 12-month effect (staggered difference-in-differences) of each headline measure in one "
+        "plain sentence per area, or 'too few people to estimate'.",
+    ),
+    Dataset(
+        EVENTS,
+        "Staggered difference-in-differences (methods section 4b) month by month, from 15 months before the "
+        "referral month to 12 after: five rows per month (uniform band, 95% interval, estimate) for box plots.",
+        metrics=(Metric("effect_per_person", single_area("bound_value"), "Effect per person in the month", ",.2f",
+                        "A bound of one month's estimate for one area (the box plot summarises the five)."),),
+    ),
+    Dataset(
+        DESIGNS,
+        "The three estimates of each measure side by side, in % of use before referral with 95% intervals: "
+        "before/after (no comparison group), matched comparison, staggered (primary).",
+        metrics=(Metric("bound_pct", single_area("bound_pct"), "Effect, % of use before referral", ",.1f",
+                        "The lower bound, estimate or upper bound of one design's estimate for one area."),),
+        calculated={
+            "estimate_pct_shown": shown_ci("estimate_pct", "ci_low_pct", "ci_high_pct", "%"),
+            "n_people_shown": shown("n_people"),
+        },
+    ),
+)
+
+REJECT_RULES = tuple(m.name for ds in DATASETS if ds.table == QUALITY for m in ds.metrics
+                     if m.name.startswith("rejected_"))
 
 # ---------------------------------------------------------------- charts
 
 STANDARD_REGION = ("design = 'standard'", "population = 'referred'",
                    "subgroup = 'all'", "cohort_fy = 'all'")
 
+# Forced colours of categories (dashboard label_colors): event months by phase, designs by design. The
+# month number and design name on the axis carry the meaning too; colours are NHS identity colours
+# with at least 3:1 contrast on white (WCAG 2.2 SC 1.4.11).
+PLACEBO_GREY, PEAK_PINK, EFFECT_BLUE = "#768692", "#AE2573", "#005EB8"
+DESIGN_COLOURS = {"Before/after": PEAK_PINK, "Matched": "#425563", "Staggered": EFFECT_BLUE}
+
+
+def label_colours() -> dict[str, str]:
+    months = {str(e): PLACEBO_GREY if e <= -4 else PEAK_PINK if e < 0 else EFFECT_BLUE for e in range(-15, 13)}
+    return {**months, **DESIGN_COLOURS}
+
+
+HEADLINE_MEASURES = (("gp_appointments", "GP appointments"), ("ae_attendances", "A&E attendances"),
+                     ("emergency_admissions", "Emergency admissions"))
+PRIMARY = ("population = 'referred'", "cohort_fy = 'all'")
+IN_HEADLINE = "measure in (" + ", ".join(f"'{m}'" for m, _ in HEADLINE_MEASURES) + ")"
+
+
+def interval_box(category: str, metric: str, measure: str, levels: tuple[str, ...]) -> dict:
+    """Box-plot settings drawing one box per category from the five interval rows (seed ref_interval_rows)."""
+    return {"groupby": (category,), "columns_across": ("bound",), "metrics": (metric,),
+            "where": (*PRIMARY, f"measure = '{measure}'"), "levels": levels}
+
+
+def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, ...],
+                  area_note: str) -> tuple[Chart, ...]:
+    """Headline sentences, event studies, forest plot and its table for one dashboard.
+
+    `area_levels`: the levels whose sentences are listed; `levels`: the levels the single-area
+    metrics choose from (charts show one area: the one the filters narrow to), said in `area_note`.
+    """
+    return (
+        Chart(f"headline_effects{suffix}", "What social prescribing changed: the primary estimate", HEADLINE,
+              "table", "The 12-month effect of referral on each headline measure, from the staggered "
+              "difference-in-differences (people referred compared with similar people, in the same "
+              "practices' sub-ICB, age, sex and deprivation group, not yet referred). 'Too few people to "
+              "estimate' replaces a number when the group is under 8 people, fewer than 20 practices "
+              "contribute, or the 95% interval is wider than +/-25% of use before referral.",
+              columns=("geography_name", "measure_label", "sentence"), where=PRIMARY, levels=area_levels,
+              order_by=(("geography_level", True), ("geography_name", True), ("measure_order", True)),
+              height=40),
+        *(Chart(f"event_study_{m}{suffix}", f"{label}: effect month by month around referral", EVENTS,
+                "box_plot", f"{label} per person in each month, people referred against similar people not yet "
+                "referred, from 15 months before the referral month to 12 after. The box is the 95% interval, the "
+                "line in it the estimate, the whiskers the uniform 95% band over all months (Superset's tooltip "
+                "calls them quartiles, median and min/max). Months -15 to -4 (grey) are placebo months: nothing "
+                "has happened yet, so near 0 means the comparison holds; months -3 to -1 (pink) show the rise in "
+                "use that led to referral, which the 12-month effect steps over; 0 to 12 (blue) are the effect. "
+                + area_note,
+                **interval_box("event_month", "effect_per_person", m, levels), number_format=",.2f",
+                x_title="Months since referral (0 = referral month)", y_title="per person per month", height=60)
+          for m, label in HEADLINE_MEASURES),
+        *(Chart(f"forest_plot_{m}{suffix}", f"{label}: before/after (uncontrolled), matched (commissioner "
+                "comparison), staggered (primary)", DESIGNS,
+                "box_plot", f"Change in {label} over the 12 months after referral, in % of use before it, by "
+                "design: before/after (uncontrolled: no comparison group, so it counts the fall that happens "
+                "anyway after the peak that led to referral), matched (the comparison commissioners recognise) "
+                "and staggered (the primary estimate). The box is the 95% interval and the line in it the "
+                "estimate (Superset's tooltip calls them quartiles and median). The table below gives the same "
+                "figures. " + area_note,
+                **interval_box("design_axis_label", "bound_pct", m, levels), number_format=",.0f",
+                y_title="% of use before referral", height=55)
+          for m, label in HEADLINE_MEASURES),
+        Chart(f"effect_designs{suffix}", "Three designs side by side: the figures", DESIGNS, "table",
+              "The estimates drawn in the forest plots, with the number of people behind each.",
+              columns=("geography_name", "measure_label", "design_label", "n_people_shown", "estimate_pct_shown"),
+              where=(*PRIMARY, IN_HEADLINE, "bound = 'estimate'"), levels=area_levels,
+              order_by=(("geography_level", True), ("geography_name", True), ("measure_label", True),
+                        ("design_order", True)), height=50),
+    )
+
+
+REGION_EFFECTS = effect_charts("", ("england", "region"), ("england", "region"),
+                               "One area: your region, or England until a region is chosen in the filters.")
+ICB_EFFECTS = effect_charts("_icb", ("england", "region", "icb"), ("icb",),
+                            "One area: the ICB chosen in the filters, else your region (England for national users).")
+
 CHARTS = (
+    *REGION_EFFECTS,
+    *ICB_EFFECTS,
     # rollout
     Chart("wte_vs_entitlement_by_pcn", "Link workers in post against ARRS entitlement, by PCN", PCN_MONTH,
           "echarts_timeseries_bar", "Monthly mean whole-time equivalent (WTE) link workers in post, all "
           "funding, and the ARRS entitlement of each primary care network, over the months selected.",
-          x="pcn_code", metrics=("mean_wte_in_post", "mean_wte_entitlement"), x_title="PCN", y_title="WTE"),
+          x="pcn_name", metrics=("mean_wte_in_post", "mean_wte_entitlement"), x_title="PCN", y_title="WTE"),
     Chart("referrals_per_1000_trend", "Referrals per 1,000 registered patients (annualised)", PCN_MONTH,
           "echarts_timeseries_line", "Monthly referrals to social prescribing link workers per 1,000 registered "
           "patients, annualised.", x="month", metrics=("referrals_per_1000",), time_grain="P1M",
@@ -397,7 +546,7 @@ CHARTS = (
           metrics=("pct_of_ambition",), where=("is_ambition_year",), levels=("region",),
           number_format=",.1f", subtitle="% of pro-rata share, 2023/24"),
     # pathway
-    *(Chart(f"pathway_{cat}", title, PATHWAY, "echarts_timeseries_bar", desc, x="value",
+    *(Chart(f"pathway_{cat}", title, PATHWAY, "echarts_timeseries_bar", desc, x="value_label",
             metrics=("referrals",), where=(f"category = '{cat}'",), levels=("region",), x_title=title,
             y_title="Referrals")
       for cat, title, desc in (
@@ -410,14 +559,10 @@ CHARTS = (
           DEMAND, "table", "For each measure and window: mean use per person before and after referral, the "
           "before/after change, and the difference-in-differences against matched controls, each with its "
           "95% confidence interval. All referred patients, all cohort years.",
-          columns=("geography_name", "measure", "window_months", "n_patients_shown", "pre_mean_shown",
+          columns=("geography_name", "measure_label", "window_months", "n_patients_shown", "pre_mean_shown",
                    "post_mean_shown", "pct_change_shown", "n_matched_shown", "did_pct_shown"),
-          where=STANDARD_REGION, levels=("region",), order_by=(("measure", True), ("window_months", True)),
+          where=STANDARD_REGION, levels=("region",), order_by=(("measure_label", True), ("window_months", True)),
           height=60),
-    Chart("did_by_measure", "Difference-in-differences by measure and window (%)", DEMAND,
-          "echarts_timeseries_bar", "Change in use relative to matched controls; below zero means demand fell.",
-          x="measure", metrics=("did_pct",), groupby=("window_months",), where=STANDARD_REGION, levels=("region",),
-          number_format=",.1f", y_title="%", height=60),
     # wellbeing and equity
     Chart("wellbeing_change", "Wellbeing change from baseline to follow-up", WELLBEING, "table",
           "Paired baseline and follow-up scores by instrument; change with 95% confidence interval.",
@@ -442,7 +587,7 @@ CHARTS = (
           "Standard design at ICB, sub-ICB location and PCN level; use the filters for cohort year, "
           "population, subgroup and window.",
           columns=("geography_level", "geography_name", "cohort_fy", "population", "subgroup", "window_months",
-                   "measure", "n_patients_shown", "pct_change_shown", "did_pct_shown", "did_mean_shown"),
+                   "measure_label", "n_patients_shown", "pct_change_shown", "did_pct_shown", "did_mean_shown"),
           where=("design = 'standard'",), levels=("icb", "sub_icb", "pcn"), row_limit=20000,
           height=70),
     Chart("cohort_attrition", "Cohort attrition", ATTRITION, "table",
@@ -453,14 +598,14 @@ CHARTS = (
           order_by=(("geography_level", True), ("cohort_fy", True), ("window_months", True)), row_limit=20000),
     *(Chart(f"replication_{design}", f"{name} replication", DEMAND, "table",
             f"The {name} evaluation design reproduced on this data (methods section 3).",
-            columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months", "measure",
-                     "n_patients_shown", "pre_mean_shown", "post_mean_shown", "pct_change_shown"),
-            where=(f"design = '{design}'",), order_by=(("measure", True),), row_limit=20000)
+            columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months",
+                     "measure_label", "n_patients_shown", "pre_mean_shown", "post_mean_shown", "pct_change_shown"),
+            where=(f"design = '{design}'",), order_by=(("measure_label", True),), row_limit=20000)
       for design, name in (("gloucestershire", "Gloucestershire"), ("rotherham", "Rotherham"))),
     Chart("costs", "Cost of use before and after referral", DEMAND, "table",
           "Unit cost and the change in cost after referral, for costed measures (methods section 5).",
-          columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months", "measure",
-                   "n_patients_shown", "cost_gbp_shown", "cost_change_gbp_shown"),
+          columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months",
+                   "measure_label", "n_patients_shown", "cost_gbp_shown", "cost_change_gbp_shown"),
           where=("design = 'standard'", "subgroup = 'all'", "cost_gbp is not null"), row_limit=20000),
     Chart("pcn_rollout_table", "Rollout by PCN and month", PCN_MONTH, "table",
           "Registered population, workforce and referral activity of each PCN.",
@@ -472,14 +617,14 @@ CHARTS = (
     Chart("regions_wte", "Link workers in post as % of ARRS entitlement, by region", PCN_MONTH,
           "echarts_timeseries_line", "Whole-time equivalent link workers in post as a percentage of the ARRS "
           "entitlement, each month, by NHS England region.", x="month", metrics=("wte_pct_of_entitlement",),
-          groupby=("region_code",), time_grain="P1M", number_format=",.1f", y_title="%"),
+          groupby=("region_name",), time_grain="P1M", number_format=",.1f", y_title="%"),
     Chart("regions_referral_rate", "Referrals per 1,000 registered (annualised), by region", PCN_MONTH,
           "echarts_timeseries_line", "Monthly referral rate of each NHS England region.", x="month",
-          metrics=("referrals_per_1000",), groupby=("region_code",), time_grain="P1M", number_format=",.1f",
+          metrics=("referrals_per_1000",), groupby=("region_name",), time_grain="P1M", number_format=",.1f",
           y_title="per 1,000"),
     Chart("regions_progress", "Progress against ambition, by region and financial year (%)", PROGRESS,
           "echarts_timeseries_bar", "Cumulative referrals as a percentage of each region's pro-rata share of "
-          "900,000.", x="geography_code", metrics=("pct_of_ambition",), groupby=("financial_year",),
+          "900,000.", x="geography_name", metrics=("pct_of_ambition",), groupby=("financial_year",),
           levels=("region",), number_format=",.1f", x_title="Region", y_title="%"),
     Chart("england_referrals", "Cumulative referrals, England, 2023/24", PROGRESS, "big_number_total",
           "People referred to social prescribing link workers in England in the ambition year.",
@@ -495,9 +640,8 @@ CHARTS = (
     # data quality
     Chart("dq_deliveries", "Deliveries by source and month", QUALITY, "table",
           "Files received and loaded, rows loaded and rejected, unknown codes and linkage per delivery month.",
-          columns=("source", "delivery_month", "files_received", "files_loaded", "files_rejected", "rows_read",
-                   "rows_loaded", "rows_rejected", "unknown_practice_code_rows", "unknown_pcn_code_rows",
-                   "unlinked_rows", "linkage_rate_pct"),
+          columns=("source", "delivery_month", "files_received", "files_loaded", "files_rejected",
+                   *(f"{c}_shown" for c in QUALITY_COUNTS), "linkage_rate_pct_shown"),
           order_by=(("delivery_month", False), ("source", True)), height=60),
     Chart("dq_rejected", "Rejected rows by rule and source", QUALITY, "echarts_timeseries_bar",
           "Rows rejected by each validation rule of the data contract.", x="source", metrics=REJECT_RULES,
@@ -528,14 +672,19 @@ DASHBOARDS = (
         "regional_steering", "regional-steering-group", "Social prescribing: regional steering group",
         "Link-worker rollout, demand reduction, wellbeing and equity for an NHS England region.",
         rows=(
-            (Markdown("intro", "## Regional steering group\nLink-worker workforce, referrals and the "
-                      "difference social prescribing makes to demand. " + SUPPRESSION_NOTE, height=16),),
+            (Markdown("intro", "## Regional steering group\nWhat social prescribing changed first (the primary "
+                      "estimate, then how it unfolds month by month and how three designs compare), then "
+                      "link-worker workforce and referrals. " + SUPPRESSION_NOTE, height=16),),
+            ((REGION_EFFECTS[0].key, 12),),
+            tuple((c.key, 4) for c in REGION_EFFECTS[1:4]),
+            tuple((c.key, 4) for c in REGION_EFFECTS[4:7]),
+            ((REGION_EFFECTS[7].key, 12),),
             (("wte_vs_entitlement_by_pcn", 8), ("progress_pct", 4)),
             (("referrals_per_1000_trend", 6), ("caseload_per_wte_trend", 6)),
             (("progress_vs_ambition", 12),),
             (("pathway_referral_source", 6), ("pathway_referral_reason", 6)),
             (("pathway_activity", 6), ("pathway_outcome", 6)),
-            (("demand_before_after_did", 8), ("did_by_measure", 4)),
+            (("demand_before_after_did", 12),),
             (("wellbeing_change", 12),),
             (("equity_table", 7), ("equity_deprivation", 5)),
         ),
@@ -549,6 +698,10 @@ DASHBOARDS = (
             (Markdown("intro", "## ICB analyst\nDetail below ICB level. Choose cohort year, population "
                       "(referred or engaged), subgroup and window in the filter bar. " + SUPPRESSION_NOTE,
                       height=16),),
+            ((ICB_EFFECTS[0].key, 12),),
+            tuple((c.key, 4) for c in ICB_EFFECTS[1:4]),
+            tuple((c.key, 4) for c in ICB_EFFECTS[4:7]),
+            ((ICB_EFFECTS[7].key, 12),),
             (("demand_local", 12),),
             (("cohort_attrition", 6), ("costs", 6)),
             (("replication_gloucestershire", 6), ("replication_rotherham", 6)),

@@ -166,3 +166,64 @@ def _scroll_all_into_view(driver, holders: list) -> None:
     """Charts below the fold render lazily: bring each into view once."""
     for h in holders:
         driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", h)
+
+
+# ---------------------------------------------------------------- accessibility (axe-core)
+
+AXE_JS = Path(__file__).resolve().parents[1] / ".spw" / "tools" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+# WCAG 2.2 level A and AA, as the NHS service standard asks.
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
+# What the project configures on a dashboard: the grid of charts and markdown (titles, descriptions,
+# axes, legends, tables, sentences). The rest of the page (navigation bar, filter bar, header menus)
+# is Superset's own and is reported separately.
+PROJECT_SCOPE = ".grid-container"
+# Inside the grid, Superset's own controls of each chart holder (its "..." menu, resize handles, the
+# search-column select of server-paged tables), and
+# the chart container element itself (not its content): Superset puts the chart's description in an
+# aria-label on that plain div, which axe flags (aria-prohibited-attr) where the chart is a canvas.
+SUPERSET_CONTROLS_IN_GRID = (".header-controls", ".resizable-container-handle", ".search-select-container")
+SUPERSET_ELEMENTS_IN_GRID = (".dashboard-chart",)
+
+
+@dataclass
+class AxeFinding:
+    rule: str
+    impact: str
+    help: str
+    targets: list[str]
+    in_project_scope: bool
+
+
+def run_axe(driver) -> list[AxeFinding]:
+    """axe-core on the open page (WCAG 2.2 A/AA rules); each violation's nodes split by whether they lie
+    in what the project configures (PROJECT_SCOPE minus Superset's own controls) or in Superset's chrome."""
+    driver.execute_script(AXE_JS.read_text())
+    driver.set_script_timeout(120)
+    result = driver.execute_async_script(_AXE_SCRIPT, AXE_TAGS, PROJECT_SCOPE, list(SUPERSET_CONTROLS_IN_GRID),
+                                         list(SUPERSET_ELEMENTS_IN_GRID))
+    if isinstance(result, dict) and "error" in result:
+        raise RuntimeError(f"axe-core failed: {result['error']}")
+    findings = []
+    for v in result:
+        for inside in (True, False):
+            nodes = [n for n in v["nodes"] if n["project"] is inside]
+            if nodes:
+                impact = max((n["impact"] or v["impact"] or "minor" for n in nodes), key=_IMPACTS.index)
+                findings.append(AxeFinding(v["id"], impact, v["help"], [n["target"] for n in nodes], inside))
+    return findings
+
+
+_IMPACTS = ["minor", "moderate", "serious", "critical"]
+_AXE_SCRIPT = """
+const [tags, scope, controls, elements, done] = arguments;
+const inProject = selector => {
+  const el = document.querySelector(selector);
+  return !!el && !!el.closest(scope) && !controls.some(c => el.closest(c)) && !elements.some(e => el.matches(e));
+};
+axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
+  .then(r => done(r.violations.map(v => ({
+    id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map(n => ({target: n.target.join(' '), impact: n.impact, project: inProject(n.target[0])})),
+  }))))
+  .catch(e => done({error: String(e)}));
+"""

@@ -21,6 +21,7 @@ import pytest
 import requests
 import yaml
 from superset_helpers import (
+    AXE_JS,
     browser,
     build_warehouse,
     chart_data,
@@ -30,6 +31,7 @@ from superset_helpers import (
     login,
     raw_rows,
     rows_of,
+    run_axe,
     run_chart,
 )
 
@@ -593,22 +595,67 @@ def test_icb_filter_narrows_tables_published_by_geography_level(superset: str, a
 # ---------------------------------------------------------------- browser
 
 
-def test_dashboards_render_for_a_regional_user_in_chromium(superset: str, admin: SupersetClient,
-                                                           passwords: dict[str, str]) -> None:
+def _open_dashboards(superset: str, user: str, password: str, slugs: set[str] | None = None,
+                     suffix: str = "") -> tuple[list, dict[str, list], dict[str, str]]:
+    """Log in as `user`, open each dashboard (all, or `slugs`): render check, screenshot, axe-core, page text."""
     if not Path("/usr/bin/chromedriver").exists():
         pytest.fail("chromium-driver is missing: run scripts/ensure-chromium.sh")
-    ds = dataset_ids(admin)
-    user = f"region_{_regions_with_data(admin, ds)[0].lower()}"
+    if not AXE_JS.exists():
+        pytest.fail("axe-core is missing: run scripts/ensure-axe.sh")
+    from selenium.webdriver.common.by import By
+
     driver = browser()
-    results = []
+    results, findings, texts = [], {}, {}
     try:
-        login(driver, superset, user, passwords[user])
+        login(driver, superset, user, password)
         for dash in queries.bundle_dashboards(BUNDLE):
+            if slugs is not None and dash["slug"] not in slugs:
+                continue
             n = sum(1 for node in dash["position"].values() if isinstance(node, dict) and node.get("type") == "CHART")
-            results.append(check_dashboard(driver, superset, dash["slug"], n, OUTPUT / f"{dash['slug']}.png"))
+            results.append(check_dashboard(driver, superset, dash["slug"], n,
+                                           OUTPUT / f"{dash['slug']}{suffix}.png"))
+            findings[dash["slug"]] = run_axe(driver)
+            texts[dash["slug"]] = driver.find_element(By.TAG_NAME, "body").text
     finally:
         driver.quit()
+    report = {slug: [vars(f) for f in fs] for slug, fs in findings.items()}
+    (OUTPUT / f"axe{suffix or '-' + user}.json").write_text(json.dumps(report, indent=1))
+    return results, findings, texts
+
+
+def _assert_rendered(results: list) -> None:
     for r in results:
         assert r.errors == [], f"{r.slug}: {r.errors}"
         assert r.charts_rendered == r.charts_expected, f"{r.slug}: {r.charts_rendered}/{r.charts_expected}"
         assert r.screenshot.stat().st_size > 10_000
+
+
+def _assert_accessible(findings: dict[str, list]) -> None:
+    """No serious or critical WCAG 2.2 A/AA violation in what the project configures (charts, tables,
+    markdown, titles); Superset's own chrome is reported in the JSON beside the screenshots."""
+    ours = [f"{slug}: {f.rule} ({f.impact}) {f.help} at {f.targets[:3]}" for slug, fs in findings.items()
+            for f in fs if f.in_project_scope and f.impact in ("serious", "critical")]
+    assert not ours, "\n".join(ours)
+
+
+def test_dashboards_render_for_a_regional_user_in_chromium(superset: str, admin: SupersetClient,
+                                                           passwords: dict[str, str]) -> None:
+    """Every dashboard renders for a regional login, passes axe-core, and leads with the primary estimate."""
+    ds = dataset_ids(admin)
+    user = f"region_{_regions_with_data(admin, ds)[0].lower()}"
+    results, findings, texts = _open_dashboards(superset, user, passwords[user])
+    _assert_rendered(results)
+    _assert_accessible(findings)
+    for slug in ("regional-steering-group", "icb-analyst"):
+        text = texts[slug]
+        assert "People referred had" in text or "too few people to estimate" in text, f"{slug}: no headline"
+        assert "ae_attendances" not in text and "gp_appointments" not in text, f"{slug}: measure codes shown"
+
+
+def test_regional_dashboard_renders_for_nhs_england_in_chromium(superset: str, passwords: dict[str, str]) -> None:
+    """NHS England sees the regional steering-group dashboard with England's estimate first."""
+    results, findings, texts = _open_dashboards(superset, "nhse", passwords["nhse"], {"regional-steering-group"},
+                                                suffix="-nhs-england")
+    _assert_rendered(results)
+    _assert_accessible(findings)
+    assert "England" in texts["regional-steering-group"]

@@ -49,6 +49,9 @@ def query_for(params: dict[str, Any], extra_filters: list[dict[str, Any]] | None
         orderby = [json.loads(o) for o in params.get("order_by_cols", [])]
     elif viz == "big_number_total":
         columns, metrics = [], [params["metric"]]
+    elif viz == "box_plot":
+        # one row per (category, distributed-across value); Superset's box plot summarises them
+        columns, metrics = [*params.get("groupby", []), *params.get("columns", [])], list(params["metrics"])
     elif viz.startswith("echarts_timeseries"):
         columns, metrics = [params["x_axis"], *params.get("groupby", [])], list(params["metrics"])
         orderby = [[params["x_axis"], True]]
