@@ -61,15 +61,15 @@ select
     designs.design_label,
     designs.design_axis_label,
     designs.n_people,
-    round(cast(designs.estimate_pct as numeric), 1) as estimate_pct,
-    round(cast(designs.ci_low_pct as numeric), 1) as ci_low_pct,
-    round(cast(designs.ci_high_pct as numeric), 1) as ci_high_pct,
+    round(cast(designs.estimate_pct as {{ type_exact_decimal() }}), 1) as estimate_pct,
+    round(cast(designs.ci_low_pct as {{ type_exact_decimal() }}), 1) as ci_low_pct,
+    round(cast(designs.ci_high_pct as {{ type_exact_decimal() }}), 1) as ci_high_pct,
     bounds.bound,
     bounds.bound_order,
     round(cast(case
         when bounds.bound in ('outer_low', 'lower') then designs.ci_low_pct
         when bounds.bound in ('upper', 'outer_high') then designs.ci_high_pct
         else designs.estimate_pct
-    end as numeric), 1) as bound_pct
+    end as {{ type_exact_decimal() }}), 1) as bound_pct
 from designs
 cross join {{ ref('ref_interval_rows') }} as bounds
