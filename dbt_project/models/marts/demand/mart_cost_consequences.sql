@@ -136,9 +136,9 @@ did_rows as (
         t.t_crit
         * sqrt(
             case when d.population = 'engaged' then v.ss_engaged else v.ss_referred end
-            * v.n_clusters / (v.n_clusters - 1)
+            * v.n_clusters / nullif(v.n_clusters - 1, 0)
         )
-        / d.n_treated as half_width,
+        / nullif(d.n_treated, 0) as half_width,
         v.n_clusters
     from did_costed as d
     inner join did_variance as v
@@ -168,7 +168,7 @@ before_after_costed as (
         max(b.region_code) as region_code,
         max(b.n_patients) as n_patients,
         count(*) as n_measures,
-        -sum(c.cost_gbp * (b.post_total - b.pre_total)) / max(b.n_patients) as cost_avoided_per_person,
+        -sum(c.cost_gbp * (b.post_total - b.pre_total)) / nullif(max(b.n_patients), 0) as cost_avoided_per_person,
         -- the same sum from the rounded totals (methods §9), which the published twin divides by the
         -- rounded number of people, as pub_mart_demand_reduction's cost_change_gbp
         sum(c.cost_gbp * ({{ round_count('b.post_total') }} - {{ round_count('b.pre_total') }}))
