@@ -6,9 +6,7 @@
 -- as int_patient_timelines does, instead of one pass per measure.
 {%- set measures = event_measures() %}
 
-with cutoff as (
-    select cutoff_date as panel_cutoff_date from {{ ref('int_data_cutoff') }}
-),
+with
 {%- for s in event_sources() %}
 
     {{ s.name }} as (
@@ -49,12 +47,13 @@ patients as (
                 {%- endif %}
                 sum(case
                     when {{ m.condition }}
-                        then cast({{ m['value'] if 'value' in m else 1 }} as {{ dbt.type_bigint() }})
+                        then cast({{ m['value'] if 'value' in m else 1 }} as {{ dbt.type_int() }})
                     else 0
                 end) as y_{{ m.measure }}{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ s.name }} as a
-        cross join cutoff as c
+        -- a subquery, not a CTE read three times: a materialised CTE would keep the grouping serial
+        cross join (select cutoff_date as panel_cutoff_date from {{ ref('int_data_cutoff') }}) as c
         where a.{{ s.date }} <= c.panel_cutoff_date
         group by a.patient_key, {{ sdid_month('a.' ~ s.date) }}
     ),
