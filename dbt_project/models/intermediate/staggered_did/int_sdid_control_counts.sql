@@ -1,33 +1,21 @@
 {{ config(pre_hook="{{ sdid_hash_joins() }}") }}
 
 -- Controls per treated cell, practice and event month (methods §4b): panel patients of cohort g in the
--- cell's stratum at g, not referred by max(m, g). Counted from patients grouped by practice, stratum
--- attributes, registration span and first-referral month, so no patient x cohort rows are formed.
-with cohort_range as (
+-- cell's stratum at g, not referred by max(m, g). Counted from int_sdid_control_years' groups, so no
+-- patient x cohort rows are formed.
+with control_groups as (
     select
-        min(g) as g_min,
-        max(g) as g_max
-    from {{ ref('int_sdid_cell_practices') }}
-),
-
-patients as (
-    -- spans and first referrals cut to the cohorts' range, as in int_sdid_control_sums: patients who
-    -- differ only beyond it are counted together
-    select
-        p.practice_code,
-        p.sex,
-        p.year_of_birth,
-        p.imd_quintile,
-        greatest(p.g_lo, r.g_min) as g_lo,
-        least(p.g_hi, r.g_max) as g_hi,
-        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end as ref_month,
+        practice_code,
+        sex,
+        imd_quintile,
+        g_year,
+        age_band,
+        g_lo,
+        g_hi,
+        ref_month,
         count(*) as n_patients
-    from {{ ref('int_sdid_patients') }} as p
-    cross join cohort_range as r
-    group by
-        p.practice_code, p.sex, p.year_of_birth, p.imd_quintile, greatest(p.g_lo, r.g_min),
-        least(p.g_hi, r.g_max),
-        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end
+    from {{ ref('int_sdid_control_years') }}
+    group by practice_code, sex, imd_quintile, g_year, age_band, g_lo, g_hi, ref_month
 ),
 
 cell_practices as (
@@ -35,17 +23,6 @@ cell_practices as (
         *,
         {{ sdid_year('g') }} as g_year
     from {{ ref('int_sdid_cell_practices') }}
-),
-
-patient_years as (
-    -- each cohort year with the patients' age band then, so that the join to cells is on equalities
-    select
-        p.*,
-        y.g_year,
-        {{ sdid_age_band('y.g_year * 12', 'p.year_of_birth') }} as age_band
-    from patients as p
-    inner join (select distinct g_year from cell_practices) as y
-        on y.g_year between {{ sdid_year('p.g_lo') }} and {{ sdid_year('p.g_hi') }}
 )
 
 select
@@ -60,7 +37,7 @@ select
         as mp_{{ ev.col }}{{ ',' if not loop.last }}
 {%- endfor %}
 from cell_practices as cp
-inner join patient_years as p
+inner join control_groups as p
     on
         cp.practice_code = p.practice_code
         and cp.g_year = p.g_year

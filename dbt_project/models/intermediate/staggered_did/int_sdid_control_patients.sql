@@ -2,19 +2,34 @@
 
 -- Distinct control patients per group (outputs: n_control_patients): patients in the control set of
 -- a usable cell of the group in some event month (the sets of months before g hold all later ones).
--- Counted over patients grouped by practice, stratum attributes, span and first referral month.
-with patients as (
+-- Counted over patients grouped by practice, stratum attributes, span and first referral month cut to
+-- the cohorts' range.
+with cohort_range as (
     select
-        practice_code,
-        sex,
-        year_of_birth,
-        imd_quintile,
-        g_lo,
-        g_hi,
-        ref_month,
+        min(g) as g_min,
+        max(g) as g_max
+    from {{ ref('int_sdid_cell_practices') }}
+),
+
+patients as (
+    -- spans and first referrals cut to the cohorts' range: patients who differ only beyond it serve
+    -- the same cells, so a group's patients are counted once, together
+    select
+        p.practice_code,
+        p.sex,
+        p.year_of_birth,
+        p.imd_quintile,
+        greatest(p.g_lo, r.g_min) as g_lo,
+        least(p.g_hi, r.g_max) as g_hi,
+        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end as ref_month,
         count(*) as n_patients
-    from {{ ref('int_sdid_patients') }}
-    group by practice_code, sex, year_of_birth, imd_quintile, g_lo, g_hi, ref_month
+    from {{ ref('int_sdid_patients') }} as p
+    cross join cohort_range as r
+    where p.g_lo <= r.g_max and p.g_hi >= r.g_min and (p.ref_month is null or p.ref_month > greatest(p.g_lo, r.g_min))
+    group by
+        p.practice_code, p.sex, p.year_of_birth, p.imd_quintile, greatest(p.g_lo, r.g_min),
+        least(p.g_hi, r.g_max),
+        case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end
 ),
 
 cells as (

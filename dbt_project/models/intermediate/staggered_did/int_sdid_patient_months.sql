@@ -1,14 +1,12 @@
 -- The sparse patient-month panel (methods §4b): one row per patient, measure and month with at least
 -- one event, y the sum of the events' values (int_patient_events: 1, or bed days), for patients who
--- can be in some cohort's panel, up to the data cut-off. Months outside every window the patient can
--- take part in are left out. Each source is read once: one pass sums a patient-month's events of
--- every measure counted on it (definitions in macros/measures.sql), as int_patient_timelines does,
--- instead of one pass per measure.
+-- can be in the panel of a cohort with treated patients, up to the data cut-off. Months outside every
+-- such cohort's window the patient can take part in are left out. Each source is read once: one pass
+-- sums a patient-month's events of every measure counted on it (definitions in macros/measures.sql),
+-- as int_patient_timelines does, instead of one pass per measure.
 {%- set measures = event_measures() %}
 
-with cutoff as (
-    select cutoff_date as panel_cutoff_date from {{ ref('int_data_cutoff') }}
-),
+with
 {%- for s in event_sources() %}
 
     {{ s.name }} as (
@@ -16,12 +14,22 @@ with cutoff as (
     ),
 {%- endfor %}
 
-patients as (
+cohort_range as (
     select
-        patient_key,
-        g_lo,
-        g_hi
-    from {{ ref('int_sdid_patients') }}
+        min(g) as g_min,
+        max(g) as g_max
+    from {{ ref('int_sdid_treated') }}
+),
+
+patients as (
+    -- the months of the cohorts' windows the patient can be in
+    select
+        p.patient_key,
+        greatest(p.g_lo, r.g_min) - {{ sdid_lead() }} as first_month,
+        least(p.g_hi, r.g_max) + 12 as last_month
+    from {{ ref('int_sdid_patients') }} as p
+    cross join cohort_range as r
+    where p.g_lo <= r.g_max and p.g_hi >= r.g_min
 ),
 -- noqa: disable=LT02
 -- (sqlfluff cannot place the Jinja loops of these select lists)
@@ -39,12 +47,13 @@ patients as (
                 {%- endif %}
                 sum(case
                     when {{ m.condition }}
-                        then cast({{ m['value'] if 'value' in m else 1 }} as {{ dbt.type_bigint() }})
+                        then cast({{ m['value'] if 'value' in m else 1 }} as {{ dbt.type_int() }})
                     else 0
                 end) as y_{{ m.measure }}{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ s.name }} as a
-        cross join cutoff as c
+        -- a subquery, not a CTE read three times: a materialised CTE would keep the grouping serial
+        cross join (select cutoff_date as panel_cutoff_date from {{ ref('int_data_cutoff') }}) as c
         where a.{{ s.date }} <= c.panel_cutoff_date
         group by a.patient_key, {{ sdid_month('a.' ~ s.date) }}
     ),
@@ -71,4 +80,4 @@ select
     m.y
 from monthly as m
 inner join patients as p on m.patient_key = p.patient_key
-where m.month_index between p.g_lo - {{ sdid_lead() }} and p.g_hi + 12
+where m.month_index between p.first_month and p.last_month

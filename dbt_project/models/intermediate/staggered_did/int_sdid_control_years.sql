@@ -1,0 +1,49 @@
+-- One row per panel patient and cohort year in which the patient can be a control (methods §4b), with
+-- what the control rules read in that year: practice, sex, IMD quintile, the 10-year age band then,
+-- the span of the year's cohorts whose panel the patient is in, and the first referral where it ends a
+-- control window of one of them. Patients who differ only in what those rules do not read (year of
+-- birth within a band, span or referral beyond the year's cohorts) then fall into the same group, so
+-- control counts and sums work on groups, not people.
+with cohort_months as (
+    select distinct g from {{ ref('int_sdid_cell_practices') }}
+),
+
+cohort_years as (
+    select
+        {{ sdid_year('g') }} as g_year,
+        min(g) as g_first,
+        max(g) as g_last
+    from cohort_months
+    group by {{ sdid_year('g') }}
+),
+
+patient_years as (
+    select
+        p.patient_key,
+        p.practice_code,
+        p.sex,
+        p.imd_quintile,
+        y.g_year,
+        {{ sdid_age_band('y.g_year * 12', 'p.year_of_birth') }} as age_band,
+        greatest(p.g_lo, y.g_first) as g_lo,
+        least(p.g_hi, y.g_last) as g_hi,
+        p.ref_month
+    from {{ ref('int_sdid_patients') }} as p
+    inner join cohort_years as y
+        on p.g_lo <= y.g_last and p.g_hi >= y.g_first
+)
+
+select
+    py.patient_key,
+    py.practice_code,
+    py.sex,
+    py.imd_quintile,
+    py.g_year,
+    py.age_band,
+    py.g_lo,
+    py.g_hi,
+    -- a referral that ends no control window of the year's cohorts reads as never referred
+    case when {{ sdid_last_control_month('py.ref_month', 'py.g_hi') }} < 12 then py.ref_month end as ref_month
+from patient_years as py
+-- referred by the first cohort of the span: a control of none of them
+where py.ref_month is null or py.ref_month > py.g_lo
