@@ -15,10 +15,9 @@ from pathlib import Path
 
 from spw.errors import SpwError
 
-# `spw demo`'s synthetic England: 100,000 patients would give the primary GP estimate a 95% interval
-# narrower than +-5 points, but the staggered DiD does not build at that size in a demo's time yet
-# (docs/benchmarks.md, "Demo size"); `spw demo --patients N` asks for more.
-DEMO_PATIENTS = 8_000
+# `spw demo`'s synthetic England: large enough that the primary GP estimate's 95% interval is narrower
+# than +-5 points (60,000 gave +-4.1; docs/benchmarks.md, "Demo size"); `spw demo --patients N` for another size.
+DEMO_PATIENTS = 50_000
 
 _T0 = time.monotonic()
 
