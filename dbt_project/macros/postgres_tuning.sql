@@ -54,8 +54,9 @@
     set local enable_sort = off
 {%- endmacro %}
 
-{#- Pre-hook of the matching and timeline models: their many equality conditions collapse the row
-    estimates to "1 row", and a nested loop planned for that rescans a table per pair. -#}
+{#- Pre-hook of the matching, timeline and staggered DiD models: their many equality conditions
+    collapse the row estimates to "1 row", and a nested loop planned for that rescans a table per
+    pair. -#}
 {% macro avoid_nested_loops() -%}
     {{ return(adapter.dispatch('avoid_nested_loops', 'spw')()) }}
 {%- endmacro %}

@@ -112,19 +112,6 @@
     )
 {%- endmacro %}
 
-{#- Pre-hook: hash joins only. The cell joins match on five columns whose selectivity the planner
-    multiplies into "1 row" estimates, and a nested loop then rescans a table per row. -#}
-{% macro sdid_hash_joins() -%}
-    {{ return(adapter.dispatch('sdid_hash_joins', 'spw')()) }}
-{%- endmacro %}
-
-{% macro default__sdid_hash_joins() -%}
-{%- endmacro %}
-
-{% macro postgres__sdid_hash_joins() -%}
-    set local enable_nestloop = off
-{%- endmacro %}
-
 {#- Last event month in which a patient first referred in `ref_month` (NULL = never, else > g) is a
     control of cohort `g`: G > max(m, g) holds up to e = G - g - 1; csdid's rule up to G - g - 1 - a. -#}
 {% macro sdid_last_control_month(ref_month, g) -%}

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Multiplier bootstrap over practices (methods §4c): B = 999 draws; in draw b every practice's
 -- influence sums are multiplied by +1 or -1 from md5(practice_code || b), so the same data give the

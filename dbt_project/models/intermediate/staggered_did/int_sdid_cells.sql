@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- One row per measure and treated cell (cohort g x stratum) (methods §4b): treated and control counts,
 -- and the control change from the base block to each event month, mean_C(g,c,m) - mean_C(g,c,B(g))

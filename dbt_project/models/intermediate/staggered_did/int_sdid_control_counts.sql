@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Controls per treated cell, practice and event month (methods §4b): panel patients of cohort g in the
 -- cell's stratum at g, not referred by max(m, g). Counted from int_sdid_control_years' groups, so no

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Distinct control patients per group (outputs: n_control_patients): patients in the control set of
 -- a usable cell of the group in some event month (the sets of months before g hold all later ones).

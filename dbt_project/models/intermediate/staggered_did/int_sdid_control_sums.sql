@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Controls' event sums per measure, treated cell, practice and event month (methods §4b): the month's
 -- count (sc_*) and the base-block mean monthly count (scb_*) over the controls of that month. Built

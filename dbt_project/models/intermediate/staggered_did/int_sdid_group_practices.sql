@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- One row per measure, group (geography level and code, cohort_fy) and practice contributing to the
 -- group's estimate: the practice's sum of influence-function values (methods §4c), psi_* per event

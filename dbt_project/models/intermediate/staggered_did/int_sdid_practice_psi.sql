@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Per measure, cohort g and practice: the sums the estimates and their practice-clustered influence
 -- functions are made of (methods §4b/§4c), over usable cells only.

@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ sdid_hash_joins() }}") }}
+{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Staggered difference-in-differences (methods §4b, intervals §4c; outputs mart_staggered_did): per
 -- geography, cohort_fy, population and measure, the cumulative 12-month effect (one row) and the event
