@@ -11,3 +11,12 @@
         {'level': 'pcn', 'code': 'pcn_code', 'name': 'pcn_name', 'region': 'region_code'},
     ]) }}
 {%- endmacro %}
+
+{#- The four geography columns of a mart row at one reporting level (an item of reporting_levels()),
+    as every mart names and types them. -#}
+{% macro geography_level_columns(level) -%}
+    '{{ level.level }}' as geography_level,
+    cast({{ level.code }} as {{ dbt.type_string() }}) as geography_code,
+    cast({{ level.name }} as {{ dbt.type_string() }}) as geography_name,
+    cast({{ level.region }} as {{ dbt.type_string() }}) as region_code
+{%- endmacro %}

@@ -16,10 +16,7 @@ latest as (
 long_form as (
     {%- for l in levels %}
         select
-            '{{ l.level }}' as geography_level,
-            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
-            cast({{ l.name }} as {{ dbt.type_string() }}) as geography_name,
-            cast({{ l.region }} as {{ dbt.type_string() }}) as region_code,
+            {{ geography_level_columns(l) }},
             p.month,
             p.registered_population
         from pcn_month as p

@@ -21,10 +21,7 @@ unattributed as (
 long_form as (
     {%- for l in levels %}
         select
-            '{{ l.level }}' as geography_level,
-            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
-            cast({{ l.name }} as {{ dbt.type_string() }}) as geography_name,
-            cast({{ l.region }} as {{ dbt.type_string() }}) as region_code,
+            {{ geography_level_columns(l) }},
             month,
             referrals,
             registered_population,

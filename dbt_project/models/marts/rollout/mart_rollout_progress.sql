@@ -30,10 +30,7 @@ as_at as (
 long_form as (
     {%- for l in reporting_levels() %}
         select
-            '{{ l.level }}' as geography_level,
-            cast({{ l.code }} as {{ dbt.type_string() }}) as geography_code,
-            cast({{ l.name }} as {{ dbt.type_string() }}) as geography_name,
-            cast({{ l.region }} as {{ dbt.type_string() }}) as region_code,
+            {{ geography_level_columns(l) }},
             month,
             financial_year,
             registered_population,
