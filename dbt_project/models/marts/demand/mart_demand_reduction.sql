@@ -69,7 +69,8 @@ cluster_cells_by_level as (
 
 practice_sums as (
     -- per reported group and practice: n_p matched index patients, b_p their e_i plus the
-    -- influence of the controls registered there, q_p their pre counts
+    -- influence of the controls registered there, q_p their pre counts; in double, as Spark keeps
+    -- only 6 decimals of a product of two decimal(38, 18) (Postgres: all)
     select
         geography_level,
         geography_code,
@@ -80,9 +81,9 @@ practice_sums as (
         window_months,
         measure,
         practice_code,
-        sum(n_matched) as n_p,
-        sum(did_sum) + sum(control_influence) as b_p,
-        sum(matched_pre_total) as q_p
+        cast(sum(n_matched) as {{ type_double() }}) as n_p,
+        cast(sum(did_sum) + sum(control_influence) as {{ type_double() }}) as b_p,
+        cast(sum(matched_pre_total) as {{ type_double() }}) as q_p
     from cluster_cells_by_level
     group by
         geography_level, geography_code, design, cohort_fy, population, subgroup, window_months, measure,
@@ -98,9 +99,9 @@ practice_sums as (
         window_months,
         measure,
         practice_code,
-        sum(n_matched) as n_p,
-        sum(did_sum) + sum(control_influence) as b_p,
-        sum(matched_pre_total) as q_p
+        cast(sum(n_matched) as {{ type_double() }}) as n_p,
+        cast(sum(did_sum) + sum(control_influence) as {{ type_double() }}) as b_p,
+        cast(sum(matched_pre_total) as {{ type_double() }}) as q_p
     from cluster_cells_by_level
     group by
         geography_level, geography_code, design, population, subgroup, window_months, measure, practice_code
