@@ -1,6 +1,7 @@
 -- Before/after statistics (methods §3), matched difference-in-differences (§4 v2) and costs (§5) per
 -- design, geography, cohort year, population, subgroup, window and measure. Unsuppressed.
--- Aggregates are exact numerics (same input, same digits on every run) cast to float at the end.
+-- Aggregates are exact numerics (same input, same digits on every run) cast to float at the end,
+-- except the practices' sums of squares, taken in double (practice_sums).
 -- The matched intervals are clustered by practice (methods §4c): with psi the influence of each
 -- index patient (e_i - did_mean, at its own practice) and of each control (int_did_control_influence,
 -- at its practice), Var = G / (G - 1) * sum over practices of (sum of psi)^2 / n_matched^2, t with
