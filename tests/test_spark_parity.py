@@ -45,6 +45,7 @@ LOOSER: dict[str, tuple[float, str]] = {}
 DERIVED_GAPS = frozenset({
     "published.mart_demand_reduction", "published.mart_demand_reduction_by_area",
     "published.mart_staggered_did", "published.mart_staggered_did_by_area", "published.mart_effect_designs",
+    "published.mart_cost_consequences",
 })
 
 
