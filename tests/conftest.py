@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -131,6 +132,43 @@ def built_warehouse(pg_server: str, synthetic_landing: Path) -> Path:
     return synthetic_landing
 
 
+# The Spark parity test's own ICB (tests/test_spark_parity.py): smaller than the session's, so that
+# loading and building it on Spark fits make test's time (docs/benchmarks.md), large enough that
+# every mart and published table has rows (the test checks).
+PARITY_PATIENTS = int(os.environ.get("SPW_TEST_SPARK_PATIENTS", "3000"))
+
+
+@pytest.fixture(scope="module")
+def parity_warehouse(pg_server: str) -> Path:
+    """The parity ICB loaded by the Postgres loader (the ingestion task's code, without Airflow) and
+    built by dbt without data tests (the session's pipeline runs them on the same SQL), so published
+    tables stay in the shadow schema, as on Spark. It replaces the session's built warehouse: tests
+    using it run after every test that reads that one. Returns the landing folder."""
+    from spw.dbtrun import run_dbt
+    from spw.ingest import contract
+    from spw.ingest.loader import load_source
+    from spw.synth import generate
+    from spw.synth.params import SynthParams
+
+    t0 = time.monotonic()
+    out = TEST_HOME / "parity-landing"
+    shutil.rmtree(out, ignore_errors=True)
+    generate(out, patients=PARITY_PATIENTS, seed=PIPELINE_SEED,
+             params=SynthParams(referral_rate=PIPELINE_REFERRAL_RATE), today=PIPELINE_TODAY)
+    _recreate_warehouse()
+    for source in contract.SOURCES:
+        load_source(None, out, source, run_id="parity")
+    proc = run_dbt(["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"],
+                   check=False, capture=True)
+    (TEST_HOME / "parity-dbt.log").write_text(proc.stdout + proc.stderr)
+    assert proc.returncode == 0, f"dbt build failed: {proc.stdout[-2000:]} (full log {TEST_HOME / 'parity-dbt.log'})"
+    OUTPUT.mkdir(exist_ok=True)
+    (OUTPUT / "spark-parity-postgres.txt").write_text(
+        f"{PARITY_PATIENTS} patients on Postgres (synthetic landing, loader, dbt build without tests): "
+        f"{time.monotonic() - t0:.1f} s\n")
+    return out
+
+
 @pytest.fixture(scope="module")
 def ingest_warehouse(pg_server: str) -> str:
     """A freshly created warehouse database for a module of loader tests."""
@@ -154,12 +192,15 @@ def conn(ingest_warehouse: str) -> Iterator:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that recreate the warehouse database run before those that read the shared built one,
-    so the session's pipeline run is done once and never wiped under a later test."""
+    so the session's pipeline run is done once and never wiped under a later test; the Spark parity
+    test, which builds a warehouse of its own, runs last."""
 
     def rank(item: pytest.Item) -> int:
         names = set(getattr(item, "fixturenames", ()))
         if "fresh_warehouse" in names:
             return 0
+        if "parity_warehouse" in names:
+            return 3  # replaces the built warehouse: after everything that reads it
         if "built_warehouse" in names or item.get_closest_marker("uses_built_warehouse"):
             return 2
         return 1

@@ -48,6 +48,25 @@
 {%- endmacro %}
 
 
+{#- Aggregate: the values of expr joined by delimiter in the order of order_key, NULLs left out
+    (Postgres string_agg ... order by). dbt.listagg drops the order on Spark, so lists came out in
+    another order there; Spark sorts structs of (key, value) instead. -#}
+{% macro ordered_listagg(expr, delimiter, order_key) -%}
+    {{ return(adapter.dispatch('ordered_listagg', 'spw')(expr, delimiter, order_key)) }}
+{%- endmacro %}
+
+{% macro default__ordered_listagg(expr, delimiter, order_key) -%}
+    string_agg({{ expr }}, {{ delimiter }} order by {{ order_key }})
+{%- endmacro %}
+
+{% macro spark__ordered_listagg(expr, delimiter, order_key) -%}
+    array_join(
+        transform(array_sort(collect_list(struct({{ order_key }} as sort_key, {{ expr }} as item))), kv -> kv.item),
+        {{ delimiter }}
+    )
+{%- endmacro %}
+
+
 {#- Sample standard deviation aggregate (NULL for fewer than two values). -#}
 {% macro sample_stddev(expr) -%}
     stddev_samp({{ expr }})

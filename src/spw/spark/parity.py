@@ -16,8 +16,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-# Schemas compared: Spark's published tables are those of the shadow schema (the Spark build in the
-# tests runs no data tests, so the swap into `published` does not happen there).
+# Layers compared and the schema each is read from on both engines: published tables are those of
+# the shadow schema (the builds compared run no data tests, so the swap into `published` does not
+# happen; the data tests run in the session's Postgres pipeline).
 SCHEMAS = {"marts": "marts", "published": "published_shadow"}
 DERIVED_TYPES = frozenset({"numeric", "double precision", "real"})
 RELATIVE_BOUND = 1e-9
@@ -48,18 +49,21 @@ class TableParity:
 
 def postgres_tables(conn: psycopg.Connection) -> dict[str, list[tuple[str, str]]]:
     """`<layer>.<table>` -> [(column, Postgres type)] for every table of the compared layers."""
+    layer_of = {schema: layer for layer, schema in SCHEMAS.items()}
     rows = conn.execute(
         "select table_schema, table_name, column_name, data_type from information_schema.columns "
         "where table_schema = any(%s) order by table_schema, table_name, ordinal_position",
-        (list(SCHEMAS),)).fetchall()
+        (list(layer_of),)).fetchall()
     tables: dict[str, list[tuple[str, str]]] = {}
     for schema, table, column, kind in rows:
-        tables.setdefault(f"{schema}.{table}", []).append((column, kind))
+        tables.setdefault(f"{layer_of[schema]}.{table}", []).append((column, kind))
     return tables
 
 
 def postgres_rows(conn: psycopg.Connection, name: str) -> list[dict[str, Any]]:
-    schema, table = name.split(".")
+    """Rows of `<layer>.<table>` (a compared layer, read from its schema) or of `<schema>.<table>`."""
+    layer, table = name.split(".")
+    schema = SCHEMAS.get(layer, layer)
     with conn.cursor(row_factory=psycopg.rows.dict_row) as cur:
         query = sql.SQL("select * from {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
         return cur.execute(query).fetchall()

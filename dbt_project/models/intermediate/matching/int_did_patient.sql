@@ -32,8 +32,9 @@ span_means as (
         window_months,
         measure,
         span_end,
-        avg(pre_share) as span_pre_mean,
-        avg(post_count) as span_post_mean
+        -- exact decimals: Spark keeps 10 places of the mean of a decimal(28, 6), 18 or more of this one
+        avg(cast(pre_share as {{ type_exact_decimal() }})) as span_pre_mean,
+        avg(cast(post_count as {{ type_exact_decimal() }})) as span_post_mean
     from {{ ref('int_did_control_spans') }}
     group by index_key, window_months, measure, span_end
 ),

@@ -49,10 +49,13 @@ treated_sums as (
         {%- for ev in sdid_events() %}
             sum(case when tm.e = {{ ev.e }} then tm.y else 0 end) as ty_{{ ev.col }},
         {%- endfor %}
-        sum(case when tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end)
-        / {{ base[1] - base[0] + 1 }}.0 as base_sum,
-        sum(case when t.is_engaged and tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end)
-        / {{ base[1] - base[0] + 1 }}.0 as engaged_base_sum
+        cast(sum(case when tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end) as {{ type_double() }})
+        / {{ base[1] - base[0] + 1 }} as base_sum,
+        cast(
+            sum(case when t.is_engaged and tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end)
+            as {{ type_double() }}
+        )
+        / {{ base[1] - base[0] + 1 }} as engaged_base_sum
     from treated as t
     cross join measures as ms
     left join treated_months as tm on t.patient_key = tm.patient_key and ms.measure = tm.measure

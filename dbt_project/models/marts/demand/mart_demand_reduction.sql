@@ -1,6 +1,7 @@
 -- Before/after statistics (methods §3), matched difference-in-differences (§4 v2) and costs (§5) per
 -- design, geography, cohort year, population, subgroup, window and measure. Unsuppressed.
--- Aggregates are exact numerics (same input, same digits on every run) cast to float at the end.
+-- Aggregates are exact numerics (same input, same digits on every run) cast to float at the end,
+-- except the practices' sums of squares, taken in double (practice_sums).
 -- The matched intervals are clustered by practice (methods §4c): with psi the influence of each
 -- index patient (e_i - did_mean, at its own practice) and of each control (int_did_control_influence,
 -- at its practice), Var = G / (G - 1) * sum over practices of (sum of psi)^2 / n_matched^2, t with
@@ -69,7 +70,8 @@ cluster_cells_by_level as (
 
 practice_sums as (
     -- per reported group and practice: n_p matched index patients, b_p their e_i plus the
-    -- influence of the controls registered there, q_p their pre counts
+    -- influence of the controls registered there, q_p their pre counts; in double, as Spark keeps
+    -- only 6 decimals of a product of two decimal(38, 18) (Postgres: all)
     select
         geography_level,
         geography_code,
@@ -80,9 +82,9 @@ practice_sums as (
         window_months,
         measure,
         practice_code,
-        sum(n_matched) as n_p,
-        sum(did_sum) + sum(control_influence) as b_p,
-        sum(matched_pre_total) as q_p
+        cast(sum(n_matched) as {{ type_double() }}) as n_p,
+        cast(sum(did_sum) + sum(control_influence) as {{ type_double() }}) as b_p,
+        cast(sum(matched_pre_total) as {{ type_double() }}) as q_p
     from cluster_cells_by_level
     group by
         geography_level, geography_code, design, cohort_fy, population, subgroup, window_months, measure,
@@ -98,9 +100,9 @@ practice_sums as (
         window_months,
         measure,
         practice_code,
-        sum(n_matched) as n_p,
-        sum(did_sum) + sum(control_influence) as b_p,
-        sum(matched_pre_total) as q_p
+        cast(sum(n_matched) as {{ type_double() }}) as n_p,
+        cast(sum(did_sum) + sum(control_influence) as {{ type_double() }}) as b_p,
+        cast(sum(matched_pre_total) as {{ type_double() }}) as q_p
     from cluster_cells_by_level
     group by
         geography_level, geography_code, design, population, subgroup, window_months, measure, practice_code

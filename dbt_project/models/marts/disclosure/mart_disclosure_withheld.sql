@@ -146,8 +146,8 @@ decisions as (
 select
     table_name,
     row_id,
-    '|' || coalesce({{ dbt.listagg(withheld_name, "'|'", 'order by count_name') }}, '') || '|' as withheld_counts,
-    '|' || coalesce({{ dbt.listagg(secondary_name, "'|'", 'order by count_name') }}, '') || '|' as secondary_counts,
+    '|' || coalesce({{ ordered_listagg(withheld_name, "'|'", 'count_name') }}, '') || '|' as withheld_counts,
+    '|' || coalesce({{ ordered_listagg(secondary_name, "'|'", 'count_name') }}, '') || '|' as secondary_counts,
     count(case when is_primary then 1 end) as n_primary,
     count(case when is_secondary then 1 end) as n_secondary,
     bool_or(is_primary or is_secondary) as is_suppressed
