@@ -149,6 +149,26 @@ EXTRA_CATEGORICAL_COLOR_SCHEMES = [
                    "#7C2855", "#00573F", "#231F20"],
     }
 ]
+
+
+def _themed(theme: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Superset's theme with no legend on box plots.
+
+    Superset 6.1's box plot names its series "boxplot" and "outlier" and, through the theme's legend
+    styling, shows them in a legend that tells a reader nothing; the interval charts say in their titles,
+    axes and descriptions what the boxes are. Superset reads per-chart-type ECharts overrides from
+    the theme, so this is a setting rather than a patch.
+    """
+    if theme is None:
+        return None
+    return {**theme, "echartsOptionsOverridesByChartType": {"box_plot": {"legend": {"show": False}}}}
+
+
+# superset.config has defined its themes by the time it loads this file (its last step)
+import superset.config as _superset_defaults  # noqa: E402
+
+THEME_DEFAULT = _themed(_superset_defaults.THEME_DEFAULT)
+THEME_DARK = _themed(_superset_defaults.THEME_DARK)
 RATELIMIT_STORAGE_URI = _REDIS or "memory://"
 
 
