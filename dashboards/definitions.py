@@ -658,20 +658,30 @@ RUN_CHART_NOTE = Markdown(
     "ups and downs, nothing to explain. **Special-cause** points are drawn as large dots and named *Special "
     "cause: high* or *Special cause: low* in the legend and in the tooltip: a month outside the limits, in a "
     "run of 7 or more on one side of the mean, or in 7 or more rising or falling. Something has changed "
-    "there. Figures are published (rounded) counts; a suppressed month is a gap.", width=6, height=50)
+    "there. Figures are published (rounded) counts; a suppressed month is a gap. **Which area**: your region "
+    "(the ICB chosen, on the ICB dashboard; England for NHS England until a region is chosen). A run chart "
+    "needs 12 published months for its mean and limits: where an area's monthly counts are mostly "
+    "suppressed (fewer than 8 referrals a month), the next larger area's chart is shown, England's at the "
+    "top.", width=6, height=50)
 
 REGION_EFFECTS = effect_charts("", ("england", "region"), ("england", "region"),
                                "One area: your region, or England until a region is chosen in the filters.")
 ICB_EFFECTS = effect_charts("_icb", ("england", "region", "icb"), ("icb",),
                             "One area: the ICB chosen in the filters, else your region (England for national users).")
 
+# A series needs 12 published months for its mean and limits; an area whose months are mostly
+# suppressed has none, and the chart falls back to the next larger area that has one (said in the text).
+FALLBACK_NOTE = (" An area with fewer than 12 published months (most months suppressed: too few referrals) has "
+                 "no run chart; England's is shown instead.")
 REGION_RUN_CHARTS = run_charts("", ("england", "region"),
-                               "One area: your region, or England until a region is chosen in the filters.")
+                               "One area: your region, or England until a region is chosen in the filters."
+                               + FALLBACK_NOTE)
 ICB_RUN_CHARTS = run_charts("_icb", ("england", "region", "icb"),
                             "One area: the ICB chosen in the filters, else your region (England for national "
-                            "users).")
+                            "users)." + FALLBACK_NOTE.replace("England's is shown", "the region's (or England's) "
+                                                              "is shown"))
 NHSE_RUN_CHARTS = run_charts("_nhse", ("england", "region"),
-                             "England, or the region chosen in the filters.")
+                             "England, or the region chosen in the filters." + FALLBACK_NOTE)
 REGION_COSTS = cost_chart("", ("england", "region"))
 ICB_COSTS = cost_chart("_icb", ("icb",))
 
