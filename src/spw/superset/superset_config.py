@@ -164,11 +164,12 @@ def _themed(theme: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**theme, "echartsOptionsOverridesByChartType": {"box_plot": {"legend": {"show": False}}}}
 
 
-# superset.config has defined its themes by the time it loads this file (its last step)
-import superset.config as _superset_defaults  # noqa: E402
-
-THEME_DEFAULT = _themed(_superset_defaults.THEME_DEFAULT)
-THEME_DARK = _themed(_superset_defaults.THEME_DARK)
+# Superset's own config module loads this file as its last step, so its themes are defined by then;
+# it is not imported here (a standalone load of this file, as the tests do, keeps Superset's themes).
+_SUPERSET_DEFAULTS = sys.modules.get("superset.config")
+if _SUPERSET_DEFAULTS is not None:
+    THEME_DEFAULT = _themed(_SUPERSET_DEFAULTS.THEME_DEFAULT)
+    THEME_DARK = _themed(_SUPERSET_DEFAULTS.THEME_DARK)
 RATELIMIT_STORAGE_URI = _REDIS or "memory://"
 
 
