@@ -199,6 +199,25 @@ def chart_params(c: d.Chart) -> dict[str, Any]:
                     date_format="smart_date", row_limit=c.row_limit, time_grain_sqla=None, temporal_columns_lookup={},
                     show_legend=False, x_axis_title=c.x_title, y_axis_title=c.y_title, x_axis_title_margin=30,
                     y_axis_title_margin=50, y_axis_title_position="Left")
+    elif c.viz == "mixed_timeseries":
+        # Run chart: query A draws the series, mean and limits as plain lines, query B the special-cause
+        # points as large markers with no line, so a special cause is a separate, named series (legend, tooltip)
+        # as well as a colour. Both queries share the fixed filters and the x axis.
+        shared = dict(x_axis=c.x, groupby=[], groupby_b=[], adhoc_filters_b=filters, row_limit=c.row_limit,
+                      row_limit_b=c.row_limit, order_desc=False, order_desc_b=False, show_legend=True,
+                      # a plain legend wraps, so every series is named on the chart (a scrolling one pages)
+                      legendType="plain", legendOrientation="top", rich_tooltip=True,
+                      y_axis_format=c.number_format, y_axis_format_secondary=c.number_format,
+                      x_axis_title=c.x_title, y_axis_title=c.y_title, x_axis_title_margin=30,
+                      y_axis_title_margin=40, y_axis_title_position="Left", truncateXAxis=True,
+                      y_axis_bounds=[None, None], zoomable=False, x_axis_time_format="%b %Y",
+                      tooltipTimeFormat="%b %Y", annotation_layers=[], truncate_metric=True)
+        base.update(shared, metrics=list(c.metrics), metrics_b=list(c.metrics_b), seriesType="line",
+                    seriesTypeB="scatter", markerEnabled=False, markerEnabledB=True, markerSize=4,
+                    markerSizeB=10, yAxisIndex=0, yAxisIndexB=0, area=False, areaB=False, stack=None,
+                    stackB=None, show_value=False, show_valueB=False, opacity=0.2, opacityB=0.2)
+        if c.time_grain:
+            base["time_grain_sqla"] = c.time_grain
     else:
         raise ValueError(f"{c.key}: unsupported viz {c.viz}")
     return base
@@ -249,8 +268,10 @@ def dashboard_yaml(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
                                               "sliceName": c.title, "width": width, "height": c.height}}
             position[row_id]["children"].append(node_id)
     in_dash = [item[0] for row in dash.rows for item in row if not isinstance(item, d.Markdown)]
-    # categories of the box plots (event months, designs) keep the same colour wherever they appear
-    label_colors = d.label_colours() if any(charts[k].viz == "box_plot" for k in in_dash) else {}
+    # categories of the box plots (event months, designs) and run-chart series keep the same colour
+    # wherever they appear
+    label_colors = d.label_colours() if any(charts[k].viz in ("box_plot", "mixed_timeseries")
+                                            for k in in_dash) else {}
     return {
         "dashboard_title": dash.title,
         "description": dash.description,
@@ -339,7 +360,7 @@ def validate(columns: dict[str, set[str]]) -> list[str]:
                     *(o for o, _ in c.order_by)]:
             if col not in cols:
                 problems.append(f"chart {c.key}: column {col} not in {c.dataset}")
-        for m in c.metrics:
+        for m in (*c.metrics, *c.metrics_b):
             if m not in metric_names:
                 problems.append(f"chart {c.key}: metric {m} not in {c.dataset}")
     placed = [item[0] for dash in d.DASHBOARDS for row in dash.rows for item in row

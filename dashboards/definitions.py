@@ -41,6 +41,35 @@ def single_area(expr: str, levels: tuple[str, ...] = ("england", "region", "icb"
     return f"case {whens} else max({expr}) filter (where geography_level = '{coarsest}') end"
 
 
+def one_area_series(expr: str, levels: tuple[str, ...] = ("england", "region", "icb")) -> str:
+    """Per month, `expr` of the one area a whole time-series query is about (see single_area).
+
+    The level is chosen over every row of the query (window functions over the monthly groups), not
+    month by month: a month the area has no point for (suppressed, or before its series starts) is
+    a gap, never another area's value.
+    """
+    *finer, coarsest = reversed(levels)
+
+    def one(lv: str) -> str:
+        code = f"geography_code) filter (where geography_level = '{lv}')"
+        return f"min(min({code}) over () = max(max({code}) over ()"
+
+    whens = " ".join(f"when {one(lv)} then max({expr}) filter (where geography_level = '{lv}')" for lv in finer)
+    return f"case {whens} else max({expr}) filter (where geography_level = '{coarsest}') end"
+
+
+def gbp(expr: str, fmt: str) -> str:
+    """'£1.69', '-£196': money with its sign before the pound sign."""
+    return f"case when {expr} < 0 then '-£' else '£' end || to_char(abs({expr}), '{fmt}')"
+
+
+def shown_gbp_ci(est: str, low: str, high: str, fmt: str = "FM999,990") -> tuple[str, str]:
+    """'£196 (95% CI £120 to £270)', '(no interval)' under 20 practices, or 'suppressed'."""
+    expr = (f"coalesce({gbp(est, fmt)} || coalesce(' (95% CI ' || {gbp(low, fmt)} || ' to ' || {gbp(high, fmt)} "
+            f"|| ')', ' (no interval)'), '{SUPPRESSED}')")
+    return (expr, "TEXT")
+
+
 @dataclass(frozen=True)
 class Metric:
     name: str
@@ -63,7 +92,8 @@ class Chart:
     key: str
     title: str
     dataset: str
-    viz: str  # table | big_number_total | echarts_timeseries_bar | echarts_timeseries_line | box_plot
+    viz: str  # table | big_number_total | echarts_timeseries_bar | echarts_timeseries_line | box_plot |
+    #          mixed_timeseries (run charts: lines from `metrics`, markers only from `metrics_b`)
     description: str
     columns: tuple[str, ...] = ()  # table: columns shown, in order
     metrics: tuple[str, ...] = ()  # saved metric names of the dataset
@@ -80,6 +110,7 @@ class Chart:
     row_limit: int = 1000
     height: int = 50
     columns_across: tuple[str, ...] = ()  # box_plot: the rows each box summarises ("distribute across")
+    metrics_b: tuple[str, ...] = ()  # mixed_timeseries: the second query's metrics, drawn as markers only
 
 
 @dataclass(frozen=True)
@@ -217,6 +248,9 @@ LABELS = {
     "n_people_shown": "People",
     "value_label": "Group",
     "event_month": "Months since referral",
+    "cost_per_person_shown": "NHS cost avoided per person referred, 12 months (95% CI)",
+    "return_per_pound_shown": "NHS cost avoided per £1 of link-worker cost (95% CI)",
+    "programme_cost_shown": "Link-worker cost",
 }
 DESCRIPTIONS = {
     "region_code": "NHS England region code (Y56 to Y63); ENG marks England-level rows.",
@@ -249,6 +283,15 @@ QUALITY_COUNTS = ("rows_read", "rows_loaded", "rows_rejected", "unknown_practice
 HEADLINE = "mart_headline_effects"
 EVENTS = "mart_event_study_bounds"
 DESIGNS = "mart_effect_designs"
+SPC = "mart_rollout_spc"
+COSTS = "mart_cost_consequences"
+# the run-chart measures of mart_rollout_spc: chart title, series name (short: Superset pages a legend
+# that needs more than two lines), y axis, number format
+SPC_MEASURES = (("referrals", "Referrals", "Referrals", "Referrals a month", ",d"),
+                ("referrals_per_1000_annualised", "Referrals per 1,000 registered (annualised)", "Per 1,000",
+                 "per 1,000 a year", ",.1f"),
+                ("caseload_per_wte_annualised", "Caseload per link-worker WTE (annualised)", "Per WTE",
+                 "per WTE a year", ",.0f"))
 
 
 DATASETS = (
@@ -432,6 +475,55 @@ DATASETS = (
     ),
 )
 
+
+def spc_dataset(levels: tuple[str, ...]) -> tuple[Metric, ...]:
+    """Run-chart metrics of one area (one_area_series over `levels`); one value metric per measure."""
+    def series(expr: str) -> str:
+        return one_area_series(expr, levels)
+
+    return (
+        *(Metric(f"spc_{m}", series("value"), label, fmt) for m, _, label, _, fmt in SPC_MEASURES),
+        Metric("spc_mean", series("mean"), "Mean", ",.1f",
+               "Mean of the first 12 months charted (the baseline)."),
+        Metric("spc_upper", series("upper_limit"), "Upper process limit", ",.1f",
+               "Mean + 2.66 x mean moving range of the baseline months."),
+        Metric("spc_lower", series("lower_limit"), "Lower process limit", ",.1f",
+               "Mean - 2.66 x mean moving range of the baseline months, 0 at least."),
+        Metric("spc_special_high", series("case when special_cause_direction = 'high' then value end"),
+               "Special cause: high", ",.1f",
+               "A point above the upper limit, in a run of 7 above the mean, or in a rising trend of 7."),
+        Metric("spc_special_low", series("case when special_cause_direction = 'low' then value end"),
+               "Special cause: low", ",.1f",
+               "A point below the lower limit, in a run of 7 below the mean, or in a falling trend of 7."),
+    )
+
+
+# One dataset per table: the metrics choose the area over the levels every dashboard's run chart
+# shows (England, region, ICB); the charts narrow the rows to their own levels with `levels`.
+DATASETS = (
+    *DATASETS,
+    Dataset(
+        SPC,
+        "Run charts of the rollout (NHS Making Data Count: XmR): each month's published value, the mean "
+        "and process limits of the first 12 months, and special-cause points, per England, region and ICB.",
+        metrics=spc_dataset(("england", "region", "icb")),
+    ),
+    Dataset(
+        COSTS,
+        "NHS cost avoided per person over the 12 months after referral and per £1 of link-worker cost: the "
+        "causal (staggered difference-in-differences) estimate beside the uncontrolled before/after figure.",
+        calculated={
+            "cost_per_person_shown": shown_gbp_ci("cost_avoided_per_person_gbp", "cost_avoided_per_person_ci_low",
+                                                  "cost_avoided_per_person_ci_high"),
+            "return_per_pound_shown": shown_gbp_ci("return_per_pound", "return_per_pound_ci_low",
+                                                   "return_per_pound_ci_high", "FM999,990.00"),
+            "n_people_shown": shown("n_people"),
+            "programme_cost_shown": (f"coalesce({gbp('programme_cost_gbp', 'FM999,999,999,990')}, 'not known')",
+                                     "TEXT"),
+        },
+    ),
+)
+
 REJECT_RULES = tuple(m.name for ds in DATASETS if ds.table == QUALITY for m in ds.metrics
                      if m.name.startswith("rejected_"))
 
@@ -447,9 +539,17 @@ PLACEBO_GREY, PEAK_PINK, EFFECT_BLUE = "#768692", "#AE2573", "#005EB8"
 DESIGN_COLOURS = {"Before/after": PEAK_PINK, "Matched": "#425563", "Staggered": EFFECT_BLUE}
 
 
+# Run charts: the series blue, the mean near-black, the limits grey; special causes add a colour to
+# their large marker and their name ("Special cause: high/low"). Superset's mixed chart looks colours
+# up by metric name, not by label.
+RUN_CHART_COLOURS = {"spc_mean": "#231F20", "spc_upper": PLACEBO_GREY, "spc_lower": PLACEBO_GREY,
+                     "spc_special_high": PEAK_PINK, "spc_special_low": "#006747"}
+
+
 def label_colours() -> dict[str, str]:
     months = {str(e): PLACEBO_GREY if e <= -4 else PEAK_PINK if e < 0 else EFFECT_BLUE for e in range(-15, 13)}
-    return {**months, **DESIGN_COLOURS}
+    series = {f"spc_{m}": EFFECT_BLUE for m, *_ in SPC_MEASURES}
+    return {**months, **DESIGN_COLOURS, **series, **RUN_CHART_COLOURS}
 
 
 HEADLINE_MEASURES = (("gp_appointments", "GP appointments"), ("ae_attendances", "A&E attendances"),
@@ -512,27 +612,92 @@ def effect_charts(suffix: str, levels: tuple[str, ...], area_levels: tuple[str, 
     )
 
 
+def run_charts(suffix: str, levels: tuple[str, ...], area_note: str) -> tuple[Chart, ...]:
+    """Run charts (Making Data Count) of referrals, referral rate and caseload per WTE for one area."""
+    return tuple(
+        Chart(f"spc_{m}{suffix}", f"Run chart: {label.lower() if m == 'referrals' else label}", SPC,
+              "mixed_timeseries", f"{label} each month (blue line), the mean of the first 12 months "
+              "charted (black line) and the process limits (grey lines: mean +- 2.66 x mean moving range). Points "
+              "marked with a large dot and named 'Special cause: high' or 'Special cause: low' in the legend and "
+              "tooltip show special-cause variation: outside the limits, a run of 7 or more on one side of "
+              "the mean, or 7 or more rising or falling; other points are common-cause variation. Published "
+              "(rounded) figures; a suppressed month is a gap. " + area_note,
+              x="month", metrics=(f"spc_{m}", "spc_mean", "spc_upper", "spc_lower"), x_title="Month",
+              metrics_b=("spc_special_high", "spc_special_low"), time_grain="P1M", levels=levels,
+              where=(f"measure = '{m}'",), y_title=y_title, number_format=fmt, height=50)
+        for m, label, _, y_title, fmt in SPC_MEASURES)
+
+
+def cost_chart(suffix: str, levels: tuple[str, ...]) -> Chart:
+    """Cost consequences: the causal estimate beside the before/after 'return', each named for what it is."""
+    return Chart(
+        f"cost_consequences{suffix}", "What it is worth: NHS cost avoided per person and per £1", COSTS, "table",
+        "NHS cost avoided over the 12 months after referral (GP appointments, A&E attendances and emergency "
+        "admissions at the unit costs of the seed), per person referred and per £1 spent on link workers, with "
+        "95% intervals. 'Causal estimate' rows compare people referred with similar people not yet referred "
+        "(the primary estimate): what the service caused. 'Before/after' rows compare each person's use after "
+        "referral with their own use before, with no comparison group, as the published evaluations that "
+        "reported a return per £1 did: use falls anyway after the peak that led to referral, so these "
+        "overstate what the service caused. No interval where fewer than 20 practices contribute.",
+        columns=("geography_name", "design_label", "n_people_shown", "cost_per_person_shown",
+                 "return_per_pound_shown", "programme_cost_shown"),
+        where=("cohort_fy = 'all'", "population = 'referred'"), levels=levels,
+        order_by=(("geography_level", True), ("geography_name", True), ("design", False)), height=40)
+
+
+COST_NOTE = Markdown(
+    "cost_note", "#### What it is worth\nThe **causal estimate** (staggered difference-in-differences) is what "
+    "the service saved the NHS. The **before/after** figure is the kind of \"return per £1\" the published "
+    "evaluations reported (Gloucestershire's £1.69 per £1 among them): with no comparison group it counts the "
+    "fall in use that happens anyway after the peak that led to referral, so it is larger. Quote the causal "
+    "estimate, with its interval.", width=4, height=40)
+RUN_CHART_NOTE = Markdown(
+    "run_chart_note", "#### Run charts (Making Data Count)\nEach chart shows a month's figure (blue line), the "
+    "mean of the first 12 months charted (black line) and the upper and lower process limits (grey lines: the "
+    "mean +- 2.66 times the mean moving range). Variation inside the limits is **common-cause**: the usual "
+    "ups and downs, nothing to explain. **Special-cause** points are drawn as large dots and named *Special "
+    "cause: high* or *Special cause: low* in the legend and in the tooltip: a month outside the limits, in a "
+    "run of 7 or more on one side of the mean, or in 7 or more rising or falling. Something has changed "
+    "there. Figures are published (rounded) counts; a suppressed month is a gap. **Which area**: your region "
+    "(the ICB chosen, on the ICB dashboard; England for NHS England until a region is chosen). A run chart "
+    "needs 12 published months for its mean and limits: where an area's monthly counts are mostly "
+    "suppressed (fewer than 8 referrals a month), the next larger area's chart is shown, England's at the "
+    "top.", width=6, height=50)
+
 REGION_EFFECTS = effect_charts("", ("england", "region"), ("england", "region"),
                                "One area: your region, or England until a region is chosen in the filters.")
 ICB_EFFECTS = effect_charts("_icb", ("england", "region", "icb"), ("icb",),
                             "One area: the ICB chosen in the filters, else your region (England for national users).")
 
+# A series needs 12 published months for its mean and limits; an area whose months are mostly
+# suppressed has none, and the chart falls back to the next larger area that has one (said in the text).
+FALLBACK_NOTE = (" An area with fewer than 12 published months (most months suppressed: too few referrals) has "
+                 "no run chart; England's is shown instead.")
+REGION_RUN_CHARTS = run_charts("", ("england", "region"),
+                               "One area: your region, or England until a region is chosen in the filters."
+                               + FALLBACK_NOTE)
+ICB_RUN_CHARTS = run_charts("_icb", ("england", "region", "icb"),
+                            "One area: the ICB chosen in the filters, else your region (England for national "
+                            "users)." + FALLBACK_NOTE.replace("England's is shown", "the region's (or England's) "
+                                                              "is shown"))
+NHSE_RUN_CHARTS = run_charts("_nhse", ("england", "region"),
+                             "England, or the region chosen in the filters." + FALLBACK_NOTE)
+REGION_COSTS = cost_chart("", ("england", "region"))
+ICB_COSTS = cost_chart("_icb", ("icb",))
+
 CHARTS = (
     *REGION_EFFECTS,
     *ICB_EFFECTS,
+    *REGION_RUN_CHARTS,
+    *ICB_RUN_CHARTS,
+    *NHSE_RUN_CHARTS,
+    REGION_COSTS,
+    ICB_COSTS,
     # rollout
     Chart("wte_vs_entitlement_by_pcn", "Link workers in post against ARRS entitlement, by PCN", PCN_MONTH,
           "echarts_timeseries_bar", "Monthly mean whole-time equivalent (WTE) link workers in post, all "
           "funding, and the ARRS entitlement of each primary care network, over the months selected.",
           x="pcn_name", metrics=("mean_wte_in_post", "mean_wte_entitlement"), x_title="PCN", y_title="WTE"),
-    Chart("referrals_per_1000_trend", "Referrals per 1,000 registered patients (annualised)", PCN_MONTH,
-          "echarts_timeseries_line", "Monthly referrals to social prescribing link workers per 1,000 registered "
-          "patients, annualised.", x="month", metrics=("referrals_per_1000",), time_grain="P1M",
-          y_title="per 1,000", number_format=",.1f"),
-    Chart("caseload_per_wte_trend", "Caseload per link worker WTE (annualised)", PCN_MONTH,
-          "echarts_timeseries_line", "Referrals per whole-time equivalent link worker, annualised (the guide is "
-          "250 a year).", x="month", metrics=("caseload_per_wte",), time_grain="P1M", y_title="per WTE",
-          number_format=",.0f"),
     Chart("progress_vs_ambition", "Cumulative referrals against the pro-rata 900,000 ambition",
           PROGRESS, "table", "Cumulative referrals in each financial year compared with the area's share of "
           "the national ambition of 900,000 people referred by 2023/24, pro rata to registered population.",
@@ -661,9 +826,11 @@ SUPPRESSION_NOTE = ("Counts of 1 to 7 people are shown as *suppressed*; counts o
                     "the nearest 5 at every level, England included, and means and rates come from the "
                     "rounded counts. Suppressed values are never shown as zero.")
 
-REGION = Filter("NHS England region", "region_code", PCN_MONTH, level="region")
-ICB = Filter("ICB", "icb_code", PCN_MONTH, parents=("region_code",), level="icb")
-SUB_ICB = Filter("Sub-ICB location", "sub_icb_code", PCN_MONTH, parents=("icb_code",), level="sub_icb")
+# Region and ICB are chosen by name: every published table the dashboards read carries region_name and
+# icb_name beside the codes (the names of the row's region and ICB, NULL where the code is).
+REGION = Filter("NHS England region", "region_name", PCN_MONTH, level="region")
+ICB = Filter("ICB", "icb_name", PCN_MONTH, parents=("region_name",), level="icb")
+SUB_ICB = Filter("Sub-ICB location", "sub_icb_code", PCN_MONTH, parents=("icb_name",), level="sub_icb")
 PCN = Filter("PCN", "pcn_code", PCN_MONTH, parents=("sub_icb_code",), level="pcn")
 FY = Filter("Financial year", "financial_year", PCN_MONTH)
 
@@ -679,8 +846,10 @@ DASHBOARDS = (
             tuple((c.key, 4) for c in REGION_EFFECTS[1:4]),
             tuple((c.key, 4) for c in REGION_EFFECTS[4:7]),
             ((REGION_EFFECTS[7].key, 12),),
+            ((REGION_COSTS.key, 8), COST_NOTE),
+            ((REGION_RUN_CHARTS[0].key, 6), (REGION_RUN_CHARTS[1].key, 6)),
+            ((REGION_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
             (("wte_vs_entitlement_by_pcn", 8), ("progress_pct", 4)),
-            (("referrals_per_1000_trend", 6), ("caseload_per_wte_trend", 6)),
             (("progress_vs_ambition", 12),),
             (("pathway_referral_source", 6), ("pathway_referral_reason", 6)),
             (("pathway_activity", 6), ("pathway_outcome", 6)),
@@ -702,6 +871,9 @@ DASHBOARDS = (
             tuple((c.key, 4) for c in ICB_EFFECTS[1:4]),
             tuple((c.key, 4) for c in ICB_EFFECTS[4:7]),
             ((ICB_EFFECTS[7].key, 12),),
+            ((ICB_COSTS.key, 8), COST_NOTE),
+            ((ICB_RUN_CHARTS[0].key, 6), (ICB_RUN_CHARTS[1].key, 6)),
+            ((ICB_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
             (("demand_local", 12),),
             (("cohort_attrition", 6), ("costs", 6)),
             (("replication_gloucestershire", 6), ("replication_rotherham", 6)),
@@ -719,6 +891,8 @@ DASHBOARDS = (
         rows=(
             (("england_referrals", 4), ("regions_progress", 8)),
             (("regions_wte", 6), ("regions_referral_rate", 6)),
+            ((NHSE_RUN_CHARTS[0].key, 6), (NHSE_RUN_CHARTS[1].key, 6)),
+            ((NHSE_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
             (("regions_side_by_side", 12),),
         ),
         filters=(REGION, FY),

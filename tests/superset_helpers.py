@@ -139,7 +139,7 @@ def check_dashboard(driver, base_url: str, slug: str, charts_expected: int, out:
     rendered = sum(1 for h in holders if h.find_elements(By.CSS_SELECTOR, _RENDERED) or "No results" in h.text)
     driver.execute_script("window.scrollTo(0, 0)")
     height = driver.execute_script("return Math.max(document.body.scrollHeight, 1200)")
-    driver.set_window_size(1600, min(int(height) + 200, 6000))
+    driver.set_window_size(1600, min(int(height) + 200, 9000))
     time.sleep(1.0)
     out.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(out))

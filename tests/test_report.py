@@ -15,7 +15,7 @@ import pytest
 
 from spw import db, report_data, report_pdf
 from spw.errors import SpwError
-from spw.report_data import Estimate, Quarter, headline_sentence
+from spw.report_data import Estimate, Quarter
 
 PAGES = ("What the service is doing for people referred", "Run charts (Making Data Count)",
          "Effect by measure, and what it is worth", "Data quality and how to read this pack")
@@ -34,21 +34,15 @@ def test_quarter_is_a_calendar_quarter_named_with_its_financial_year() -> None:
             Quarter.parse(bad)
 
 
-def test_headline_sentence_reads_as_the_issue_asks_and_never_shows_an_unreadable_number() -> None:
-    fall = Estimate("gp_appointments", 500, -1.2, -1.8, -0.6, -20.0, -30.0, -10.0)
-    assert headline_sentence(fall) == (
-        "People referred had 1.20 fewer GP appointments each over the following year than similar people not "
-        "yet referred (95% CI 1.80 fewer to 0.60 fewer).")
-    crossing = Estimate("ae_attendances", 500, -0.1, -0.3, 0.1, -5.0, -15.0, 5.0)
-    assert headline_sentence(crossing).endswith("(95% CI 0.30 fewer to 0.10 more).")
-    nil = Estimate("ae_attendances", 500, 0.001, -0.2, 0.2, 0.1, -10.0, 10.0)
-    assert "had no more and no fewer A&E attendances" in headline_sentence(nil)
-    rise = Estimate("emergency_admissions", 500, 0.05, 0.01, 0.09, 10.0, 2.0, 18.0)
-    assert "0.05 more emergency admissions" in headline_sentence(rise)
-    no_interval = Estimate("gp_appointments", 12, -1.0, None, None, -20.0, None, None)
-    assert headline_sentence(no_interval) == "GP appointments: too few people to estimate."
-    too_wide = Estimate("gp_appointments", 50, -1.0, -4.0, 2.0, -20.0, -46.0, 6.0)  # +-26 points
-    assert headline_sentence(too_wide) == "GP appointments: too few people to estimate."
+def test_an_estimate_is_drawn_only_with_its_interval_and_never_against_the_warehouses_judgement() -> None:
+    published = Estimate("gp_face_to_face", "GP appointments face to face", 500, -1.2, -1.8, -0.6, -20.0, -30.0, -10.0)
+    assert published.readable  # no sentence, so no judgement beyond publication
+    assert not Estimate("gp_appointments", "GP appointments", 500, -1.2, -1.8, -0.6, -20.0, -30.0, -10.0,
+                        estimable=False).readable
+    assert Estimate("gp_appointments", "GP appointments", 500, -1.2, -1.8, -0.6, -20.0, -30.0, -10.0,
+                    estimable=True).readable
+    no_interval = Estimate("gp_appointments", "GP appointments", 12, -1.0, None, None, -20.0, None, None)
+    assert not no_interval.readable
 
 
 @pytest.mark.slow
@@ -84,7 +78,15 @@ def test_board_pack_renders_its_pages_from_published_tables_as_the_region_login(
     for title, page in zip(PAGES, pages, strict=False):
         assert title in page
         assert "Midlands (Y60)" in page and "April to June 2024" in page
-    assert "People referred had" in pages[0] or "too few people to estimate" in pages[0]
+    # the headline sentences are the warehouse's, word for word, and only those
+    with db.connect("warehouse", "spw_bi_region_y60") as conn:
+        model = [r[0] for r in conn.execute(report_data.HEADLINE_SQL, ("Y60",)).fetchall()]
+    assert model and pack.sentences == model
+    flat = " ".join(pages[0].split())
+    for sentence in model:
+        assert " ".join(sentence.split()) in flat, sentence
+    judged = {e.measure: e.estimable for e in pack.estimates if e.estimable is not None}
+    assert set(judged) == {"gp_appointments", "ae_attendances", "emergency_admissions"}
     assert "Deliveries for the quarter" in pages[3]
     # the fixture's other region never appears: the login cannot read its rows
     assert "North West" not in text and "Y62" not in text

@@ -570,22 +570,26 @@ def _area_rows(api: SupersetClient, chart: queries.BundleChart, dataset_id: int,
 
 def test_icb_filter_narrows_tables_published_by_geography_level(superset: str, admin: SupersetClient,
                                                                 passwords: dict[str, str]) -> None:
-    """The ICB filter keeps the ICB's own rows and those of its sub-ICBs and PCNs, beyond PCN-month charts."""
+    """The ICB filter, chosen by name, keeps the ICB's own rows and those of its sub-ICBs and PCNs, beyond
+    PCN-month charts."""
     ds = dataset_ids(admin)
     pcn_month = yaml.safe_load(next((BUNDLE / "datasets").rglob("mart_rollout_pcn_month.yaml")).read_text())
-    lookup = raw_rows(admin, ds[pcn_month["uuid"]], ["icb_code", "sub_icb_code", "pcn_code"])
+    lookup = raw_rows(admin, ds[pcn_month["uuid"]], ["icb_code", "sub_icb_code", "pcn_code", "icb_name"])
     icb = sorted({r[0] for r in lookup if r[0]})[0]
+    name = next(r[3] for r in lookup if r[0] == icb)
+    assert name and name != icb, "the filter bar offers ICB names, not codes"
     inside = {("icb", icb)} | {("sub_icb", r[1]) for r in lookup if r[0] == icb} | {
         ("pcn", r[2]) for r in lookup if r[0] == icb}
     nhse = _client(superset, passwords, "nhse")
-    in_scope = _in_scope_of("icb_code")
+    in_scope = _in_scope_of("icb_name")
+    assert not _in_scope_of("icb_code") and not _in_scope_of("region_code"), "a filter bar offering codes"
     by_level = [c for c in queries.bundle_charts(BUNDLE)
                 if c.uuid in in_scope and c.dataset_uuid != pcn_month["uuid"] and c.viz == "table"]
     assert "Demand reduction by ICB, sub-ICB and PCN" in {c.name for c in by_level}
     narrowed = 0
     for chart in by_level:
         everything = _area_rows(nhse, chart, ds[chart.dataset_uuid], [])
-        only_icb = _area_rows(nhse, chart, ds[chart.dataset_uuid], [{"col": "icb_code", "op": "IN", "val": [icb]}])
+        only_icb = _area_rows(nhse, chart, ds[chart.dataset_uuid], [{"col": "icb_name", "op": "IN", "val": [name]}])
         assert {r[:2] for r in only_icb} <= inside, f"{chart.name}: rows outside ICB {icb}"
         assert only_icb == {r for r in everything if r[:2] in inside}, f"{chart.name}: rows of {icb} withheld"
         narrowed += bool(only_icb) and len(only_icb) < len(everything)

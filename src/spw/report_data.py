@@ -14,28 +14,11 @@ from datetime import date
 from spw import bi_logins, db
 from spw.errors import SpwError
 
-# The measures the headline sentences lead with, in the words a steering group uses.
-HEADLINE_MEASURES = {
-    "gp_appointments": "GP appointments",
-    "ae_attendances": "A&E attendances",
-    "emergency_admissions": "emergency admissions",
-}
-MEASURE_LABELS = {
-    **HEADLINE_MEASURES,
-    "gp_face_to_face": "GP face-to-face appointments", "gp_telephone": "GP telephone appointments",
-    "gp_home_visit": "GP home visits", "gp_video_online": "GP video/online appointments",
-    "practice_appointments": "practice appointments", "dna_appointments": "missed appointments (DNA)",
-    "ae_type1_attendances": "type 1 A&E attendances", "ae_admitted": "A&E attendances admitted",
-    "emergency_bed_days": "emergency bed days",
-}
 SPC_MEASURES = {
     "referrals": "Referrals received a month",
     "referrals_per_1000_annualised": "Referrals per 1,000 registered patients (a year)",
     "caseload_per_wte_annualised": "Referrals per link-worker WTE (a year)",
 }
-# An interval wider than this many percentage points either side is not shown as a number (the
-# dashboards' headline sentences use the same limit, dbt var headline_max_ci_half_width_pct).
-MAX_HALF_WIDTH_PCT = 25.0
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December")
 
@@ -72,7 +55,10 @@ class Quarter:
 
 @dataclass
 class Estimate:
+    """The primary 12-month estimate of one measure as published (published.mart_staggered_did_by_area)."""
+
     measure: str
+    label: str  # from the measure-label seed, as every dashboard names it
     n_treated: int | None
     att: float | None
     low: float | None
@@ -80,16 +66,34 @@ class Estimate:
     pct: float | None
     pct_low: float | None
     pct_high: float | None
+    # the warehouse's judgement (published.mart_headline_effects) for the headline measures; None for
+    # the others, which have no sentence
+    estimable: bool | None = None
 
     @property
     def readable(self) -> bool:
-        """A number is shown only with its interval, and only when that interval is narrow enough."""
-        if None in (self.att, self.low, self.high, self.pct_low, self.pct_high):
+        """Drawn as a number only with its published interval, and never where the warehouse's headline
+        sentence says "too few people to estimate"."""
+        if None in (self.pct, self.pct_low, self.pct_high):
             return False
-        return (self.pct_high - self.pct_low) / 2 <= MAX_HALF_WIDTH_PCT  # type: ignore[operator]
+        return self.estimable is not False
 
 
-HEADLINE_TABLE_SQL = """
+# The primary estimate of every measure for the region, with the warehouse's judgement of the headline
+# measures: the sentences and the "too few people to estimate" rule live in the model only.
+ESTIMATES_SQL = """
+select e.measure, coalesce(e.measure_label, e.measure) as label, e.n_treated, e.att, e.att_ci_low as low,
+       e.att_ci_high as high, e.att_pct as pct, e.att_pct_ci_low as pct_low, e.att_pct_ci_high as pct_high,
+       h.is_estimable as estimable
+from published.mart_staggered_did_by_area as e
+left join published.mart_headline_effects as h
+  on h.geography_level = e.geography_level and h.geography_code = e.geography_code
+ and h.cohort_fy = e.cohort_fy and h.population = e.population and h.measure = e.measure
+where e.geography_level = 'region' and e.geography_code = %s and e.cohort_fy = 'all'
+  and e.population = 'referred' and e.estimate = 'cumulative_12m'
+order by e.measure_order, e.measure
+"""
+HEADLINE_SQL = """
 select sentence
 from published.mart_headline_effects
 where geography_level = 'region' and geography_code = %s and cohort_fy = 'all' and population = 'referred'
@@ -108,23 +112,9 @@ class BoardPack:
     costs: list[dict]
     data_quality: list[dict]
     scale: float | None
-    # the warehouse's own sentences (published.mart_headline_effects) when it has them, so the pack and
-    # the dashboards say the same words; empty: headline_sentence composes them from the estimates
+    # the warehouse's sentences (published.mart_headline_effects), so the pack and the dashboards say
+    # the same words; empty when the warehouse has none for the region
     sentences: list[str] = field(default_factory=list)
-
-
-def headline_sentence(e: Estimate) -> str:
-    """One plain sentence per headline measure (the primary estimate, methods §4b)."""
-    label = MEASURE_LABELS.get(e.measure, e.measure)
-    if not e.readable:
-        return f"{label[0].upper()}{label[1:]}: too few people to estimate."
-    def amount(x: float, zero: str = "no difference") -> str:  # -0.5 -> "0.50 fewer"
-        shown = round(x, 2)
-        return zero if shown == 0 else f"{abs(shown):.2f} {'fewer' if shown < 0 else 'more'}"
-
-    return (f"People referred had {amount(float(e.att), 'no more and no fewer')} {label} each over the "  # type: ignore[arg-type]
-            f"following year than similar people not yet referred (95% CI {amount(float(e.low))} to "  # type: ignore[arg-type]
-            f"{amount(float(e.high))}).")  # type: ignore[arg-type]
 
 
 def latest_quarter(region_code: str) -> Quarter:
@@ -151,13 +141,7 @@ def load(region_code: str, quarter: Quarter) -> BoardPack:
     with db.connect("warehouse", login) as conn:
         names = _rows(conn, "select geography_name from published.mart_rollout_progress "
                             "where geography_level = 'region' and geography_code = %s limit 1", (region_code,))
-        estimates = [Estimate(**r) for r in _rows(conn, """
-            select measure, n_treated, att, att_ci_low as low, att_ci_high as high, att_pct as pct,
-                   att_pct_ci_low as pct_low, att_pct_ci_high as pct_high
-            from published.mart_staggered_did
-            where geography_level = 'region' and geography_code = %s and cohort_fy = 'all'
-              and population = 'referred' and estimate = 'cumulative_12m'
-            order by measure""", (region_code,))]
+        estimates = [Estimate(**r) for r in _rows(conn, ESTIMATES_SQL, (region_code,))]
         points = _rows(conn, """
             select measure, month, value, mean, lower_limit, upper_limit, is_special_cause,
                    special_cause_direction, variation
@@ -185,8 +169,7 @@ def load(region_code: str, quarter: Quarter) -> BoardPack:
             group by source order by source""", (quarter.start, quarter.end))
         scale = _rows(conn, "select people_per_registered_patient from published.mart_population_scale "
                             "where geography_level = 'england'", ())
-        has_sentences = conn.execute("select to_regclass('published.mart_headline_effects') is not null").fetchone()[0]
-        sentences = [r["sentence"] for r in _rows(conn, HEADLINE_TABLE_SQL, (region_code,))] if has_sentences else []
+        sentences = [r["sentence"] for r in _rows(conn, HEADLINE_SQL, (region_code,))]
     if not names:
         raise SpwError(f"no published rollout figures for region {region_code}: has the warehouse been built?")
     spc: dict[str, list[dict]] = {m: [] for m in SPC_MEASURES}

@@ -13,15 +13,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from spw.report_data import (
-    HEADLINE_MEASURES,
-    MEASURE_LABELS,
-    SPC_MEASURES,
-    BoardPack,
-    Estimate,
-    data_quality_note,
-    headline_sentence,
-)
+from spw.report_data import SPC_MEASURES, BoardPack, data_quality_note
 
 A4_LANDSCAPE = (11.69, 8.27)
 INK, MUTED, HIGH, LOW = "#212b32", "#4c6272", "#005eb8", "#d5281b"  # NHS identity colours
@@ -62,10 +54,8 @@ def _gbp(v: object, decimals: int = 0) -> str:
 
 def answer_page(pdf, pack: BoardPack) -> None:
     fig = _page(pack, "What the service is doing for people referred")
-    by_measure = {e.measure: e for e in pack.estimates}
-    sentences = pack.sentences or [
-        headline_sentence(by_measure.get(m) or Estimate(m, None, None, None, None, None, None, None))
-        for m in HEADLINE_MEASURES]
+    # the warehouse's sentences only (published.mart_headline_effects), the dashboards' words
+    sentences = pack.sentences or ["No primary estimate is published for this region yet."]
     y = _paragraphs(fig, ["Primary estimate: staggered difference-in-differences, everyone referred in the "
                           "region since the service began, the 12 months after referral:"], 0.84, 11)
     y = _paragraphs(fig, [f"- {s}" for s in sentences], y - 0.01, 12)
@@ -126,7 +116,7 @@ def estimates_page(pdf, pack: BoardPack) -> None:
         else:
             ax.text(0, i, "too few people to estimate", va="center", ha="center", fontsize=8, color=MUTED)
     ax.axvline(0, color=MUTED, linewidth=0.8)
-    ax.set_yticks(range(len(rows)), [MEASURE_LABELS.get(e.measure, e.measure) for e in rows], fontsize=8)
+    ax.set_yticks(range(len(rows)), [e.label for e in rows], fontsize=8)
     ax.set_xlabel("change over the 12 months after referral, % of the base (95% CI)", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     lines = []

@@ -33,12 +33,17 @@ hierarchy as (
 located as (
     select
         points.*,
-        {{ geography_ancestor_codes('points', 'hierarchy') }}
+        {{ geography_ancestor_codes('points', 'hierarchy') }},
+        {{ geography_ancestor_names() }}
     from points
     left join hierarchy
         on
             points.geography_level = hierarchy.geography_level
             and points.geography_code = hierarchy.geography_code
+    {{ geography_name_joins(
+        'points.region_code',
+        "case when points.geography_level = 'icb' then points.geography_code else hierarchy.icb_code end"
+    ) }}
 )
 
 select
@@ -51,6 +56,8 @@ select
     icb_code,
     sub_icb_code,
     pcn_code,
+    region_name,
+    icb_name,
     cohort_fy,
     population,
     {{ round_count('n_people') }} as n_people,

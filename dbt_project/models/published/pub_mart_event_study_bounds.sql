@@ -20,6 +20,8 @@ select
     event_study.icb_code,
     event_study.sub_icb_code,
     event_study.pcn_code,
+    event_study.region_name,
+    event_study.icb_name,
     event_study.cohort_fy,
     event_study.population,
     event_study.measure,

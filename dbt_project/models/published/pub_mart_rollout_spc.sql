@@ -4,6 +4,22 @@
 -- nothing here rests on an exact count; the twin is where the disclosure tests run and readers read.
 with mart as (
     select * from {{ ref('mart_rollout_spc') }}
+),
+
+located as (
+    -- England, region and ICB rows: an ICB row's ICB is itself, other rows have none
+    select
+        *,
+        case when geography_level = 'icb' then geography_code end as icb_code
+    from mart
+),
+
+named as (
+    select
+        located.*,
+        {{ geography_ancestor_names() }}
+    from located
+    {{ geography_name_joins('located.region_code', 'located.icb_code') }}
 )
 
 select
@@ -11,7 +27,9 @@ select
     geography_code,
     geography_name,
     region_code,
-    case when geography_level = 'icb' then geography_code end as icb_code,
+    icb_code,
+    region_name,
+    icb_name,
     measure,
     month,
     point_no,
@@ -31,4 +49,4 @@ select
     special_cause_direction,
     variation,
     is_suppressed
-from mart
+from named

@@ -10,7 +10,7 @@ with mart_rows as (
 -- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
 mart as (
     {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
-        'sub_icb_code', 'pcn_code', 'cohort_fy', 'instrument', 'item', 'improvement_direction',
+        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'cohort_fy', 'instrument', 'item', 'improvement_direction',
         'baseline_mean', 'followup_mean', 'mean_change', 'mean_change_ci_low', 'mean_change_ci_high'
     ] %}
     select
@@ -37,6 +37,8 @@ select
     icb_code,
     sub_icb_code,
     pcn_code,
+    region_name,
+    icb_name,
     cohort_fy,
     instrument,
     item,

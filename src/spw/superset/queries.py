@@ -52,7 +52,8 @@ def query_for(params: dict[str, Any], extra_filters: list[dict[str, Any]] | None
     elif viz == "box_plot":
         # one row per (category, distributed-across value); Superset's box plot summarises them
         columns, metrics = [*params.get("groupby", []), *params.get("columns", [])], list(params["metrics"])
-    elif viz.startswith("echarts_timeseries"):
+    elif viz.startswith("echarts_timeseries") or viz == "mixed_timeseries":
+        # the mixed chart's first query; chart_data_body adds its second (metrics_b)
         columns, metrics = [params["x_axis"], *params.get("groupby", [])], list(params["metrics"])
         orderby = [[params["x_axis"], True]]
     else:
@@ -71,6 +72,8 @@ def chart_data_body(params: dict[str, Any], dataset_id: int, force: bool = False
                     extra_filters: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     query = query_for(params, extra_filters)
     queries = [query]
+    if params["viz_type"] == "mixed_timeseries":
+        queries.append({**query, "metrics": list(params["metrics_b"])})
     if params.get("server_pagination"):
         # What the table chart asks for when it pages on the server: the first page and a row count.
         query["row_limit"], query["row_offset"] = params["server_page_length"], 0

@@ -149,6 +149,27 @@ EXTRA_CATEGORICAL_COLOR_SCHEMES = [
                    "#7C2855", "#00573F", "#231F20"],
     }
 ]
+
+
+def _themed(theme: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Superset's theme with no legend on box plots.
+
+    Superset 6.1's box plot names its series "boxplot" and "outlier" and, through the theme's legend
+    styling, shows them in a legend that tells a reader nothing; the interval charts say in their titles,
+    axes and descriptions what the boxes are. Superset reads per-chart-type ECharts overrides from
+    the theme, so this is a setting rather than a patch.
+    """
+    if theme is None:
+        return None
+    return {**theme, "echartsOptionsOverridesByChartType": {"box_plot": {"legend": {"show": False}}}}
+
+
+# Superset's own config module loads this file as its last step, so its themes are defined by then;
+# it is not imported here (a standalone load of this file, as the tests do, keeps Superset's themes).
+_SUPERSET_DEFAULTS = sys.modules.get("superset.config")
+if _SUPERSET_DEFAULTS is not None:
+    THEME_DEFAULT = _themed(_SUPERSET_DEFAULTS.THEME_DEFAULT)
+    THEME_DARK = _themed(_SUPERSET_DEFAULTS.THEME_DARK)
 RATELIMIT_STORAGE_URI = _REDIS or "memory://"
 
 

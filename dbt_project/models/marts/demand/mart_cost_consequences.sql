@@ -78,13 +78,32 @@ practice_cost as (
     group by m.geography_level, m.geography_code, m.cohort_fy, m.practice_code
 ),
 
-did_variance as (
-    -- engaged = referred / share: delta method, the share's own influence included (as mart_staggered_did)
+clusters as (
+    -- the practices behind each area's causal estimate (published as n_clusters whatever their number)
     select
         pc.geography_level,
         pc.geography_code,
         pc.cohort_fy,
-        count(*) as n_clusters,
+        count(*) as n_clusters
+    from practice_cost as pc
+    inner join did_costed as r
+        on
+            pc.geography_level = r.geography_level
+            and pc.geography_code = r.geography_code
+            and pc.cohort_fy = r.cohort_fy
+            and r.population = 'referred'
+    group by pc.geography_level, pc.geography_code, pc.cohort_fy
+),
+
+did_variance as (
+    -- only areas with 20 or more practices get an interval (methods §4c), so only theirs is computed:
+    -- G - 1 is never 0 here. engaged = referred / share: delta method, the share's own influence
+    -- included (as mart_staggered_did)
+    select
+        pc.geography_level,
+        pc.geography_code,
+        pc.cohort_fy,
+        n.n_clusters,
         sum(pc.psi_cost * pc.psi_cost) as ss_referred,
         sum(power(
             pc.psi_cost / nullif(s.engaged_share, 0)
@@ -92,6 +111,12 @@ did_variance as (
             2
         )) as ss_engaged
     from practice_cost as pc
+    inner join clusters as n
+        on
+            pc.geography_level = n.geography_level
+            and pc.geography_code = n.geography_code
+            and pc.cohort_fy = n.cohort_fy
+            and n.n_clusters >= 20
     -- the engaged share is the group's, the same for every measure (same patients)
     left join did_costed as s
         on
@@ -105,21 +130,23 @@ did_variance as (
             and pc.geography_code = r.geography_code
             and pc.cohort_fy = r.cohort_fy
             and r.population = 'referred'
-    group by pc.geography_level, pc.geography_code, pc.cohort_fy
+    group by pc.geography_level, pc.geography_code, pc.cohort_fy, n.n_clusters
 ),
 
 t_crits as (
-    -- t with G - 1 degrees of freedom; no interval under 20 practices (methods §4c)
+    -- t with G - 1 degrees of freedom
     select
         v.geography_level,
         v.geography_code,
         v.cohort_fy,
-        case when v.n_clusters >= 20 then coalesce(q.t_975, {{ t_quantile_975('v.n_clusters - 1') }}) end as t_crit
+        coalesce(q.t_975, {{ t_quantile_975('v.n_clusters - 1') }}) as t_crit
     from did_variance as v
     left join t_quantiles as q on v.n_clusters - 1 = q.df
 ),
 
 did_rows as (
+    -- every area with practices gets its point estimate; the interval only where did_variance has one.
+    -- mart_staggered_did keeps groups with people only, so n_treated is never 0
     select
         'staggered_did' as design,
         d.geography_level,
@@ -136,17 +163,22 @@ did_rows as (
         t.t_crit
         * sqrt(
             case when d.population = 'engaged' then v.ss_engaged else v.ss_referred end
-            * v.n_clusters / nullif(v.n_clusters - 1, 0)
+            * v.n_clusters / (v.n_clusters - 1)
         )
-        / nullif(d.n_treated, 0) as half_width,
-        v.n_clusters
+        / d.n_treated as half_width,
+        n.n_clusters
     from did_costed as d
-    inner join did_variance as v
+    inner join clusters as n
+        on
+            d.geography_level = n.geography_level
+            and d.geography_code = n.geography_code
+            and d.cohort_fy = n.cohort_fy
+    left join did_variance as v
         on
             d.geography_level = v.geography_level
             and d.geography_code = v.geography_code
             and d.cohort_fy = v.cohort_fy
-    inner join t_crits as t
+    left join t_crits as t
         on
             d.geography_level = t.geography_level
             and d.geography_code = t.geography_code
