@@ -278,7 +278,9 @@ def initdb(c: Cluster) -> None:
             os.fchown(fh.fileno(), pwd.getpwnam("postgres").pw_uid, -1)
         fh.write(admin_password() + "\n")
     cmd = [str(bindir / "initdb"), "-D", str(c.data), "-U", ADMIN_USER, "--pwfile", str(pwfile),
-           "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"]
+           # byte-order collation: the same order as C.UTF-8 for UTF-8 text, but Postgres sorts
+           # and groups text keys about three times faster (no strcoll, abbreviated keys)
+           "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8", "--lc-collate=C"]
     try:
         proc = subprocess.run(_as_server_user(cmd), capture_output=True, text=True)
     finally:

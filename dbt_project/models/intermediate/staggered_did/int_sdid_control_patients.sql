@@ -53,6 +53,25 @@ cell_pcns as (
         pcn_code,
         cohort_fy
     from {{ ref('int_sdid_treated') }}
+    where pcn_code is not null
+),
+
+cohort_years as (
+    select distinct
+        g,
+        cohort_fy
+    from {{ ref('int_sdid_treated') }}
+),
+
+numbered as (
+    -- a short key per group (unique within its practice), so that what follows compares two
+    -- columns, not seven
+    select
+        *,
+        row_number() over (
+            partition by practice_code order by sex, year_of_birth, imd_quintile, g_lo, g_hi, ref_month
+        ) as group_seq
+    from patients
 ),
 
 patient_years as (
@@ -61,20 +80,16 @@ patient_years as (
         p.*,
         y.g_year,
         {{ sdid_age_band('y.g_year * 12', 'p.year_of_birth') }} as age_band
-    from patients as p
+    from numbered as p
     inner join (select distinct {{ sdid_year('g') }} as g_year from cells) as y
         on y.g_year between {{ sdid_year('p.g_lo') }} and {{ sdid_year('p.g_hi') }}
 ),
 
 served as (
-    select distinct
+    -- one row per group and usable cell it serves (a group has one stratum per cohort year)
+    select
         p.practice_code,
-        p.sex,
-        p.year_of_birth,
-        p.imd_quintile,
-        p.g_lo,
-        p.g_hi,
-        p.ref_month,
+        p.group_seq,
         p.n_patients,
         cp.g,
         cp.stratum_sub_icb,
@@ -86,12 +101,7 @@ served as (
         cp.sub_icb_code
     from {{ ref('int_sdid_cell_practices') }} as cp
     inner join cells as c
-        on
-            cp.g = c.g
-            and cp.stratum_sub_icb = c.stratum_sub_icb
-            and cp.stratum_sex = c.stratum_sex
-            and cp.stratum_age_band = c.stratum_age_band
-            and cp.stratum_imd_quintile = c.stratum_imd_quintile
+        on {{ sdid_same_cell('cp', 'c') }}
     inner join patient_years as p
         on
             cp.practice_code = p.practice_code
@@ -102,46 +112,66 @@ served as (
         and (p.ref_month is null or p.ref_month > cp.g)
 ),
 
+group_areas as (
+    -- the areas and financial years each group serves, cells and cohort months aside
+    select
+        s.practice_code,
+        s.group_seq,
+        s.n_patients,
+        y.cohort_fy,
+        s.region_code,
+        s.icb_code,
+        s.sub_icb_code
+    from served as s
+    inner join cohort_years as y on s.g = y.g
+    group by s.practice_code, s.group_seq, s.n_patients, y.cohort_fy, s.region_code, s.icb_code, s.sub_icb_code
+),
+
+group_pcns as ( -- noqa: ST03
+    -- a control counts in a PCN when it serves a cell with treated patients of that PCN (strata mode
+    -- only, hence unused in the package-compatible rendering)
+    select
+        s.practice_code,
+        s.group_seq,
+        s.n_patients,
+        w.cohort_fy,
+        w.pcn_code
+    from served as s
+    inner join cell_pcns as w
+        on {{ sdid_same_cell('s', 'w') }}
+    group by s.practice_code, s.group_seq, s.n_patients, w.cohort_fy, w.pcn_code
+),
+
 areas as (
     select
-        s.*,
-        y.cohort_fy,
+        practice_code,
+        group_seq,
+        n_patients,
+        cohort_fy,
         'england' as geography_level,
         'ENG' as geography_code
-    from served as s
-    inner join (select distinct
-        g,
-        cohort_fy
-    from cell_pcns) as y on s.g = y.g
+    from group_areas
     {%- if sdid_mode() == 'strata' %}
         {%- for level in ['region', 'icb', 'sub_icb'] %}
             union all
             select
-                s.*,
-                y.cohort_fy,
+                practice_code,
+                group_seq,
+                n_patients,
+                cohort_fy,
                 '{{ level }}' as geography_level,
-                s.{{ level }}_code as geography_code
-            from served as s
-            inner join (select distinct
-                g,
-                cohort_fy
-            from cell_pcns) as y on s.g = y.g
+                {{ level }}_code as geography_code
+            from group_areas
         {%- endfor %}
         union all
         select
-            s.*,
-            w.cohort_fy,
+            practice_code,
+            group_seq,
+            n_patients,
+            cohort_fy,
             'pcn' as geography_level,
-            w.pcn_code as geography_code
-        from served as s
-        inner join cell_pcns as w
-            on
-                s.g = w.g
-                and s.stratum_sub_icb = w.stratum_sub_icb
-                and s.stratum_sex = w.stratum_sex
-                and s.stratum_age_band = w.stratum_age_band
-                and s.stratum_imd_quintile = w.stratum_imd_quintile
-        where w.pcn_code is not null
+            pcn_code as geography_code
+        from group_pcns
     {%- endif %}
 ),
 
@@ -151,12 +181,7 @@ by_year as (
         geography_code,
         cohort_fy,
         practice_code,
-        sex,
-        year_of_birth,
-        imd_quintile,
-        g_lo,
-        g_hi,
-        ref_month,
+        group_seq,
         n_patients
     from areas
 ),
@@ -167,12 +192,7 @@ overall as (
         geography_code,
         'all' as cohort_fy,
         practice_code,
-        sex,
-        year_of_birth,
-        imd_quintile,
-        g_lo,
-        g_hi,
-        ref_month,
+        group_seq,
         n_patients
     from areas
 )

@@ -1,16 +1,21 @@
-{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
+{{ config(pre_hook=["{{ avoid_nested_loops() }}", "{{ prefer_hash_aggregation() }}"]) }}
 
 -- Controls' event sums per measure, treated cell, practice and event month (methods §4b): the month's
--- count (sc_*) and the base-block mean monthly count (scb_*) over the controls of that month. Built
--- from the sparse panel summed by int_sdid_control_years' groups and month.
+-- count (sc_*) and the base-block mean monthly count (scb_*) over the controls of that month.
+-- The sparse panel is summed by int_sdid_control_years' groups into one row per measure and group
+-- holding the group's monthly series over its cohort year's windows (y_00 ..); a cell then reads
+-- its event months from that row by position, so a month is not joined to every cell it serves.
+{%- set lead = sdid_lead() %}
 {%- set base = sdid_base_range() %}
 {%- set n_base = base[1] - base[0] + 1 %}
 {#- control sets are the same in every event month before this one (strata: g + 1; csdid: g - a) -#}
 {%- set first_varying = -(var('sdid_anticipation_months') | int) if sdid_mode() == 'package_compatible' else 1 %}
-with events as (
-    -- the controls' months summed by int_sdid_control_years' groups, in each cohort year whose
-    -- windows hold the month; a referred patient's months from the referral on end every control
-    -- window it is in (they are never a control's month or base block), so they are left out
+{#- positions r of a cohort year's window months: month = 12 * g_year - lead + r, cohorts k = 0 .. 11 -#}
+{%- set n_positions = 12 + lead + 12 %}
+with group_months as (
+    -- the controls' months summed by group; a referred patient's months from the referral on end
+    -- every control window it is in (they are never a control's month or base block), so they are
+    -- left out
     select
         m.measure,
         c.practice_code,
@@ -21,23 +26,45 @@ with events as (
         c.g_lo,
         c.g_hi,
         c.ref_month,
-        m.month_index,
+        m.month_index - (12 * c.g_year - {{ lead }}) as position,
         cast(sum(m.y) as {{ type_double() }}) as y
     from {{ ref('int_sdid_patient_months') }} as m
     inner join {{ ref('int_sdid_control_years') }} as c
         on
             m.patient_key = c.patient_key
-            and m.month_index between c.g_lo - {{ sdid_lead() }} and c.g_hi + 12
+            and m.month_index between c.g_lo - {{ lead }} and c.g_hi + 12
     where c.ref_month is null or m.month_index < c.ref_month
     group by
         m.measure, c.practice_code, c.sex, c.imd_quintile, c.g_year, c.age_band, c.g_lo, c.g_hi, c.ref_month,
-        m.month_index
+        m.month_index - (12 * c.g_year - {{ lead }})
+),
+-- noqa: disable=LT02
+-- (sqlfluff cannot place the Jinja loops of these select lists)
+
+group_series as (
+    -- one row per measure and group: y_<r> the group's sum in window month r of its cohort year
+    select
+        measure,
+        practice_code,
+        sex,
+        imd_quintile,
+        g_year,
+        age_band,
+        g_lo,
+        g_hi,
+        ref_month,
+        {%- for r in range(n_positions) %}
+            sum(case when position = {{ r }} then y else 0 end) as y_{{ '%02d' % r }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from group_months
+    group by measure, practice_code, sex, imd_quintile, g_year, age_band, g_lo, g_hi, ref_month
 ),
 
 cell_practices as (
     select distinct
         g,
         {{ sdid_year('g') }} as g_year,
+        g - 12 * {{ sdid_year('g') }} as k,
         stratum_sub_icb,
         stratum_sex,
         stratum_age_band,
@@ -47,49 +74,42 @@ cell_practices as (
 ),
 
 served as (
-    -- each event month joined to the cells whose window holds it and whose control the patient is
+    -- each group joined to the cells it is a control of; y_<event> its sum in the cell's event month
+    -- (position k + e + lead for the cell's cohort k of the year), y_base its base-block total,
+    -- last_control_e the last event month it stays a control
     select
-        ev.measure,
+        s.measure,
         cp.g,
         cp.stratum_sub_icb,
         cp.stratum_sex,
         cp.stratum_age_band,
         cp.stratum_imd_quintile,
         cp.practice_code,
-        ev.month_index - cp.g as e,
-        {{ sdid_last_control_month('ev.ref_month', 'cp.g') }} as last_control_e,
-        ev.y
-    from events as ev
+        {{ sdid_last_control_month('s.ref_month', 'cp.g') }} as last_control_e,
+        {%- for ev in sdid_events() %}
+            case cp.k
+                {%- for k in range(12) %}
+                    when {{ k }} then s.y_{{ '%02d' % (k + ev.e + lead) }}
+                {%- endfor %}
+            end as y_{{ ev.col }},
+        {%- endfor %}
+        case cp.k
+            {%- for k in range(12) %}
+                when {{ k }} then 0
+                {%- for e in range(base[0], base[1] + 1) %}
+                    + s.y_{{ '%02d' % (k + e + lead) }}
+                {%- endfor %}
+            {%- endfor %}
+        end as y_base
+    from group_series as s
     inner join cell_practices as cp
         on
-            ev.practice_code = cp.practice_code
-            and ev.g_year = cp.g_year
-            and {{ sdid_same_stratum('cp', 'ev', 'age_band') }}
+            s.practice_code = cp.practice_code
+            and s.g_year = cp.g_year
+            and {{ sdid_same_stratum('cp', 's', 'age_band') }}
     where
-        cp.g between ev.g_lo and ev.g_hi
-        and cp.g between ev.month_index - 12 and ev.month_index + {{ sdid_lead() }}
-        and (ev.ref_month is null or ev.ref_month > cp.g)
-),
-
-sums as (
-    select
-        measure,
-        g,
-        stratum_sub_icb,
-        stratum_sex,
-        stratum_age_band,
-        stratum_imd_quintile,
-        practice_code,
-        {%- for ev in sdid_events() %}
-            sum(case when e = {{ ev.e }} and last_control_e >= {{ ev.e }} then y else 0 end) as sc_{{ ev.col }},
-        {%- endfor %}
-        {%- for ev in sdid_events() if ev.e >= first_varying %}
-            sum(case when e between {{ base[0] }} and {{ base[1] }} and last_control_e >= {{ ev.e }} then y else 0 end)
-            / {{ n_base }} as scb_{{ ev.col }},
-        {%- endfor %}
-        sum(case when e between {{ base[0] }} and {{ base[1] }} then y else 0 end) / {{ n_base }} as scb_before
-    from served
-    group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
+        cp.g between s.g_lo and s.g_hi
+        and (s.ref_month is null or s.ref_month > cp.g)
 )
 
 select
@@ -100,8 +120,16 @@ select
     stratum_age_band,
     stratum_imd_quintile,
     practice_code,
-{%- for ev in sdid_events() %}
-    sc_{{ ev.col }},
-    {{ 'scb_before' if ev.e < first_varying else 'scb_' ~ ev.col }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
-{%- endfor %}
-from sums
+    {%- for ev in sdid_events() %}
+        {%- if ev.e < first_varying %}
+            sum(y_{{ ev.col }}) as sc_{{ ev.col }},
+            sum(y_base) / {{ n_base }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
+        {%- else %}
+            sum(case when last_control_e >= {{ ev.e }} then y_{{ ev.col }} else 0 end) as sc_{{ ev.col }},
+            sum(case when last_control_e >= {{ ev.e }} then y_base else 0 end) / {{ n_base }}
+            as scb_{{ ev.col }}{{ ',' if not loop.last }}
+        {%- endif %}
+    {%- endfor %}
+from served
+group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
+-- noqa: enable=LT02
