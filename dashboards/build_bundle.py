@@ -98,10 +98,18 @@ def _column(name: str, typ: str, expression: str | None = None) -> dict[str, Any
     }
 
 
+def calculated(ds: d.Dataset, physical: dict[str, str]) -> dict[str, tuple[str, str]]:
+    """The dataset's calculated columns: its own, and `<code>_label` in words for each text code column
+    of d.VALUE_LABELS the table has (name -> type), unless the table has that label itself."""
+    words = {f"{c}_label": d.in_words(c) for c in d.VALUE_LABELS
+             if physical.get(c) == "TEXT" and f"{c}_label" not in physical}
+    return {**words, **ds.calculated}
+
+
 def dataset_yaml(ds: d.Dataset, columns: list[tuple[str, str]]) -> dict[str, Any]:
-    physical = {name for name, _ in columns}
+    physical = dict(columns)
     cols = [_column(name, typ) for name, typ in columns]
-    for name, (expr, typ) in ds.calculated.items():
+    for name, (expr, typ) in calculated(ds, physical).items():
         if name in physical:
             continue  # the table grew the column: prefer the real one
         cols.append(_column(name, typ, expr))
@@ -331,7 +339,7 @@ def native_filters(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
 # ---------------------------------------------------------------- validation and writing
 
 
-def validate_sql() -> list[str]:
+def validate_sql(physical: dict[str, dict[str, str]]) -> list[str]:
     """Every metric and calculated column runs against the published table (as the BI reader)."""
     from spw import db
 
@@ -339,7 +347,7 @@ def validate_sql() -> list[str]:
     with db.connect("warehouse", "spw_bi_reader", autocommit=True) as conn:
         for ds in d.DATASETS:
             exprs = [(f"metric {m.name}", m.sql) for m in ds.metrics]
-            exprs += [(f"column {name}", expr) for name, (expr, _) in ds.calculated.items()]
+            exprs += [(f"column {name}", expr) for name, (expr, _) in calculated(ds, physical[ds.table]).items()]
             for what, expr in exprs:
                 try:
                     conn.execute(f"select {expr} from published.{ds.table} limit 0")
@@ -379,9 +387,9 @@ def dump(path: Path, data: dict[str, Any]) -> None:
 def build(out: Path) -> None:
     tables = [ds.table for ds in d.DATASETS]
     physical = introspect(tables)
-    columns = {t: {n for n, _ in cols} | set(next(ds for ds in d.DATASETS if ds.table == t).calculated)
-               for t, cols in physical.items()}
-    problems = validate(columns) + validate_sql()
+    types = {t: dict(cols) for t, cols in physical.items()}
+    columns = {ds.table: set(types[ds.table]) | set(calculated(ds, types[ds.table])) for ds in d.DATASETS}
+    problems = validate(columns) + validate_sql(types)
     if problems:
         raise SystemExit("bundle definitions do not match the published tables:\n  " + "\n  ".join(problems))
     if out.exists():

@@ -146,11 +146,11 @@ class Dashboard:
 # ---------------------------------------------------------------- labels in NHS terms
 
 LABELS = {
-    "region_code": "NHS England region",
-    "icb_code": "ICB",
-    "sub_icb_code": "Sub-ICB location",
-    "pcn_code": "PCN",
-    "pcn_name": "PCN name",
+    "region_code": "Region code",
+    "icb_code": "ICB code",
+    "sub_icb_code": "Sub-ICB code",
+    "pcn_code": "PCN code",
+    "pcn_name": "PCN",
     "month": "Month",
     "financial_year": "Financial year",
     "cohort_fy": "Cohort financial year",
@@ -164,11 +164,14 @@ LABELS = {
     "declined_pct": "Declined (%)",
     "median_days_to_first_contact": "Median days to first contact",
     "design": "Evaluation design",
-    "geography_level": "Geography level",
+    "geography_level": "Geography level (code)",
+    "geography_level_label": "Level",
     "geography_code": "Area code",
     "geography_name": "Area",
-    "population": "Population (referred/engaged)",
-    "subgroup": "Subgroup",
+    "population": "Population (code)",
+    "population_label": "Population (referred/engaged)",
+    "subgroup": "Subgroup (code)",
+    "subgroup_label": "Subgroup",
     "window_months": "Window (months)",
     "measure": "Measure",
     "n_patients": "Patients",
@@ -205,21 +208,24 @@ LABELS = {
     "eligible_shown": "Eligible",
     "engaged_shown": "Engaged",
     "instrument": "Instrument",
-    "item": "Item",
+    "item": "Item (code)",
+    "item_label": "Item",
     "n_paired_shown": "People with baseline and follow-up",
     "baseline_mean_shown": "Baseline mean",
     "followup_mean_shown": "Follow-up mean",
     "mean_change_shown": "Mean change (95% CI)",
     "improved_pct_shown": "Improved (%)",
-    "dimension": "Dimension",
-    "value": "Group",
+    "dimension": "Dimension (code)",
+    "dimension_label": "Dimension",
+    "value": "Group (code)",
     "rate_shown": "Referred per 1,000",
     "people_referred_shown": "People referred",
     "gp_pct_change_shown": "GP appointments change (%)",
     "swemwbs_change_shown": "SWEMWBS change",
     "engaged_pct_shown": "Engaged (%)",
     "category": "Category",
-    "source": "Source",
+    "source": "Source (code)",
+    "source_label": "Source",
     "delivery_month": "Delivery month",
     "files_received": "Files received",
     "files_loaded": "Files loaded",
@@ -259,6 +265,41 @@ DESCRIPTIONS = {
     "sub_icb_code": "Sub-ICB location the row's area lies in (itself at sub-ICB level); empty above it.",
     "pcn_code": "The row's PCN; empty for areas above PCN level.",
 }
+
+# ---------------------------------------------------------------- codes in words
+
+# What people read instead of the codes the published tables keep for analysts (measures, referral
+# vocabulary and areas have theirs in the warehouse: seeds ref_measure_labels, ref_referral_vocabulary
+# and the ODS names). A calculated column `<code column>_label` of each dataset that has the code
+# column prints the word; a code without one prints as it is, so a new code shows rather than vanishes.
+VALUE_LABELS: dict[str, dict[str, str]] = {
+    "geography_level": {"england": "England", "region": "Region", "icb": "ICB", "sub_icb": "Sub-ICB location",
+                        "pcn": "PCN"},
+    "population": {"referred": "Referred", "engaged": "Engaged"},
+    "subgroup": {"all": "Everyone", "frequent_attenders": "Frequent attenders",
+                 "ltc": "Long-term condition", "ltc_under_80": "Long-term condition, under 80",
+                 "ltc_80_plus": "Long-term condition, 80 and over"},
+    "dimension": {"all": "Everyone", "imd_quintile": "Deprivation (IMD quintile)", "age_band": "Age band",
+                  "sex": "Sex", "ethnic_group": "Ethnic group"},
+    # equity groups: IMD quintiles and age bands read as they are
+    "value": {"all": "Everyone", "1": "1 (most deprived)", "5": "5 (least deprived)", "female": "Female",
+              "male": "Male", "indeterminate": "Indeterminate", "not_known": "Not known", "unknown": "Unknown",
+              "asian": "Asian", "black": "Black", "mixed": "Mixed", "white": "White", "other": "Other",
+              "not_stated": "Not stated"},
+    "item": {"total": "Total score", "life_satisfaction": "Life satisfaction", "worthwhile": "Worthwhile",
+             "happy": "Happiness", "anxious": "Anxiety"},
+    "source": {"practices": "GP practices (ODS)", "link_worker_workforce": "Link-worker workforce",
+               "patients": "Registered patients", "sp_referrals": "Social prescribing referrals",
+               "sp_wellbeing": "Wellbeing assessments", "gp_appointments": "GP appointments",
+               "ae_attendances": "A&E attendances", "inpatient_admissions": "Inpatient admissions"},
+}
+
+
+def in_words(col: str) -> tuple[str, str]:
+    """Calculated column: `col`'s code in words (VALUE_LABELS), or the code itself when it has none."""
+    whens = " ".join(f"when '{code}' then '{word}'" for code, word in VALUE_LABELS[col].items())
+    return (f"case {col} {whens} else {col} end", "TEXT")
+
 
 # ---------------------------------------------------------------- geography
 
@@ -701,7 +742,7 @@ CHARTS = (
     Chart("progress_vs_ambition", "Cumulative referrals against the pro-rata 900,000 ambition",
           PROGRESS, "table", "Cumulative referrals in each financial year compared with the area's share of "
           "the national ambition of 900,000 people referred by 2023/24, pro rata to registered population.",
-          columns=("geography_level", "geography_name", "financial_year", "as_at_month",
+          columns=("geography_level_label", "geography_name", "financial_year", "as_at_month",
                    "cumulative_referrals_shown", "pro_rata_ambition_shown", "pct_of_ambition_shown",
                    "wte_shown", "entitlement_shown", "wte_pct_shown"),
           levels=("england", "region", "icb"),
@@ -731,45 +772,47 @@ CHARTS = (
     # wellbeing and equity
     Chart("wellbeing_change", "Wellbeing change from baseline to follow-up", WELLBEING, "table",
           "Paired baseline and follow-up scores by instrument; change with 95% confidence interval.",
-          columns=("geography_name", "cohort_fy", "instrument", "item", "n_paired_shown", "baseline_mean_shown",
+          columns=("geography_name", "cohort_fy", "instrument", "item_label", "n_paired_shown", "baseline_mean_shown",
                    "followup_mean_shown", "mean_change_shown", "improved_pct_shown"),
           levels=("england", "region"),
           order_by=(("geography_level", True), ("cohort_fy", True), ("instrument", True), ("item", True))),
     Chart("equity_table", "Equity of access and outcome by deprivation, age, sex and ethnic group", EQUITY,
           "table", "People referred per 1,000 registered, the share engaged, and the change in GP "
           "appointments and wellbeing (SWEMWBS) by population group.",
-          columns=("geography_name", "cohort_fy", "dimension", "value", "people_referred_shown", "rate_shown",
+          columns=("geography_name", "cohort_fy", "dimension_label", "value_label", "people_referred_shown",
+                   "rate_shown",
                    "engaged_pct_shown", "gp_pct_change_shown", "swemwbs_change_shown"),
           where=("dimension <> 'all'",), levels=("england", "region"),
           order_by=(("geography_level", True), ("cohort_fy", True), ("dimension", True), ("value", True))),
     Chart("equity_deprivation", "People referred per 1,000 by deprivation quintile", EQUITY,
           "echarts_timeseries_bar", "Index of Multiple Deprivation quintile (1 = most deprived), all cohort "
-          "years.", x="value", metrics=("rate_per_1000",), groupby=("geography_name",),
+          "years.", x="value_label", metrics=("rate_per_1000",), groupby=("geography_name",),
           where=("dimension = 'imd_quintile'", "cohort_fy = 'all'"), levels=("england", "region"),
           x_title="IMD quintile", y_title="per 1,000"),
     # ICB analyst
     Chart("demand_local", "Demand reduction by ICB, sub-ICB and PCN", DEMAND, "table",
           "Standard design at ICB, sub-ICB location and PCN level; use the filters for cohort year, "
           "population, subgroup and window.",
-          columns=("geography_level", "geography_name", "cohort_fy", "population", "subgroup", "window_months",
+          columns=("geography_level_label", "geography_name", "cohort_fy", "population_label", "subgroup_label",
+                   "window_months",
                    "measure_label", "n_patients_shown", "pct_change_shown", "did_pct_shown", "did_mean_shown"),
           where=("design = 'standard'",), levels=("icb", "sub_icb", "pcn"), row_limit=20000,
           height=70),
     Chart("cohort_attrition", "Cohort attrition", ATTRITION, "table",
           "Index patients referred, excluded by each eligibility rule, eligible and engaged.",
-          columns=("geography_level", "geography_name", "cohort_fy", "window_months", "referred_shown",
+          columns=("geography_level_label", "geography_name", "cohort_fy", "window_months", "referred_shown",
                    "excluded_incomplete_follow_up_shown", "excluded_not_registered_throughout_shown",
                    "excluded_died_shown", "eligible_shown", "engaged_shown"),
           order_by=(("geography_level", True), ("cohort_fy", True), ("window_months", True)), row_limit=20000),
     *(Chart(f"replication_{design}", f"{name} replication", DEMAND, "table",
             f"The {name} evaluation design reproduced on this data (methods section 3).",
-            columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months",
+            columns=("geography_level_label", "geography_name", "cohort_fy", "population_label", "window_months",
                      "measure_label", "n_patients_shown", "pre_mean_shown", "post_mean_shown", "pct_change_shown"),
             where=(f"design = '{design}'",), order_by=(("measure_label", True),), row_limit=20000)
       for design, name in (("gloucestershire", "Gloucestershire"), ("rotherham", "Rotherham"))),
     Chart("costs", "Cost of use before and after referral", DEMAND, "table",
           "Unit cost and the change in cost after referral, for costed measures (methods section 5).",
-          columns=("geography_level", "geography_name", "cohort_fy", "population", "window_months",
+          columns=("geography_level_label", "geography_name", "cohort_fy", "population_label", "window_months",
                    "measure_label", "n_patients_shown", "cost_gbp_shown", "cost_change_gbp_shown"),
           where=("design = 'standard'", "subgroup = 'all'", "cost_gbp is not null"), row_limit=20000),
     Chart("pcn_rollout_table", "Rollout by PCN and month", PCN_MONTH, "table",
@@ -805,19 +848,19 @@ CHARTS = (
     # data quality
     Chart("dq_deliveries", "Deliveries by source and month", QUALITY, "table",
           "Files received and loaded, rows loaded and rejected, unknown codes and linkage per delivery month.",
-          columns=("source", "delivery_month", "files_received", "files_loaded", "files_rejected",
+          columns=("source_label", "delivery_month", "files_received", "files_loaded", "files_rejected",
                    *(f"{c}_shown" for c in QUALITY_COUNTS), "linkage_rate_pct_shown"),
-          order_by=(("delivery_month", False), ("source", True)), height=60),
+          order_by=(("delivery_month", False), ("source_label", True)), height=60),
     Chart("dq_rejected", "Rejected rows by rule and source", QUALITY, "echarts_timeseries_bar",
-          "Rows rejected by each validation rule of the data contract.", x="source", metrics=REJECT_RULES,
+          "Rows rejected by each validation rule of the data contract.", x="source_label", metrics=REJECT_RULES,
           x_title="Source", y_title="Rows"),
     Chart("dq_linkage", "Linkage rate by month (%)", QUALITY, "echarts_timeseries_line",
           "Share of person-level records linked to a registered patient (wellbeing: to a referral).",
-          x="delivery_month", metrics=("linkage_rate",), groupby=("source",), time_grain="P1M",
+          x="delivery_month", metrics=("linkage_rate",), groupby=("source_label",), time_grain="P1M",
           number_format=",.1f", y_title="%"),
     Chart("dq_unknown_codes", "Rows with unknown practice or PCN codes", QUALITY, "echarts_timeseries_bar",
           "Records whose practice or PCN code is absent from the practice reference.", x="delivery_month",
-          metrics=("unknown_codes",), groupby=("source",), time_grain="P1M", y_title="Rows"),
+          metrics=("unknown_codes",), groupby=("source_label",), time_grain="P1M", y_title="Rows"),
 )
 
 # ---------------------------------------------------------------- dashboards
@@ -826,12 +869,13 @@ SUPPRESSION_NOTE = ("Counts of 1 to 7 people are shown as *suppressed*; counts o
                     "the nearest 5 at every level, England included, and means and rates come from the "
                     "rounded counts. Suppressed values are never shown as zero.")
 
-# Region and ICB are chosen by name: every published table the dashboards read carries region_name and
-# icb_name beside the codes (the names of the row's region and ICB, NULL where the code is).
+# Areas are chosen by name: every published table the dashboards read by area carries region_name,
+# icb_name and, below ICB level, sub_icb_name and pcn_name beside the codes (the names of the areas the
+# row lies in, NULL where the code is). Other codes are chosen in words (VALUE_LABELS).
 REGION = Filter("NHS England region", "region_name", PCN_MONTH, level="region")
 ICB = Filter("ICB", "icb_name", PCN_MONTH, parents=("region_name",), level="icb")
-SUB_ICB = Filter("Sub-ICB location", "sub_icb_code", PCN_MONTH, parents=("icb_name",), level="sub_icb")
-PCN = Filter("PCN", "pcn_code", PCN_MONTH, parents=("sub_icb_code",), level="pcn")
+SUB_ICB = Filter("Sub-ICB location", "sub_icb_name", PCN_MONTH, parents=("icb_name",), level="sub_icb")
+PCN = Filter("PCN", "pcn_name", PCN_MONTH, parents=("sub_icb_name",), level="pcn")
 FY = Filter("Financial year", "financial_year", PCN_MONTH)
 
 DASHBOARDS = (
@@ -880,8 +924,8 @@ DASHBOARDS = (
             (("pcn_rollout_table", 12),),
         ),
         filters=(REGION, ICB, SUB_ICB, PCN, FY,
-                 Filter("Population", "population", DEMAND, "Referred or engaged", multi=False),
-                 Filter("Subgroup", "subgroup", DEMAND),
+                 Filter("Population", "population_label", DEMAND, "Referred or engaged", multi=False),
+                 Filter("Subgroup", "subgroup_label", DEMAND),
                  Filter("Window (months)", "window_months", DEMAND)),
     ),
     Dashboard(
@@ -905,6 +949,6 @@ DASHBOARDS = (
             (("dq_rejected", 12),),
             (("dq_linkage", 6), ("dq_unknown_codes", 6)),
         ),
-        filters=(Filter("Source", "source", QUALITY),),
+        filters=(Filter("Source", "source_label", QUALITY),),
     ),
 )

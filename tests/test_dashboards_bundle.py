@@ -37,3 +37,20 @@ def test_stale_files_names_every_difference(tmp_path: Path) -> None:
 def test_committed_bundle_is_fresh(capsys: pytest.CaptureFixture[str]) -> None:
     rc = _build_bundle().main(["--check"])
     assert rc == 0, capsys.readouterr().out
+
+
+def test_readers_see_names_not_codes() -> None:
+    """Filters, table columns, axes and series show names and words; a code column is shown only beside
+    the name it belongs to (the PCN table's code next to the PCN's name)."""
+    d = _build_bundle().d
+    codes = {"geography_level", "geography_code", "region_code", "icb_code", "sub_icb_code", "pcn_code", "measure",
+             "category", "design", *d.VALUE_LABELS}
+    beside = {"pcn_code": "pcn_name", "geography_code": "geography_name"}
+    filters = [f.column for dash in d.DASHBOARDS for f in dash.filters]
+    assert not [c for c in filters if c in codes or c.endswith("_code")], "a filter offers codes"
+    for area in ("region_name", "icb_name", "sub_icb_name", "pcn_name"):
+        assert area in filters, f"no filter by {area}"
+    for c in d.CHARTS:
+        shown = [*c.columns, *c.groupby, *([c.x] if c.x else [])]
+        bare = [col for col in shown if col in codes and beside.get(col) not in shown]
+        assert not bare, f"chart {c.key} shows codes {bare}"

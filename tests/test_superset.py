@@ -582,7 +582,9 @@ def test_icb_filter_narrows_tables_published_by_geography_level(superset: str, a
         ("pcn", r[2]) for r in lookup if r[0] == icb}
     nhse = _client(superset, passwords, "nhse")
     in_scope = _in_scope_of("icb_name")
-    assert not _in_scope_of("icb_code") and not _in_scope_of("region_code"), "a filter bar offering codes"
+    assert not any(_in_scope_of(c) for c in ("region_code", "icb_code", "sub_icb_code", "pcn_code")), \
+        "a filter bar offering codes"
+    assert _in_scope_of("sub_icb_name") and _in_scope_of("pcn_name"), "sub-ICB and PCN filters by name"
     by_level = [c for c in queries.bundle_charts(BUNDLE)
                 if c.uuid in in_scope and c.dataset_uuid != pcn_month["uuid"] and c.viz == "table"]
     assert "Demand reduction by ICB, sub-ICB and PCN" in {c.name for c in by_level}

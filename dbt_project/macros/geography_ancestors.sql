@@ -18,45 +18,57 @@
 {%- endmacro %}
 
 
-{#- The names of the region and ICB a row lies in, as select-list items region_name, icb_name, for the
-    dashboards' filter bar (people choose "Midlands", not Y60). `region_names` and `icb_names` are the
-    aliases of int_geography_names joined by geography_name_joins. NULL where the row has no region
-    (England, 'UNK') or no ICB (above ICB level), as the codes are. -#}
-{% macro geography_ancestor_names(region_names='region_names', icb_names='icb_names') -%}
-    {{ region_names }}.geography_name as region_name,
-    {{ icb_names }}.geography_name as icb_name
+{#- The names of the areas a row lies in, as select-list items region_name, icb_name and, with
+    `finer`, sub_icb_name, pcn_name, for the dashboards' filter bar (people choose "Midlands", not Y60,
+    and a PCN by its name, not U12345). The aliases are those geography_name_joins gives
+    int_geography_names. NULL where the row has no such area (England, 'UNK', or above its level), as
+    the codes are. -#}
+{% macro geography_ancestor_names(finer=false) -%}
+    region_names.geography_name as region_name,
+    icb_names.geography_name as icb_name
+    {%- if finer %},
+        sub_icb_names.geography_name as sub_icb_name,
+        pcn_names.geography_name as pcn_name
+    {%- endif %}
 {%- endmacro %}
 
 
 {#- Left joins of int_geography_names for geography_ancestor_names: the region by `region_code` (the
-    row's own, the row-level security key, so a name filter keeps exactly the rows its code would)
-    and the ICB by `icb_code` (an expression: the row's ICB, its own at ICB level). -#}
-{% macro geography_name_joins(region_code, icb_code, region_names='region_names', icb_names='icb_names') -%}
-    left join {{ ref('int_geography_names') }} as {{ region_names }}
+    row's own, the row-level security key, so a name filter keeps exactly the rows its code would),
+    the ICB by `icb_code` and, when given, the sub-ICB location and PCN by `sub_icb_code` and
+    `pcn_code` (expressions: the row's areas, its own included). -#}
+{% macro geography_name_joins(region_code, icb_code, sub_icb_code=none, pcn_code=none) -%}
+    {%- set joins = [('region', 'region_names', region_code), ('icb', 'icb_names', icb_code)] %}
+    {%- if sub_icb_code is not none %}
+        {%- do joins.append(('sub_icb', 'sub_icb_names', sub_icb_code)) %}
+    {%- endif %}
+    {%- if pcn_code is not none %}
+        {%- do joins.append(('pcn', 'pcn_names', pcn_code)) %}
+    {%- endif %}
+    {%- for level, alias, code in joins %}
+    left join {{ ref('int_geography_names') }} as {{ alias }}
         on
-            {{ region_names }}.geography_level = 'region'
-            and {{ region_code }} = {{ region_names }}.geography_code
-    left join {{ ref('int_geography_names') }} as {{ icb_names }}
-        on
-            {{ icb_names }}.geography_level = 'icb'
-            and {{ icb_code }} = {{ icb_names }}.geography_code
+            {{ alias }}.geography_level = '{{ level }}'
+            and {{ code }} = {{ alias }}.geography_code
+    {%- endfor %}
 {%- endmacro %}
 
 
-{#- `relation` (a ref) with the three ancestor code columns (geography_ancestor_codes) and the region
-    and ICB names (geography_ancestor_names) appended. -#}
+{#- `relation` (a ref) with the three ancestor code columns (geography_ancestor_codes) and the names
+    of the region, ICB, sub-ICB location and PCN (geography_ancestor_names) appended. -#}
 {% macro with_geography_ancestors(relation) -%}
     select
-        area_rows.*,
-        {{ geography_ancestor_codes('area_rows', 'hierarchy') }},
-        {{ geography_ancestor_names() }}
-    from {{ relation }} as area_rows
-    left join {{ ref('int_geography_hierarchy') }} as hierarchy
-        on
-            area_rows.geography_level = hierarchy.geography_level
-            and area_rows.geography_code = hierarchy.geography_code
-    {{ geography_name_joins(
-        'area_rows.region_code',
-        "case when area_rows.geography_level = 'icb' then area_rows.geography_code else hierarchy.icb_code end"
-    ) }}
+        located.*,
+        {{ geography_ancestor_names(finer=true) }}
+    from (
+        select
+            area_rows.*,
+            {{ geography_ancestor_codes('area_rows', 'hierarchy') }}
+        from {{ relation }} as area_rows
+        left join {{ ref('int_geography_hierarchy') }} as hierarchy
+            on
+                area_rows.geography_level = hierarchy.geography_level
+                and area_rows.geography_code = hierarchy.geography_code
+    ) as located
+    {{ geography_name_joins('located.region_code', 'located.icb_code', 'located.sub_icb_code', 'located.pcn_code') }}
 {%- endmacro %}

@@ -9,7 +9,7 @@ with mart_rows as (
 -- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
 mart as (
     {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
-        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'cohort_fy', 'window_months'
+        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'sub_icb_name', 'pcn_name', 'cohort_fy', 'window_months'
     ] %}
     select
         {{ published_counts('mart_cohort_attrition', carried) }}
@@ -27,6 +27,8 @@ select
     pcn_code,
     region_name,
     icb_name,
+    sub_icb_name,
+    pcn_name,
     cohort_fy,
     window_months,
     {%- for c in disclosure_table('mart_cohort_attrition').counts %}

@@ -33,17 +33,20 @@ hierarchy as (
 located as (
     select
         points.*,
-        {{ geography_ancestor_codes('points', 'hierarchy') }},
-        {{ geography_ancestor_names() }}
+        {{ geography_ancestor_codes('points', 'hierarchy') }}
     from points
     left join hierarchy
         on
             points.geography_level = hierarchy.geography_level
             and points.geography_code = hierarchy.geography_code
-    {{ geography_name_joins(
-        'points.region_code',
-        "case when points.geography_level = 'icb' then points.geography_code else hierarchy.icb_code end"
-    ) }}
+),
+
+named as (
+    select
+        located.*,
+        {{ geography_ancestor_names(finer=true) }}
+    from located
+    {{ geography_name_joins('located.region_code', 'located.icb_code', 'located.sub_icb_code', 'located.pcn_code') }}
 )
 
 select
@@ -58,6 +61,8 @@ select
     pcn_code,
     region_name,
     icb_name,
+    sub_icb_name,
+    pcn_name,
     cohort_fy,
     population,
     {{ round_count('n_people') }} as n_people,
@@ -89,4 +94,4 @@ select
         '(per_person + cost_avoided_per_person_ci_high - cost_avoided_per_person_gbp) * people_per_pound', 'n_people'
     ) }} as return_per_pound_ci_high,
     {{ suppress_flag(['n_people', 'n_referred', 'people_referred']) }} as is_suppressed
-from located
+from named

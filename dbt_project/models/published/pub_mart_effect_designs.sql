@@ -8,7 +8,8 @@
 -- interval from rows: its box, from the 25th to the 75th percentile, is then the 95% interval.
 {%- set area_columns = [
     'geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code', 'sub_icb_code',
-    'pcn_code', 'region_name', 'icb_name', 'cohort_fy', 'population', 'measure', 'measure_label'
+    'pcn_code', 'region_name', 'icb_name',
+    'sub_icb_name', 'pcn_name', 'cohort_fy', 'population', 'measure', 'measure_label'
 ] %}
 {%- set designs = [
     {'design': 'before_after', 'label': 'Before/after (uncontrolled)', 'axis': 'Before/after',

@@ -9,7 +9,8 @@ with mart_rows as (
 -- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
 mart as (
     {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
-        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'cohort_fy', 'dimension', 'value', 'swemwbs_mean_change'
+        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name',
+        'sub_icb_name', 'pcn_name', 'cohort_fy', 'dimension', 'value', 'swemwbs_mean_change'
     ] %}
     select
         {{ published_counts('mart_equity', carried) }}
@@ -27,6 +28,8 @@ select
     pcn_code,
     region_name,
     icb_name,
+    sub_icb_name,
+    pcn_name,
     cohort_fy,
     dimension,
     value,

@@ -22,6 +22,8 @@ select
     event_study.pcn_code,
     event_study.region_name,
     event_study.icb_name,
+    event_study.sub_icb_name,
+    event_study.pcn_name,
     event_study.cohort_fy,
     event_study.population,
     event_study.measure,

@@ -9,7 +9,8 @@
 {%- set max_half_width = var('headline_max_ci_half_width_pct') %}
 {%- set area_columns = [
     'geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code', 'sub_icb_code',
-    'pcn_code', 'region_name', 'icb_name', 'cohort_fy', 'population', 'measure', 'measure_label', 'measure_order'
+    'pcn_code', 'region_name', 'icb_name',
+    'sub_icb_name', 'pcn_name', 'cohort_fy', 'population', 'measure', 'measure_label', 'measure_order'
 ] %}
 with effects as (
     select *

@@ -9,7 +9,8 @@ with mart_rows as (
 -- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
 mart as (
     {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
-        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'month', 'financial_year', 'category', 'value'
+        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name',
+        'sub_icb_name', 'pcn_name', 'month', 'financial_year', 'category', 'value'
     ] %}
     select
         {{ published_counts('mart_referral_pathway', carried) }}
@@ -35,6 +36,8 @@ select
     mart.pcn_code,
     mart.region_name,
     mart.icb_name,
+    mart.sub_icb_name,
+    mart.pcn_name,
     mart.month,
     mart.financial_year,
     mart.category,

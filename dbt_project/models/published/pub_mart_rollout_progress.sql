@@ -10,7 +10,8 @@ with mart_rows as (
 -- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
 mart as (
     {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
-        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'financial_year', 'as_at_month', 'ambition_financial_year',
+        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name',
+        'sub_icb_name', 'pcn_name', 'financial_year', 'as_at_month', 'ambition_financial_year',
         'is_ambition_year', 'arrs_entitlement_wte', 'link_worker_wte', 'gap_wte', 'wte_pct_of_entitlement',
         'link_worker_wte_years', 'programme_cost_gbp'
     ] %}
@@ -30,6 +31,8 @@ select
     pcn_code,
     region_name,
     icb_name,
+    sub_icb_name,
+    pcn_name,
     financial_year,
     as_at_month,
     {{ round_count('registered_population') }} as registered_population,

@@ -10,7 +10,8 @@ with mart_rows as (
 -- counts NULL where withheld (primary or secondary suppression, docs/methods.md §6)
 mart as (
     {%- set carried = ['geography_level', 'geography_code', 'geography_name', 'region_code', 'icb_code',
-        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name', 'cohort_fy', 'instrument', 'item', 'improvement_direction',
+        'sub_icb_code', 'pcn_code', 'region_name', 'icb_name',
+        'sub_icb_name', 'pcn_name', 'cohort_fy', 'instrument', 'item', 'improvement_direction',
         'baseline_mean', 'followup_mean', 'mean_change', 'mean_change_ci_low', 'mean_change_ci_high'
     ] %}
     select
@@ -39,6 +40,8 @@ select
     pcn_code,
     region_name,
     icb_name,
+    sub_icb_name,
+    pcn_name,
     cohort_fy,
     instrument,
     item,
