@@ -1,4 +1,4 @@
-{{ config(pre_hook="{{ avoid_nested_loops() }}") }}
+{{ config(pre_hook=["{{ avoid_nested_loops() }}", "{{ prefer_hash_aggregation() }}"]) }}
 
 -- Per measure, cohort g and practice: the sums the estimates and their practice-clustered influence
 -- functions are made of (methods §4b/§4c), over usable cells only.
@@ -7,13 +7,7 @@
 -- weight_scope 'cell' weighs a control by all treated of the cell (any area holding the cell's
 -- sub-ICB); a PCN code weighs it by the treated of that PCN only (PCN rows of the mart).
 {%- set base = sdid_base_range() %}
-with measures as (
-    {%- for m in event_measures() %}
-        select '{{ m.measure }}' as measure{{ ' union all' if not loop.last }}
-    {%- endfor %}
-),
-
-cells as (
+with cells as (
     select * from {{ ref('int_sdid_cells') }}
     where is_usable
 ),
@@ -35,17 +29,31 @@ treated_months as (
             and m.month_index between t.g - {{ sdid_lead() }} and t.g + 12
 ),
 
-treated_sums as (
+treated_counts as (
     select
-        ms.measure,
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile,
+        practice_code,
+        count(*) as n_treated,
+        sum(case when is_engaged then 1 else 0 end) as n_engaged
+    from treated
+    group by g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
+),
+
+treated_event_sums as (
+    -- per measure, cell and practice: the treated patients' counts by event month and base-block
+    -- means; a cell-practice with no event of a measure has no row (its sums are 0)
+    select
+        tm.measure,
         t.g,
         t.stratum_sub_icb,
         t.stratum_sex,
         t.stratum_age_band,
         t.stratum_imd_quintile,
         t.practice_code,
-        count(distinct t.patient_key) as n_treated,
-        count(distinct case when t.is_engaged then t.patient_key end) as n_engaged,
         {%- for ev in sdid_events() %}
             sum(case when tm.e = {{ ev.e }} then tm.y else 0 end) as ty_{{ ev.col }},
         {%- endfor %}
@@ -57,32 +65,36 @@ treated_sums as (
         )
         / {{ base[1] - base[0] + 1 }} as engaged_base_sum
     from treated as t
-    cross join measures as ms
-    left join treated_months as tm on t.patient_key = tm.patient_key and ms.measure = tm.measure
+    inner join treated_months as tm on t.patient_key = tm.patient_key
     group by
-        ms.measure, t.g, t.stratum_sub_icb, t.stratum_sex, t.stratum_age_band, t.stratum_imd_quintile,
+        tm.measure, t.g, t.stratum_sub_icb, t.stratum_sex, t.stratum_age_band, t.stratum_imd_quintile,
         t.practice_code
 ),
 
 treated_psi as (
+    -- every usable cell's treated practices, for every measure (cells has a row per measure)
     select
-        ts.measure,
-        ts.g,
-        ts.practice_code,
-        sum(ts.n_treated) as n_treated,
-        sum(ts.n_engaged) as n_engaged,
-        sum(ts.base_sum) as base_sum,
-        sum(ts.engaged_base_sum) as engaged_base_sum,
+        c.measure,
+        tc.g,
+        tc.practice_code,
+        sum(tc.n_treated) as n_treated,
+        sum(tc.n_engaged) as n_engaged,
+        sum(coalesce(ts.base_sum, 0)) as base_sum,
+        sum(coalesce(ts.engaged_base_sum, 0)) as engaged_base_sum,
     {%- for ev in sdid_events() %}
-        sum(ts.ty_{{ ev.col }} - ts.base_sum - ts.n_treated * c.dc_{{ ev.col }})
-            as td_{{ ev.col }}{{ ',' if not loop.last }}
+        sum(
+            coalesce(ts.ty_{{ ev.col }}, 0) - coalesce(ts.base_sum, 0) - tc.n_treated * c.dc_{{ ev.col }}
+        ) as td_{{ ev.col }}{{ ',' if not loop.last }}
     {%- endfor %}
-    from treated_sums as ts
+    from treated_counts as tc
     inner join cells as c
+        on {{ sdid_same_cell('tc', 'c') }}
+    left join treated_event_sums as ts
         on
-            ts.measure = c.measure
-            and {{ sdid_same_cell('ts', 'c') }}
-    group by ts.measure, ts.g, ts.practice_code
+            c.measure = ts.measure
+            and tc.practice_code = ts.practice_code
+            and {{ sdid_same_cell('tc', 'ts') }}
+    group by c.measure, tc.g, tc.practice_code
 ),
 
 control_q as (
