@@ -227,7 +227,8 @@ def restore(folder: Path, key_file: Path | None = None, allow_key_change: bool =
             owner = db.DB_OWNERS.get(name)
             with db.connect("postgres", autocommit=True) as conn:
                 conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(staging)))
-                create = sql.SQL("create database {}").format(sql.Identifier(staging))
+                create = sql.SQL("create database {} template template0 encoding 'UTF8' lc_collate 'C'").format(
+                    sql.Identifier(staging))
                 if owner:
                     create += sql.SQL(" owner {}").format(sql.Identifier(owner))
                 conn.execute(create)
