@@ -227,11 +227,7 @@ def restore(folder: Path, key_file: Path | None = None, allow_key_change: bool =
             owner = db.DB_OWNERS.get(name)
             with db.connect("postgres", autocommit=True) as conn:
                 conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(staging)))
-                create = sql.SQL("create database {} template template0 encoding 'UTF8' lc_collate 'C'").format(
-                    sql.Identifier(staging))
-                if owner:
-                    create += sql.SQL(" owner {}").format(sql.Identifier(owner))
-                conn.execute(create)
+                conn.execute(db.create_database_sql(staging, owner))
             _run([str(pg_tool("pg_restore")), "--exit-on-error", "--dbname", staging, str(folder / info["file"])],
                  env, f"pg_restore of {name}")
             with db.connect("postgres", autocommit=True) as conn:

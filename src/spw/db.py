@@ -39,16 +39,23 @@ def roles_sql() -> str:
     return resources.files("spw").joinpath("sql/roles.sql").read_text()
 
 
+def create_database_sql(name: str, owner: str | None = None) -> sql.Composed:
+    """`create database` with collation C whatever the server's default (see pg.initdb): sorts of
+    text keys (pseudonyms, ODS codes) are the build's largest cost."""
+    stmt = sql.SQL("create database {} template template0 encoding 'UTF8' lc_collate 'C'").format(
+        sql.Identifier(name))
+    if owner:
+        stmt += sql.SQL(" owner {}").format(sql.Identifier(owner))
+    return stmt
+
+
 def bootstrap() -> None:
     """Create databases and roles idempotently, and (re)set login passwords from secrets."""
     with connect("postgres", autocommit=True) as conn:
         existing = {r[0] for r in conn.execute("select datname from pg_database")}
         for name in DATABASES_ORDER:
             if name not in existing:
-                # collation C whatever the server's default (see pg.initdb): sorts of text keys
-                # (pseudonyms, ODS codes) are the build's largest cost
-                conn.execute(sql.SQL("create database {} template template0 encoding 'UTF8' lc_collate 'C'")
-                             .format(sql.Identifier(name)))
+                conn.execute(create_database_sql(name))
     with connect("warehouse", autocommit=True) as conn:
         conn.execute(roles_sql())
         for role in LOGIN_ROLES:
