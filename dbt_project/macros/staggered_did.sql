@@ -5,14 +5,15 @@
     (cast(extract(year from {{ date_expr }}) as integer) * 12 + cast(extract(month from {{ date_expr }}) as integer) - 1)
 {%- endmacro %}
 
-{#- Calendar year of a month number. -#}
+{#- Calendar year of a month number. Divided as a double, not a decimal (12.0 is numeric on Postgres,
+    slow in joins over millions of rows): an integer quotient is exact, any other is 1/12 from one. -#}
 {% macro sdid_year(month_expr) -%}
-    cast(floor(({{ month_expr }}) / 12.0) as integer)
+    cast(floor(cast({{ month_expr }} as {{ type_double() }}) / 12) as integer)
 {%- endmacro %}
 
 {#- 10-year age band at the cohort month (80+ one band), age = calendar year - year of birth. -#}
 {% macro sdid_age_band(month_expr, year_of_birth) -%}
-    least(cast(floor(({{ sdid_year(month_expr) }} - {{ year_of_birth }}) / 10.0) as integer), 8)
+    least(cast(floor(cast({{ sdid_year(month_expr) }} - {{ year_of_birth }} as {{ type_double() }}) / 10) as integer), 8)
 {%- endmacro %}
 
 {#- IMD quintile ceil(decile / 2); 0 = unknown. -#}

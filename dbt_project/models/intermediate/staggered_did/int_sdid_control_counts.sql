@@ -1,24 +1,9 @@
 {{ config(pre_hook="{{ avoid_nested_loops() }}") }}
 
 -- Controls per treated cell, practice and event month (methods §4b): panel patients of cohort g in the
--- cell's stratum at g, not referred by max(m, g). Counted from int_sdid_control_years' groups, so no
--- patient x cohort rows are formed.
-with control_groups as (
-    select
-        practice_code,
-        sex,
-        imd_quintile,
-        g_year,
-        age_band,
-        g_lo,
-        g_hi,
-        ref_month,
-        count(*) as n_patients
-    from {{ ref('int_sdid_control_years') }}
-    group by practice_code, sex, imd_quintile, g_year, age_band, g_lo, g_hi, ref_month
-),
-
-cell_practices as (
+-- cell's stratum at g, not referred by max(m, g). Counted from int_sdid_control_groups, so no patient x
+-- cohort rows are formed.
+with cell_practices as (
     select
         *,
         {{ sdid_year('g') }} as g_year
@@ -37,7 +22,7 @@ select
         as mp_{{ ev.col }}{{ ',' if not loop.last }}
 {%- endfor %}
 from cell_practices as cp
-inner join control_groups as p
+inner join {{ ref('int_sdid_control_groups') }} as p
     on
         cp.practice_code = p.practice_code
         and cp.g_year = p.g_year

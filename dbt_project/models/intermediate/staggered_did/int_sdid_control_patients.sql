@@ -74,8 +74,9 @@ numbered as (
     from patients
 ),
 
-patient_years as (
+patient_years as {{ materialized_cte() }} (
     -- each cohort year with the patients' age band then, so that the join to cells is on equalities
+    -- (built first: joined to the cells' practices before it, a group meets every cell of its practice)
     select
         p.*,
         y.g_year,

@@ -2,9 +2,10 @@
 
 -- Controls' event sums per measure, treated cell, practice and event month (methods §4b): the month's
 -- count (sc_*) and the base-block mean monthly count (scb_*) over the controls of that month.
--- The sparse panel is summed by int_sdid_control_years' groups into one row per measure and group
--- holding the group's monthly series over its cohort year's windows (y_00 ..); a cell then reads
--- its event months from that row by position, so a month is not joined to every cell it serves.
+-- The sparse panel is summed by control group (int_sdid_control_groups, key practice_code, g_year,
+-- group_seq) into one row per measure and group holding the group's monthly series over its cohort
+-- year's windows (y_00 ..); a cell then reads its event months from that row by position, so a month
+-- is not joined to every cell it serves.
 {%- set lead = sdid_lead() %}
 {%- set base = sdid_base_range() %}
 {%- set n_base = base[1] - base[0] + 1 %}
@@ -19,13 +20,8 @@ with group_months as (
     select
         m.measure,
         c.practice_code,
-        c.sex,
-        c.imd_quintile,
         c.g_year,
-        c.age_band,
-        c.g_lo,
-        c.g_hi,
-        c.ref_month,
+        c.group_seq,
         m.month_index - (12 * c.g_year - {{ lead }}) as position,
         cast(sum(m.y) as {{ type_double() }}) as y
     from {{ ref('int_sdid_patient_months') }} as m
@@ -34,9 +30,7 @@ with group_months as (
             m.patient_key = c.patient_key
             and m.month_index between c.g_lo - {{ lead }} and c.g_hi + 12
     where c.ref_month is null or m.month_index < c.ref_month
-    group by
-        m.measure, c.practice_code, c.sex, c.imd_quintile, c.g_year, c.age_band, c.g_lo, c.g_hi, c.ref_month,
-        m.month_index - (12 * c.g_year - {{ lead }})
+    group by m.measure, c.practice_code, c.g_year, c.group_seq, m.month_index - (12 * c.g_year - {{ lead }})
 ),
 -- noqa: disable=LT02
 -- (sqlfluff cannot place the Jinja loops of these select lists)
@@ -46,18 +40,13 @@ group_series as (
     select
         measure,
         practice_code,
-        sex,
-        imd_quintile,
         g_year,
-        age_band,
-        g_lo,
-        g_hi,
-        ref_month,
+        group_seq,
         {%- for r in range(n_positions) %}
             sum(case when position = {{ r }} then y else 0 end) as y_{{ '%02d' % r }}{{ ',' if not loop.last }}
         {%- endfor %}
     from group_months
-    group by measure, practice_code, sex, imd_quintile, g_year, age_band, g_lo, g_hi, ref_month
+    group by measure, practice_code, g_year, group_seq
 ),
 
 cell_practices as (
@@ -85,7 +74,7 @@ served as (
         cp.stratum_age_band,
         cp.stratum_imd_quintile,
         cp.practice_code,
-        {{ sdid_last_control_month('s.ref_month', 'cp.g') }} as last_control_e,
+        {{ sdid_last_control_month('gr.ref_month', 'cp.g') }} as last_control_e,
         {%- for ev in sdid_events() %}
             case cp.k
                 {%- for k in range(12) %}
@@ -102,14 +91,19 @@ served as (
             {%- endfor %}
         end as y_base
     from group_series as s
+    inner join {{ ref('int_sdid_control_groups') }} as gr
+        on
+            s.practice_code = gr.practice_code
+            and s.g_year = gr.g_year
+            and s.group_seq = gr.group_seq
     inner join cell_practices as cp
         on
-            s.practice_code = cp.practice_code
-            and s.g_year = cp.g_year
-            and {{ sdid_same_stratum('cp', 's', 'age_band') }}
+            gr.practice_code = cp.practice_code
+            and gr.g_year = cp.g_year
+            and {{ sdid_same_stratum('cp', 'gr', 'age_band') }}
     where
-        cp.g between s.g_lo and s.g_hi
-        and (s.ref_month is null or s.ref_month > cp.g)
+        cp.g between gr.g_lo and gr.g_hi
+        and (gr.ref_month is null or gr.ref_month > cp.g)
 )
 
 select

@@ -3,7 +3,8 @@
 -- the span of the year's cohorts whose panel the patient is in, and the first referral where it ends a
 -- control window of one of them. Patients who differ only in what those rules do not read (year of
 -- birth within a band, span or referral beyond the year's cohorts) then fall into the same group, so
--- control counts and sums work on groups, not people.
+-- control counts and sums work on groups, not people. group_seq numbers the groups within a practice
+-- and year: (practice_code, g_year, group_seq) is the one key of a group downstream.
 with cohort_months as (
     select distinct g from {{ ref('int_sdid_cell_practices') }}
 ),
@@ -17,7 +18,7 @@ cohort_years as (
     group by {{ sdid_year('g') }}
 ),
 
-patient_years as (
+spans as (
     select
         p.patient_key,
         p.practice_code,
@@ -27,10 +28,24 @@ patient_years as (
         {{ sdid_age_band('y.g_year * 12', 'p.year_of_birth') }} as age_band,
         greatest(p.g_lo, y.g_first) as g_lo,
         least(p.g_hi, y.g_last) as g_hi,
-        p.ref_month
+        -- a referral that ends no control window of the year's cohorts reads as never referred
+        case
+            when {{ sdid_last_control_month('p.ref_month', 'least(p.g_hi, y.g_last)') }} < 12 then p.ref_month
+        end as ref_month
     from {{ ref('int_sdid_patients') }} as p
     inner join cohort_years as y
         on p.g_lo <= y.g_last and p.g_hi >= y.g_first
+),
+
+patient_years as (
+    select
+        *,
+        dense_rank() over (
+            partition by practice_code, g_year order by sex, imd_quintile, age_band, g_lo, g_hi, ref_month
+        ) as group_seq
+    from spans
+    -- referred by the first cohort of the span: a control of none of them
+    where ref_month is null or ref_month > g_lo
 )
 
 select
@@ -39,11 +54,9 @@ select
     py.sex,
     py.imd_quintile,
     py.g_year,
+    py.group_seq,
     py.age_band,
     py.g_lo,
     py.g_hi,
-    -- a referral that ends no control window of the year's cohorts reads as never referred
-    case when {{ sdid_last_control_month('py.ref_month', 'py.g_hi') }} < 12 then py.ref_month end as ref_month
+    py.ref_month
 from patient_years as py
--- referred by the first cohort of the span: a control of none of them
-where py.ref_month is null or py.ref_month > py.g_lo

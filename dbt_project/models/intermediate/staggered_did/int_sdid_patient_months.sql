@@ -3,7 +3,8 @@
 -- can be in the panel of a cohort with treated patients, up to the data cut-off. Months outside every
 -- such cohort's window the patient can take part in are left out. Each source is read once: one pass
 -- sums a patient-month's events of every measure counted on it (definitions in macros/measures.sql),
--- as int_patient_timelines does, instead of one pass per measure.
+-- as int_patient_timelines does, instead of one pass per measure, and keeps the panel's months before
+-- they are split by measure.
 {%- set measures = event_measures() %}
 
 with
@@ -35,7 +36,7 @@ patients as (
 -- (sqlfluff cannot place the Jinja loops of these select lists)
 {%- for s in event_sources() %}
 
-    {{ s.name }}_months as (
+    {{ s.name }}_sums as (
         -- y_<m>: the sum of the month's values of measure m; n_<m>: its events, for a measure with a
         -- value (a month whose events are worth 0 bed days is still in the panel)
         select
@@ -57,6 +58,14 @@ patients as (
         where a.{{ s.date }} <= c.panel_cutoff_date
         group by a.patient_key, {{ sdid_month('a.' ~ s.date) }}
     ),
+
+    {{ s.name }}_months as (
+        -- the panel's months only, kept before the split by measure: a patient-month is joined once
+        select m.*
+        from {{ s.name }}_sums as m
+        inner join patients as p on m.patient_key = p.patient_key
+        where m.month_index between p.first_month and p.last_month
+    ),
 {%- endfor %}
 
 monthly as (
@@ -74,10 +83,8 @@ monthly as (
 -- noqa: enable=LT02
 
 select
-    m.measure,
-    m.patient_key,
-    m.month_index,
-    m.y
-from monthly as m
-inner join patients as p on m.patient_key = p.patient_key
-where m.month_index between p.first_month and p.last_month
+    measure,
+    patient_key,
+    month_index,
+    y
+from monthly

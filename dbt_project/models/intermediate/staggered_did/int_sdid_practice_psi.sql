@@ -17,12 +17,19 @@ treated as (
 ),
 
 treated_months as (
+    -- the treated patients' panel months of their window, with their cell and practice
     select
         m.measure,
-        t.patient_key,
+        t.g,
+        t.stratum_sub_icb,
+        t.stratum_sex,
+        t.stratum_age_band,
+        t.stratum_imd_quintile,
+        t.practice_code,
+        t.is_engaged,
         m.month_index - t.g as e,
         m.y
-    from treated as t
+    from {{ ref('int_sdid_treated') }} as t
     inner join {{ ref('int_sdid_patient_months') }} as m
         on
             t.patient_key = m.patient_key
@@ -47,28 +54,25 @@ treated_event_sums as (
     -- per measure, cell and practice: the treated patients' counts by event month and base-block
     -- means; a cell-practice with no event of a measure has no row (its sums are 0)
     select
-        tm.measure,
-        t.g,
-        t.stratum_sub_icb,
-        t.stratum_sex,
-        t.stratum_age_band,
-        t.stratum_imd_quintile,
-        t.practice_code,
+        measure,
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile,
+        practice_code,
         {%- for ev in sdid_events() %}
-            sum(case when tm.e = {{ ev.e }} then tm.y else 0 end) as ty_{{ ev.col }},
+            sum(case when e = {{ ev.e }} then y else 0 end) as ty_{{ ev.col }},
         {%- endfor %}
-        cast(sum(case when tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end) as {{ type_double() }})
+        cast(sum(case when e between {{ base[0] }} and {{ base[1] }} then y else 0 end) as {{ type_double() }})
         / {{ base[1] - base[0] + 1 }} as base_sum,
         cast(
-            sum(case when t.is_engaged and tm.e between {{ base[0] }} and {{ base[1] }} then tm.y else 0 end)
+            sum(case when is_engaged and e between {{ base[0] }} and {{ base[1] }} then y else 0 end)
             as {{ type_double() }}
         )
         / {{ base[1] - base[0] + 1 }} as engaged_base_sum
-    from treated as t
-    inner join treated_months as tm on t.patient_key = tm.patient_key
-    group by
-        tm.measure, t.g, t.stratum_sub_icb, t.stratum_sex, t.stratum_age_band, t.stratum_imd_quintile,
-        t.practice_code
+    from treated_months
+    group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
 ),
 
 treated_psi as (
