@@ -60,14 +60,19 @@ def _pct(v: object) -> str:
 
 
 def _nothing_new(landing: Path) -> bool:
-    """True when every landed file is already in the ledger and the marts exist: a re-run of the
-    pipeline would load nothing, so a second `make demo` skips it."""
+    """True when every landed file is already in the ledger, the marts exist and the last build's
+    published tables were swapped in: a re-run of the pipeline would load nothing, so a second
+    `make demo` skips it. A build whose published tables failed (they wait in published_shadow)
+    is not skipped, so the next `make demo` builds again instead of serving the old tables."""
     import hashlib
 
     files = sorted(p for p in landing.glob("*/*.csv") if not p.name.startswith("."))
-    with db.connect("warehouse", "spw_analyst") as conn:
-        built = conn.execute("select to_regclass('marts.mart_demand_reduction') is not null").fetchone()[0]
-        if not built:
+    with db.connect("warehouse") as conn:
+        # pg_tables lists every schema's tables whatever the role may read
+        built, waiting = conn.execute(
+            "select to_regclass('marts.mart_demand_reduction') is not null, "
+            "(select count(*) from pg_tables where schemaname = 'published_shadow')").fetchone()
+        if not built or waiting:
             return False
         known = {r[0] for r in conn.execute("select distinct sha256 from audit.file_loads")}
     return all(hashlib.sha256(p.read_bytes()).hexdigest() in known for p in files)
