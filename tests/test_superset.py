@@ -218,6 +218,29 @@ def test_warehouse_connections_are_reused_and_reset(pg_server: str) -> None:
     assert out["work_mem"] != "7MB" and out["locks"] == 0, out
 
 
+def test_function_guard_keeps_its_verdict_per_sql_text(pg_server: str) -> None:
+    """SQL_QUERY_MUTATOR parses a text once: a repeat is answered from the kept verdict, and a refused
+    or unparseable text is refused again."""
+    out = _with_config(
+        "from superset_hooks import sql_guard\n"
+        "def verdict(sql):\n"
+        "    try:\n"
+        "        return m.SQL_QUERY_MUTATOR(sql) == sql\n"
+        "    except Exception as exc:\n"
+        "        return type(exc).__name__\n"
+        "texts = [\"select query_to_xml('select 1', true, true, '')\", 'select region_name from published.x',\n"
+        "         'select from (']\n"
+        "first = [verdict(t) for t in texts]\n"
+        "parsed = sql_guard.disallowed_in.cache_info().misses\n"
+        "again = [verdict(t) for t in texts]\n"
+        "print(json.dumps({'first': first, 'again': again,\n"
+        "                  'parsed_again': sql_guard.disallowed_in.cache_info().misses - parsed}))\n")
+    refused = "SupersetDisallowedSQLFunctionException"
+    assert out["first"] == [refused, True, refused]
+    assert out["again"] == out["first"]
+    assert out["parsed_again"] == 0
+
+
 def test_each_user_queries_the_warehouse_as_the_login_of_their_region(pg_server: str) -> None:
     """superset_config.DB_CONNECTION_MUTATOR, as Superset calls it: the engine of a regional user logs in
     as that region's login, a national user as the national one, anyone else as the no-rows login."""

@@ -9,6 +9,7 @@ with a clear message, and covers functions the database still allows.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from superset.exceptions import SupersetDisallowedSQLFunctionException
@@ -48,11 +49,24 @@ def refuse_disallowed_functions(sql: str, database: Any = None, **_: Any) -> str
     """
     if database is not None and database.db_engine_spec.engine != "postgresql":
         return sql
+    found = disallowed_in(sql)
+    if found is None:
+        raise SupersetDisallowedSQLFunctionException({"(SQL that cannot be parsed)"})
+    if found:
+        raise SupersetDisallowedSQLFunctionException(set(found))
+    return sql
+
+
+# Every user of a chart sends the same SQL (regions differ by warehouse login, not by SQL text), and
+# parsing it is about a tenth of a warehouse query's cost in Superset (docs/benchmarks.md#dashboards):
+# the verdict is a function of the text alone, so it is kept per process for the most recent texts.
+@lru_cache(maxsize=2048)
+def disallowed_in(sql: str) -> frozenset[str] | None:
+    """The disallowed functions the SQL calls (empty: none), or None when it does not parse."""
     try:
         script = SQLScript(sql, "postgresql")
-    except Exception as exc:  # noqa: BLE001 - any parse failure
-        raise SupersetDisallowedSQLFunctionException({"(SQL that cannot be parsed)"}) from exc
-    if script.check_functions_present(set(POSTGRESQL)):
-        raise SupersetDisallowedSQLFunctionException(
-            {name for name in POSTGRESQL if script.check_functions_present({name})})
-    return sql
+    except Exception:  # noqa: BLE001 - any parse failure
+        return None
+    if not script.check_functions_present(set(POSTGRESQL)):
+        return frozenset()
+    return frozenset(name for name in POSTGRESQL if script.check_functions_present({name}))
