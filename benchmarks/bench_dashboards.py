@@ -73,6 +73,9 @@ BROWSER_CONNECTIONS = 6
 # dashboard, its charts and datasets and its favourite status together; then, all at once and so
 # queued on the 6 connections, a chart-data request per chart in layout order, the filter state, a
 # drill lookup (drill_info) per dataset the charts read and a chart-data request for each native filter's values.
+# Re-recorded 2026-12-07 after readers got spw_reader instead of Gamma (dashboards/security/roles.yaml):
+# the same requests without the drill lookups, which the frontend sends only for a login that may drill
+# (see Browser.drills); of the demo logins only the analyst (Gamma) still may.
 # Left out: static files (cached by the browser), the colour-scheme PUT that readers are refused (403)
 # and the event-log beacon sent seconds later.
 DASHBOARD_COLUMNS = ("id,slug,url,dashboard_title,published,css,theme,json_metadata,position_json,certified_by,"
@@ -199,7 +202,7 @@ def run_level(clients: list, bodies: list[dict], users: int, total: int, mode: s
 
 @dataclass(frozen=True)
 class Call:
-    kind: str  # "page", "metadata", "chart", "filter" (a native filter's values) or "other"
+    kind: str  # "page", "metadata", "chart", "filter" (a native filter's values), "drill" or "other"
     method: str
     path: str
     body: dict | None = None
@@ -262,9 +265,19 @@ def dashboard_opens(admin, bundle_dir: Path, force: bool) -> list[DashboardOpen]
              Call("metadata", "GET", f"/api/v1/dashboard/favorite_status/?q=!({did})")),
             (*chart_calls,
              Call("other", "POST", f"/api/v1/dashboard/{did}/filter_state?tab_id=1", {"value": json.dumps(state)}),
-             *[Call("other", "GET", f"/api/v1/dataset/{i}/drill_info/?q=(dashboard_id:{did})") for i in datasets],
+             *[Call("drill", "GET", f"/api/v1/dataset/{i}/drill_info/?q=(dashboard_id:{did})") for i in datasets],
              *filters)))
     return opens
+
+
+def may_drill(user: dict[str, Any]) -> bool:
+    """Whether Superset 6.1's frontend asks for drill_info on a dashboard open (its useDatasetDrillInfo
+    runs unless the login can neither drill to detail nor drill by), from /api/v1/me/roles/."""
+    held = {(p, v) for perms in user["roles"].values() for p, v in perms}
+    info = ("can_get_drill_info", "Dataset") in held
+    drill = ("can_explore", "Superset") in held or ("can_drill", "Dashboard") in held
+    return info and drill and (("can_samples", "Datasource") in held
+                               or ("can_write", "ExploreFormDataRestApi") in held)
 
 
 class Browser:
@@ -296,6 +309,7 @@ class Browser:
         if csrf.status_code != 200:
             raise SystemExit(f"form login failed for {username}: HTTP {csrf.status_code}")
         self.session.headers.update({"X-CSRFToken": csrf.json()["result"], "Referer": base_url})
+        self.drills = may_drill(self.session.get(f"{base_url}/api/v1/me/roles/", timeout=60).json()["result"])
         self.pool = ThreadPoolExecutor(max_workers=BROWSER_CONNECTIONS)
         self.retries = 0
         self._lock = threading.Lock()
@@ -317,8 +331,9 @@ class Browser:
         return call, (time.perf_counter() - t0) * 1000, resp.status_code < 300
 
     def send_all(self, calls: tuple[Call, ...]) -> list[tuple[Call, float, bool]]:
-        """Every call at once, as the page asks; the connections take them in order, 6 at a time."""
-        return list(self.pool.map(self.send, calls))
+        """Every call at once, as the page asks; the connections take them in order, 6 at a time.
+        Drill lookups only for a login that may drill, as the frontend does."""
+        return list(self.pool.map(self.send, [c for c in calls if c.kind != "drill" or self.drills]))
 
     def close(self) -> None:
         self.pool.shutdown()
@@ -428,9 +443,10 @@ def patients_in_warehouse() -> int | None:
 
 
 def _describe_opens(opens: list[DashboardOpen]) -> str:
-    return "; ".join(f"`{o.slug}` {1 + len(o.metadata) + len(o.data)} "
+    return "; ".join(f"`{o.slug}` {1 + len(o.metadata) + sum(c.kind != 'drill' for c in o.data)} "
                      f"({_count(sum(c.kind == 'chart' for c in o.data), 'chart')}, "
-                     f"{_count(sum(c.kind == 'filter' for c in o.data), 'filter')})" for o in opens)
+                     f"{_count(sum(c.kind == 'filter' for c in o.data), 'filter')}; "
+                     f"+{sum(c.kind == 'drill' for c in o.data)} drill lookups)" for o in opens)
 
 
 def _count(n: int, noun: str) -> str:
@@ -467,10 +483,11 @@ def render(results: list[LevelResult], readers: list[ReaderResult], sizes: dict[
             f"Each reader logs in through the login form and then, for {reader_seconds:.0f} s, opens one of "
             "the four dashboards at random, sending the requests Superset 6.1's frontend sends to open it "
             "(recorded from Chromium): the page; the dashboard, its charts, its datasets and its favourite "
-            "status; then at once a chart-data request per chart, the filter state, a drill lookup "
-            "(`drill_info`) per dataset and a chart-data request per native filter's values, at most "
-            f"{BROWSER_CONNECTIONS} at a time (a browser's limit per host). Requests per open: "
-            f"{_describe_opens(opens)}. Then the reader reads for a think time drawn uniformly from "
+            "status; then at once a chart-data request per chart, the filter state, a chart-data request "
+            "per native filter's values and, for a login that may drill (of the demo logins the analyst "
+            "only: the readers' `spw_reader` role holds no drill permission), a drill lookup (`drill_info`) "
+            f"per dataset, at most {BROWSER_CONNECTIONS} at a time (a browser's limit per host). Requests per "
+            f"open: {_describe_opens(opens)}. Then the reader reads for a think time drawn uniformly from "
             f"{THINK_SECONDS[0]:.0f} to {THINK_SECONDS[1]:.0f} s (the short end of reading a dashboard of 4 "
             "to 23 charts and tables; chosen before measuring) and opens another. Readers arrive spread "
             "over the first think time. Realistic levels start with an empty result cache, as after a "
