@@ -27,7 +27,7 @@ with group_months as (
     from {{ ref('int_sdid_patient_months') }} as m
     inner join {{ ref('int_sdid_control_years') }} as c
         on
-            m.patient_key = c.patient_key
+            m.patient_seq = c.patient_seq
             and m.month_index between c.g_lo - {{ lead }} and c.g_hi + 12
     where c.ref_month is null or m.month_index < c.ref_month
     group by m.measure, c.practice_code, c.g_year, c.group_seq, m.month_index - (12 * c.g_year - {{ lead }})

@@ -20,7 +20,7 @@ cohort_years as (
 
 spans as (
     select
-        p.patient_key,
+        p.patient_seq,
         p.practice_code,
         p.sex,
         p.imd_quintile,
@@ -49,7 +49,7 @@ patient_years as (
 )
 
 select
-    py.patient_key,
+    py.patient_seq,
     py.practice_code,
     py.sex,
     py.imd_quintile,

@@ -26,6 +26,7 @@ patients as (
     -- the months of the cohorts' windows the patient can be in
     select
         p.patient_key,
+        p.patient_seq,
         greatest(p.g_lo, r.g_min) - {{ sdid_lead() }} as first_month,
         least(p.g_hi, r.g_max) + 12 as last_month
     from {{ ref('int_sdid_patients') }} as p
@@ -60,8 +61,17 @@ patients as (
     ),
 
     {{ s.name }}_months as (
-        -- the panel's months only, kept before the split by measure: a patient-month is joined once
-        select m.*
+        -- the panel's months only, kept before the split by measure: a patient-month is joined once;
+        -- from here on the patient is its bigint patient_seq
+        select
+            p.patient_seq,
+            m.month_index,
+            {%- for m in measures if m.source == s.name %}
+                {%- if 'value' in m %}
+                m.n_{{ m.measure }},
+                {%- endif %}
+                m.y_{{ m.measure }}{{ ',' if not loop.last }}
+            {%- endfor %}
         from {{ s.name }}_sums as m
         inner join patients as p on m.patient_key = p.patient_key
         where m.month_index between p.first_month and p.last_month
@@ -72,7 +82,7 @@ monthly as (
     {%- for m in measures %}
         select
             '{{ m.measure }}' as measure,
-            patient_key,
+            patient_seq,
             month_index,
             y_{{ m.measure }} as y
         from {{ m.source }}_months
@@ -84,7 +94,7 @@ monthly as (
 
 select
     measure,
-    patient_key,
+    patient_seq,
     month_index,
     y
 from monthly

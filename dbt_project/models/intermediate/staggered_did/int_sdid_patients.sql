@@ -1,6 +1,7 @@
 -- One row per registered patient who can be in the panel of some cohort (methods §4b): the cohort
 -- months g the patient's registration and life cover (g_lo .. g_hi), the first referral month and the
--- stratum attributes that do not depend on g.
+-- stratum attributes that do not depend on g. patient_seq is a bigint key for the panel's joins:
+-- hashing and storing 64-character pseudonyms for every patient-month costs more than the joins do.
 with cutoff as (
     select
         cutoff_date,
@@ -21,10 +22,22 @@ referrals as (
     from {{ ref('int_index_referrals') }}
 ),
 
+practice_numbers as (
+    -- practices numbered in code order; patients are then numbered within their practice, so that no
+    -- window sorts every patient at once (one partition on a distributed engine)
+    select
+        practice_code,
+        row_number() over (order by practice_code) as practice_number
+    from (select distinct practice_code from patients) as pr
+),
+
 spans as (
     -- first and last month the patient is registered and alive for the whole month
     select
         p.patient_key,
+        -- 10^8 leaves room for any practice's list (the largest in England hold about 10^5 patients)
+        cast(n.practice_number as {{ dbt.type_bigint() }}) * 100000000
+        + row_number() over (partition by p.practice_code order by p.patient_key) as patient_seq,
         p.practice_code,
         p.sex,
         p.year_of_birth,
@@ -36,10 +49,12 @@ spans as (
             coalesce(cast({{ dbt.dateadd('day', -1, 'p.date_of_death') }} as date), {{ open_end_date() }})
         ) as last_day
     from patients as p
+    inner join practice_numbers as n on p.practice_code = n.practice_code
 )
 
 select
     s.patient_key,
+    s.patient_seq,
     s.practice_code,
     s.sex,
     s.year_of_birth,

@@ -32,7 +32,7 @@ treated_months as (
     from {{ ref('int_sdid_treated') }} as t
     inner join {{ ref('int_sdid_patient_months') }} as m
         on
-            t.patient_key = m.patient_key
+            t.patient_seq = m.patient_seq
             and m.month_index between t.g - {{ sdid_lead() }} and t.g + 12
 ),
 

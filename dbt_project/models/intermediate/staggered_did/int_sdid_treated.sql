@@ -19,6 +19,7 @@ geography as (
 located as (
     select
         p.patient_key,
+        p.patient_seq,
         p.ref_month as g,
         r.g_date,
         p.practice_code,
@@ -43,6 +44,7 @@ located as (
 
 select
     patient_key,
+    patient_seq,
     g,
     g_date,
     {{ financial_year('g_date') }} as cohort_fy,
