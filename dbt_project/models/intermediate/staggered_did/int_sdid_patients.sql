@@ -1,7 +1,8 @@
 -- One row per registered patient who can be in the panel of some cohort (methods §4b): the cohort
 -- months g the patient's registration and life cover (g_lo .. g_hi), the first referral month and the
--- stratum attributes that do not depend on g. patient_seq is a bigint key for the panel's joins:
--- hashing and storing 64-character pseudonyms for every patient-month costs more than the joins do.
+-- stratum attributes that do not depend on g. patient_seq is the key of the panel and its joins: a
+-- bigint is cheaper to hash and store for every patient-month than the 64-character pseudonym. It
+-- holds within one build only (a new patient renumbers the practice), like the build itself.
 with cutoff as (
     select
         cutoff_date,
