@@ -469,6 +469,37 @@ def test_steering_group_roles_have_no_sql_lab(superset: str, passwords: dict[str
     assert "sql_lab" in analyst.get("/api/v1/me/roles/")["result"]["roles"]
 
 
+# What lets Superset 6.1's frontend drill (to detail, or by): it asks for a dataset's drill_info on every
+# dashboard open only when a role holds can_get_drill_info with can_explore or can_drill.
+DRILL_PERMISSIONS = {("can_get_drill_info", "Dataset"), ("can_drill", "Dashboard"), ("can_samples", "Datasource"),
+                     ("can_explore", "Superset")}
+
+
+def _permissions(api: SupersetClient) -> set[tuple[str, str]]:
+    roles = api.get("/api/v1/me/roles/")["result"]["roles"]
+    return {(p, v) for perms in roles.values() for p, v in perms}
+
+
+def test_readers_cannot_drill_or_edit_and_the_analyst_can(superset: str, admin: SupersetClient,
+                                                           passwords: dict[str, str]) -> None:
+    """Steering groups and NHS England hold spw_reader, not Gamma: no drilling, Explore or editing, so
+    their dashboards send no drill_info lookups (the dashboards still render: the Chromium tests)."""
+    ds = dataset_ids(admin)
+    dashboard = next(d["id"] for d in admin.list_all("dashboard", ["id", "slug"])
+                     if d["slug"] == "regional-steering-group")
+    drill_info = f"{superset}/api/v1/dataset/{min(ds.values())}/drill_info/?q=(dashboard_id:{dashboard})"
+    for user in ("region_y60", "nhse", "norole"):
+        api = _client(superset, passwords, user)
+        assert "Gamma" not in api.get("/api/v1/me/roles/")["result"]["roles"], user
+        held = _permissions(api)
+        assert not held & DRILL_PERMISSIONS, f"{user}: {held & DRILL_PERMISSIONS}"
+        assert not {("can_write", "Chart"), ("can_write", "Dashboard"), ("can_read", "RowLevelSecurity")} & held
+        assert api.session.get(drill_info, timeout=60).status_code == 403, user
+    analyst = _client(superset, passwords, "analyst")
+    assert {("can_get_drill_info", "Dataset"), ("can_explore", "Superset")} <= _permissions(analyst)
+    assert analyst.session.get(drill_info, timeout=60).status_code == 200
+
+
 # Ad-hoc columns a regional login may send to /api/v1/chart/data (Superset checks no function list
 # there): each would read every region of the published tables through SQL given as a string.
 AD_HOC_SQL = {

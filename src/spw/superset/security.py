@@ -81,6 +81,10 @@ def _role_permissions(cat: Catalogue, role: dict[str, Any]) -> list[int]:
             if key is None:
                 raise SpwError(f"no datasource_access permission for dataset {table}")
             wanted.append(cat.perms[key])
+    for permission, view in role.get("permissions", []):
+        if (permission, view) not in cat.perms:
+            raise SpwError(f"role {role['name']}: Superset has no permission {permission} on {view}")
+        wanted.append(cat.perms[(permission, view)])
     if role.get("database_access"):
         key = next((k for k in cat.perms if k[0] == "database_access" and k[1].startswith("[Warehouse")), None)
         if key is None:
