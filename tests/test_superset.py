@@ -500,6 +500,20 @@ def test_readers_cannot_drill_or_edit_and_the_analyst_can(superset: str, admin: 
     assert analyst.session.get(drill_info, timeout=60).status_code == 200
 
 
+def test_security_catalogue_holds_every_permission_of_the_metadata_db(superset: str, admin: SupersetClient) -> None:
+    """The roles are applied from the REST list of permission-resource pairs: it must hold every pair
+    Superset has (its pages once overlapped on a fresh metadata DB and lost 19, can_get on MenuApi among
+    them), and every pair roles.yaml names must be one a fresh `superset init` creates."""
+    with db.connect("superset", "spw_superset") as conn:
+        pairs = {(p, v) for p, v in conn.execute(
+            "select p.name, v.name from ab_permission_view pv join ab_permission p on p.id = pv.permission_id"
+            " join ab_view_menu v on v.id = pv.view_menu_id")}
+    catalogue = security._catalogue(admin, bundle.bundle_tables(BUNDLE))
+    assert set(catalogue.perms) == pairs
+    named = {tuple(p) for role in security.load("roles.yaml")["roles"] for p in role.get("permissions", [])}
+    assert named and not named - pairs, sorted(named - pairs)
+
+
 # Ad-hoc columns a regional login may send to /api/v1/chart/data (Superset checks no function list
 # there): each would read every region of the published tables through SQL given as a string.
 AD_HOC_SQL = {

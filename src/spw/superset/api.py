@@ -46,19 +46,35 @@ class SupersetClient:
     def delete(self, path: str, **kwargs: Any) -> Any:
         return self.request("DELETE", path, **kwargs)
 
-    def list_all(self, resource: str, columns: list[str] | None = None, page_size: int = 100) -> list[dict]:
-        """Every row of a list endpoint (/api/v1/<resource>/), following pages."""
+    def list_all(self, resource: str, columns: list[str] | None = None, page_size: int = 100,
+                 order_column: str | None = None) -> list[dict]:
+        """Every row of a list endpoint (/api/v1/<resource>/), following pages.
+
+        Pages are LIMIT/OFFSET queries, and an endpoint without a default order (Flask-AppBuilder's
+        security lists: roles, users, permissions-resources) leaves the row order to PostgreSQL's plan,
+        which can differ between pages: rows then come twice and others never. Pass `order_column`
+        (e.g. "id", where the endpoint allows ordering by it) whenever a list may span pages; a list
+        whose pages overlapped is refused rather than returned short.
+        """
         rows: list[dict] = []
         page = 0
         while True:
             q: dict[str, Any] = {"page": page, "page_size": page_size}
             if columns:
                 q["columns"] = columns
+            if order_column:
+                q.update({"order_column": order_column, "order_direction": "asc"})
             batch = self.get(f"/api/v1/{resource}/", params={"q": _rison(q)})
             rows.extend(batch["result"])
             if len(rows) >= batch.get("count", 0) or not batch["result"]:
-                return rows
+                break
             page += 1
+        ids = [r["id"] for r in rows if "id" in r]
+        if len(ids) == len(rows) and len(set(ids)) < len(ids):
+            raise SpwError(f"/api/v1/{resource}/: {len(ids) - len(set(ids))} of {len(ids)} rows came on more than "
+                           "one page (no stable order across pages), so others were missed; list it with an "
+                           "order_column")
+        return rows
 
 
 def _rison(obj: Any) -> str:

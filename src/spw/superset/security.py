@@ -54,14 +54,15 @@ class Catalogue:
 
 
 def _catalogue(api: SupersetClient, tables: list[str]) -> Catalogue:
-    roles = {r["name"]: r["id"] for r in api.list_all("security/roles", ["id", "name"])}
+    # Flask-AppBuilder's security lists have no default order: page them by id (api.list_all).
+    roles = {r["name"]: r["id"] for r in api.list_all("security/roles", ["id", "name"], order_column="id")}
     found = {d["table_name"]: d["id"] for d in api.list_all("dataset", ["id", "table_name", "schema"])
              if d["schema"] == "published"}
     missing = [t for t in tables if t not in found]
     if missing:
         raise SpwError(f"datasets missing in Superset (import the bundle first): {', '.join(missing)}")
     perms = {}
-    for pv in api.list_all("security/permissions-resources"):
+    for pv in api.list_all("security/permissions-resources", order_column="id"):
         perms[(pv["permission"]["name"], pv["view_menu"]["name"])] = pv["id"]
     return Catalogue(roles, {t: found[t] for t in tables}, perms)
 
@@ -83,7 +84,11 @@ def _role_permissions(cat: Catalogue, role: dict[str, Any]) -> list[int]:
             wanted.append(cat.perms[key])
     for permission, view in role.get("permissions", []):
         if (permission, view) not in cat.perms:
-            raise SpwError(f"role {role['name']}: Superset has no permission {permission} on {view}")
+            on_view = sorted(p for p, v in cat.perms if v == view)
+            raise SpwError(f"role {role['name']}: Superset has no permission {permission} on {view} (of the "
+                           f"{len(cat.perms)} permission-resource pairs it lists, {view} has "
+                           f"{', '.join(on_view) or 'none'}); roles.yaml may name only pairs that "
+                           "`superset init` creates")
         wanted.append(cat.perms[(permission, view)])
     if role.get("database_access"):
         key = next((k for k in cat.perms if k[0] == "database_access" and k[1].startswith("[Warehouse")), None)
@@ -102,7 +107,8 @@ def apply_roles(api: SupersetClient, cat: Catalogue, config: dict[str, Any]) -> 
 
 
 def apply_users(api: SupersetClient, cat: Catalogue, config: dict[str, Any]) -> dict[str, str]:
-    existing = {u["username"]: u["id"] for u in api.list_all("security/users", ["id", "username"])}
+    existing = {u["username"]: u["id"] for u in api.list_all("security/users", ["id", "username"],
+                                                                order_column="id")}
     passwords = {}
     for user in config["demo_users"]:
         missing = [r for r in user["roles"] if r not in cat.roles]
