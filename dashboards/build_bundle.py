@@ -100,8 +100,8 @@ def _column(name: str, typ: str, expression: str | None = None) -> dict[str, Any
 
 def calculated(ds: d.Dataset, physical: dict[str, str]) -> dict[str, tuple[str, str]]:
     """The dataset's calculated columns: its own, and `<code>_label` in words for each text code column
-    of d.VALUE_LABELS the table has (name -> type), unless the table has that label itself."""
-    words = {f"{c}_label": d.in_words(c) for c in d.VALUE_LABELS
+    of the seed ref_value_labels the table has (name -> type), unless the table has that label itself."""
+    words = {f"{c}_label": d.in_words(c) for c in d.value_labels()
              if physical.get(c) == "TEXT" and f"{c}_label" not in physical}
     return {**words, **ds.calculated}
 

@@ -7,7 +7,10 @@ NULL in the published tables; tables show them through `*_shown` calculated colu
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
 
 DATABASE_NAME = "Warehouse (published)"
 COLOR_SCHEME = "nhsAccessible"  # defined in superset_config.py, WCAG 2.2 AA contrast on white
@@ -271,36 +274,30 @@ DESCRIPTIONS = {
 
 # What people read instead of the codes the published tables keep for analysts (measures, referral
 # vocabulary and areas have theirs in the warehouse: seeds ref_measure_labels, ref_referral_vocabulary
-# and the ODS names). A calculated column `<code column>_label` of each dataset that has the code
-# column prints the word; a code without one prints as it is, so a new code shows rather than vanishes.
-VALUE_LABELS: dict[str, dict[str, str]] = {
-    "geography_level": {"england": "England", "region": "Region", "icb": "ICB", "sub_icb": "Sub-ICB location",
-                        "pcn": "PCN"},
-    "population": {"referred": "Referred", "engaged": "Engaged"},
-    # financial years read as they are ("2023/24"); `all` is every cohort year together
-    "cohort_fy": {"all": "All years"},
-    "subgroup": {"all": "Everyone", "frequent_attenders": "Frequent attenders",
-                 "ltc": "Long-term condition", "ltc_under_80": "Long-term condition, under 80",
-                 "ltc_80_plus": "Long-term condition, 80 and over"},
-    "dimension": {"all": "Everyone", "imd_quintile": "Deprivation (IMD quintile)", "age_band": "Age band",
-                  "sex": "Sex", "ethnic_group": "Ethnic group"},
-    # equity groups: IMD quintiles and age bands read as they are
-    "value": {"all": "Everyone", "1": "1 (most deprived)", "5": "5 (least deprived)", "female": "Female",
-              "male": "Male", "indeterminate": "Indeterminate", "not_known": "Not known", "unknown": "Unknown",
-              "asian": "Asian", "black": "Black", "mixed": "Mixed", "white": "White", "other": "Other",
-              "not_stated": "Not stated"},
-    "item": {"total": "Total score", "life_satisfaction": "Life satisfaction", "worthwhile": "Worthwhile",
-             "happy": "Happiness", "anxious": "Anxiety"},
-    "source": {"practices": "GP practices (ODS)", "link_worker_workforce": "Link-worker workforce",
-               "patients": "Registered patients", "sp_referrals": "Social prescribing referrals",
-               "sp_wellbeing": "Wellbeing assessments", "gp_appointments": "GP appointments",
-               "ae_attendances": "A&E attendances", "inpatient_admissions": "Inpatient admissions"},
-}
+# and the ODS names). The words are the dbt seed ref_value_labels (code_column, code, label), the one
+# place they are kept, which an ICB may replace. A calculated column `<code column>_label` of each
+# dataset that has the code column prints the word; a code without one prints as it is, so a new code
+# shows rather than vanishes.
+VALUE_LABELS_SEED = Path(__file__).resolve().parents[1] / "dbt_project" / "seeds" / "ref_value_labels.csv"
+
+
+@cache
+def value_labels() -> dict[str, dict[str, str]]:
+    """The seed's words by code column, then code, in the seed's order."""
+    out: dict[str, dict[str, str]] = {}
+    with VALUE_LABELS_SEED.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["code_column"], {})[row["code"]] = row["label"]
+    return out
+
+
+def _sql_text(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
 
 
 def in_words(col: str) -> tuple[str, str]:
-    """Calculated column: `col`'s code in words (VALUE_LABELS), or the code itself when it has none."""
-    whens = " ".join(f"when '{code}' then '{word}'" for code, word in VALUE_LABELS[col].items())
+    """Calculated column: `col`'s code in words (seed ref_value_labels), or the code itself when it has none."""
+    whens = " ".join(f"when {_sql_text(code)} then {_sql_text(word)}" for code, word in value_labels()[col].items())
     return (f"case {col} {whens} else {col} end", "TEXT")
 
 
@@ -874,7 +871,7 @@ SUPPRESSION_NOTE = ("Counts of 1 to 7 people are shown as *suppressed*; counts o
 
 # Areas are chosen by name: every published table the dashboards read by area carries region_name,
 # icb_name and, below ICB level, sub_icb_name and pcn_name beside the codes (the names of the areas the
-# row lies in, NULL where the code is). Other codes are chosen in words (VALUE_LABELS).
+# row lies in, NULL where the code is). Other codes are chosen in words (seed ref_value_labels).
 REGION = Filter("NHS England region", "region_name", PCN_MONTH, level="region")
 ICB = Filter("ICB", "icb_name", PCN_MONTH, parents=("region_name",), level="icb")
 SUB_ICB = Filter("Sub-ICB location", "sub_icb_name", PCN_MONTH, parents=("icb_name",), level="sub_icb")

@@ -44,7 +44,7 @@ def test_readers_see_names_not_codes() -> None:
     the name it belongs to (the PCN table's code next to the PCN's name)."""
     d = _build_bundle().d
     codes = {"geography_level", "geography_code", "region_code", "icb_code", "sub_icb_code", "pcn_code", "measure",
-             "category", "design", *d.VALUE_LABELS}
+             "category", "design", *d.value_labels()}
     beside = {"pcn_code": "pcn_name", "geography_code": "geography_name"}
     filters = [f.column for dash in d.DASHBOARDS for f in dash.filters]
     assert not [c for c in filters if c in codes or c.endswith("_code")], "a filter offers codes"
@@ -54,3 +54,34 @@ def test_readers_see_names_not_codes() -> None:
         shown = [*c.columns, *c.groupby, *([c.x] if c.x else [])]
         bare = [col for col in shown if col in codes and beside.get(col) not in shown]
         assert not bare, f"chart {c.key} shows codes {bare}"
+
+
+def test_committed_label_columns_say_the_seeds_words() -> None:
+    """The words of `<code>_label` come from one place, the dbt seed ref_value_labels: every committed
+    dataset's calculated `<code>_label` is the seed's code-to-word `case`, every seed row is in it, a code
+    without a word prints as itself, and every code column of the seed is shown in words somewhere."""
+    import csv
+
+    import yaml
+
+    d = _build_bundle().d
+    seed = REPO / "dbt_project" / "seeds" / "ref_value_labels.csv"
+    assert seed == d.VALUE_LABELS_SEED
+    with seed.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert rows and all(r["code_column"] and r["code"] and r["label"] for r in rows)
+    assert len({(r["code_column"], r["code"]) for r in rows}) == len(rows), "a code has two words"
+    used = set()
+    for path in sorted((REPO / "dashboards" / "bundle" / "datasets").rglob("*.yaml")):
+        columns = yaml.safe_load(path.read_text())["columns"]
+        for c in columns:
+            code = c["column_name"].removesuffix("_label")
+            if c["column_name"].endswith("_label") and code in d.value_labels() and c["expression"]:
+                used.add(code)
+                expr = c["expression"]
+                assert expr == d.in_words(code)[0], f"{path.name}: {c['column_name']} is not the seed's words"
+                for r in rows:
+                    if r["code_column"] == code:
+                        assert f"when '{r['code']}' then '{r['label']}'" in expr, (path.name, r)
+                assert expr.endswith(f" else {code} end"), f"{path.name}: {c['column_name']} drops unknown codes"
+    assert used == set(d.value_labels()), f"seed code columns no dataset shows: {set(d.value_labels()) - used}"
