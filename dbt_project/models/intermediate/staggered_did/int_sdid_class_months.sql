@@ -1,10 +1,12 @@
--- The sparse patient-month panel (methods §4b): one row per patient, measure and month with at least
--- one event, y the sum of the events' values (int_patient_events: 1, or bed days), for patients who
--- can be in the panel of a cohort with treated patients, up to the data cut-off. Months outside every
--- such cohort's window the patient can take part in are left out. Each source is read once: one pass
--- sums a patient-month's events of every measure counted on it (definitions in macros/measures.sql),
--- as int_patient_timelines does, instead of one pass per measure, and keeps the panel's months before
--- they are split by measure.
+-- The sparse panel (methods §4b), summed by class: one row per measure, class of int_sdid_patients and
+-- month in which a patient of the class has at least one event, y the sum of the patients' events'
+-- values (int_patient_events: 1, or bed days), for patients who can be in the panel of a cohort with
+-- treated patients, up to the data cut-off. The patient-month panel is formed first (<source>_sums)
+-- and summed by class before it is written: patients of one class are interchangeable in every sum
+-- the estimator forms, and the class panel is a fraction of the patient panel's size. Months outside
+-- every such cohort's window the class can take part in are left out. Each source is read once: one
+-- pass sums a patient-month's events of every measure counted on it (definitions in
+-- macros/measures.sql), as int_patient_timelines does, instead of one pass per measure.
 {%- set measures = event_measures() %}
 
 with
@@ -26,7 +28,7 @@ patients as (
     -- the months of the cohorts' windows the patient can be in
     select
         p.patient_key,
-        p.patient_seq,
+        p.class_seq,
         greatest(p.g_lo, r.g_min) - {{ sdid_lead() }} as first_month,
         least(p.g_hi, r.g_max) + 12 as last_month
     from {{ ref('int_sdid_patients') }} as p
@@ -61,20 +63,21 @@ patients as (
     ),
 
     {{ s.name }}_months as (
-        -- the panel's months only, kept before the split by measure: a patient-month is joined once;
-        -- from here on the patient is its bigint patient_seq
+        -- the panel's months only, summed by class before the split by measure: a patient-month is
+        -- joined once
         select
-            p.patient_seq,
+            p.class_seq,
             m.month_index,
             {%- for m in measures if m.source == s.name %}
                 {%- if 'value' in m %}
-                m.n_{{ m.measure }},
+                sum(m.n_{{ m.measure }}) as n_{{ m.measure }},
                 {%- endif %}
-                m.y_{{ m.measure }}{{ ',' if not loop.last }}
+                sum(m.y_{{ m.measure }}) as y_{{ m.measure }}{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ s.name }}_sums as m
         inner join patients as p on m.patient_key = p.patient_key
         where m.month_index between p.first_month and p.last_month
+        group by p.class_seq, m.month_index
     ),
 {%- endfor %}
 
@@ -82,7 +85,7 @@ monthly as (
     {%- for m in measures %}
         select
             '{{ m.measure }}' as measure,
-            patient_seq,
+            class_seq,
             month_index,
             y_{{ m.measure }} as y
         from {{ m.source }}_months
@@ -94,7 +97,7 @@ monthly as (
 
 select
     measure,
-    patient_seq,
+    class_seq,
     month_index,
     y
 from monthly
