@@ -104,6 +104,30 @@ served as (
     where
         cp.g between gr.g_lo and gr.g_hi
         and (gr.ref_month is null or gr.ref_month > cp.g)
+),
+
+cell_sums as (
+    -- the base-block total is one sum for every event month whose control set is the cell's first
+    -- (sb_fixed), so it is summed once, not once per month
+    select
+        measure,
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile,
+        practice_code,
+        {%- for ev in sdid_events() %}
+            {%- if ev.e < first_varying %}
+                sum(y_{{ ev.col }}) as sc_{{ ev.col }},
+            {%- else %}
+                sum(case when last_control_e >= {{ ev.e }} then y_{{ ev.col }} else 0 end) as sc_{{ ev.col }},
+                sum(case when last_control_e >= {{ ev.e }} then y_base else 0 end) as sb_{{ ev.col }},
+            {%- endif %}
+        {%- endfor %}
+        sum(y_base) as sb_fixed
+    from served
+    group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
 )
 
 select
@@ -115,15 +139,9 @@ select
     stratum_imd_quintile,
     practice_code,
     {%- for ev in sdid_events() %}
-        {%- if ev.e < first_varying %}
-            sum(y_{{ ev.col }}) as sc_{{ ev.col }},
-            sum(y_base) / {{ n_base }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- else %}
-            sum(case when last_control_e >= {{ ev.e }} then y_{{ ev.col }} else 0 end) as sc_{{ ev.col }},
-            sum(case when last_control_e >= {{ ev.e }} then y_base else 0 end) / {{ n_base }}
-            as scb_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endif %}
+        {%- set sb = 'sb_fixed' if ev.e < first_varying else 'sb_' ~ ev.col %}
+        sc_{{ ev.col }},
+        {{ sb }} / {{ n_base }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
     {%- endfor %}
-from served
-group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
+from cell_sums
 -- noqa: enable=LT02
