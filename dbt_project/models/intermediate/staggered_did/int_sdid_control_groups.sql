@@ -10,6 +10,6 @@ select
     g_lo,
     g_hi,
     ref_month,
-    count(*) as n_patients
+    sum(n_patients) as n_patients
 from {{ ref('int_sdid_control_years') }}
 group by practice_code, g_year, group_seq, sex, imd_quintile, age_band, g_lo, g_hi, ref_month

@@ -2,7 +2,7 @@
 
 -- Distinct control patients per group (outputs: n_control_patients): patients in the control set of
 -- a usable cell of the group in some event month (the sets of months before g hold all later ones).
--- Counted over patients grouped by practice, stratum attributes, span and first referral month cut to
+-- Counted over classes (int_sdid_classes) grouped by practice, stratum attributes, span and first referral month cut to
 -- the cohorts' range.
 with cohort_range as (
     select
@@ -22,8 +22,8 @@ patients as (
         greatest(p.g_lo, r.g_min) as g_lo,
         least(p.g_hi, r.g_max) as g_hi,
         case when {{ sdid_last_control_month('p.ref_month', 'r.g_max') }} < 12 then p.ref_month end as ref_month,
-        count(*) as n_patients
-    from {{ ref('int_sdid_patients') }} as p
+        sum(p.n_patients) as n_patients
+    from {{ ref('int_sdid_classes') }} as p
     cross join cohort_range as r
     where p.g_lo <= r.g_max and p.g_hi >= r.g_min and (p.ref_month is null or p.ref_month > greatest(p.g_lo, r.g_min))
     group by

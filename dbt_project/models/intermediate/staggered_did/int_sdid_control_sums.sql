@@ -2,10 +2,10 @@
 
 -- Controls' event sums per measure, treated cell, practice and event month (methods §4b): the month's
 -- count (sc_*) and the base-block mean monthly count (scb_*) over the controls of that month.
--- The sparse panel is summed by control group (int_sdid_control_groups, key practice_code, g_year,
--- group_seq) into one row per measure and group holding the group's monthly series over its cohort
--- year's windows (y_00 ..); a cell then reads its event months from that row by position, so a month
--- is not joined to every cell it serves.
+-- The class panel (int_sdid_class_months) is summed by control group (int_sdid_control_groups, key
+-- practice_code, g_year, group_seq) into one row per measure and group holding the group's monthly
+-- series over its cohort year's windows (y_00 ..); a cell then reads its event months from that row by
+-- position, so a month is not joined to every cell it serves.
 {%- set lead = sdid_lead() %}
 {%- set base = sdid_base_range() %}
 {%- set n_base = base[1] - base[0] + 1 %}
@@ -14,7 +14,7 @@
 {#- positions r of a cohort year's window months: month = 12 * g_year - lead + r, cohorts k = 0 .. 11 -#}
 {%- set n_positions = 12 + lead + 12 %}
 with group_months as (
-    -- the controls' months summed by group; a referred patient's months from the referral on end
+    -- the controls' months summed by group; a referred class's months from the referral on end
     -- every control window it is in (they are never a control's month or base block), so they are
     -- left out
     select
@@ -24,10 +24,10 @@ with group_months as (
         c.group_seq,
         m.month_index - (12 * c.g_year - {{ lead }}) as position,
         cast(sum(m.y) as {{ type_double() }}) as y
-    from {{ ref('int_sdid_patient_months') }} as m
+    from {{ ref('int_sdid_class_months') }} as m
     inner join {{ ref('int_sdid_control_years') }} as c
         on
-            m.patient_seq = c.patient_seq
+            m.class_seq = c.class_seq
             and m.month_index between c.g_lo - {{ lead }} and c.g_hi + 12
     where c.ref_month is null or m.month_index < c.ref_month
     group by m.measure, c.practice_code, c.g_year, c.group_seq, m.month_index - (12 * c.g_year - {{ lead }})
@@ -104,6 +104,30 @@ served as (
     where
         cp.g between gr.g_lo and gr.g_hi
         and (gr.ref_month is null or gr.ref_month > cp.g)
+),
+
+cell_sums as (
+    -- the base-block total is one sum for every event month whose control set is the cell's first
+    -- (sb_fixed), so it is summed once, not once per month
+    select
+        measure,
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile,
+        practice_code,
+        {%- for ev in sdid_events() %}
+            {%- if ev.e < first_varying %}
+                sum(y_{{ ev.col }}) as sc_{{ ev.col }},
+            {%- else %}
+                sum(case when last_control_e >= {{ ev.e }} then y_{{ ev.col }} else 0 end) as sc_{{ ev.col }},
+                sum(case when last_control_e >= {{ ev.e }} then y_base else 0 end) as sb_{{ ev.col }},
+            {%- endif %}
+        {%- endfor %}
+        sum(y_base) as sb_fixed
+    from served
+    group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
 )
 
 select
@@ -115,15 +139,9 @@ select
     stratum_imd_quintile,
     practice_code,
     {%- for ev in sdid_events() %}
-        {%- if ev.e < first_varying %}
-            sum(y_{{ ev.col }}) as sc_{{ ev.col }},
-            sum(y_base) / {{ n_base }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- else %}
-            sum(case when last_control_e >= {{ ev.e }} then y_{{ ev.col }} else 0 end) as sc_{{ ev.col }},
-            sum(case when last_control_e >= {{ ev.e }} then y_base else 0 end) / {{ n_base }}
-            as scb_{{ ev.col }}{{ ',' if not loop.last }}
-        {%- endif %}
+        {%- set sb = 'sb_fixed' if ev.e < first_varying else 'sb_' ~ ev.col %}
+        sc_{{ ev.col }},
+        {{ sb }} / {{ n_base }} as scb_{{ ev.col }}{{ ',' if not loop.last }}
     {%- endfor %}
-from served
-group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
+from cell_sums
 -- noqa: enable=LT02

@@ -1,10 +1,11 @@
--- One row per panel patient and cohort year in which the patient can be a control (methods §4b), with
--- what the control rules read in that year: practice, sex, IMD quintile, the 10-year age band then,
--- the span of the year's cohorts whose panel the patient is in, and the first referral where it ends a
--- control window of one of them. Patients who differ only in what those rules do not read (year of
--- birth within a band, span or referral beyond the year's cohorts) then fall into the same group, so
--- control counts and sums work on groups, not people. group_seq numbers the groups within a practice
--- and year: (practice_code, g_year, group_seq) is the one key of a group downstream.
+-- One row per class of panel patients (int_sdid_classes) and cohort year in which its patients can be
+-- controls (methods §4b), with what the control rules read in that year: practice, sex, IMD quintile,
+-- the 10-year age band then, the span of the year's cohorts whose panel the patients are in, and the
+-- first referral where it ends a control window of one of them. Classes that differ only in what
+-- those rules do not read (year of birth within a band, span or referral beyond the year's cohorts)
+-- then fall into the same group, so control counts and sums work on groups, not people. group_seq
+-- numbers the groups within a practice and year: (practice_code, g_year, group_seq) is the one key of
+-- a group downstream.
 with cohort_months as (
     select distinct g from {{ ref('int_sdid_cell_practices') }}
 ),
@@ -20,7 +21,8 @@ cohort_years as (
 
 spans as (
     select
-        p.patient_seq,
+        p.class_seq,
+        p.n_patients,
         p.practice_code,
         p.sex,
         p.imd_quintile,
@@ -32,7 +34,7 @@ spans as (
         case
             when {{ sdid_last_control_month('p.ref_month', 'least(p.g_hi, y.g_last)') }} < 12 then p.ref_month
         end as ref_month
-    from {{ ref('int_sdid_patients') }} as p
+    from {{ ref('int_sdid_classes') }} as p
     inner join cohort_years as y
         on p.g_lo <= y.g_last and p.g_hi >= y.g_first
 ),
@@ -49,7 +51,8 @@ patient_years as (
 )
 
 select
-    py.patient_seq,
+    py.class_seq,
+    py.n_patients,
     py.practice_code,
     py.sex,
     py.imd_quintile,

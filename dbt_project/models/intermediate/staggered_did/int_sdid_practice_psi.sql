@@ -16,8 +16,22 @@ treated as (
     select * from {{ ref('int_sdid_treated') }}
 ),
 
+treated_classes as (
+    -- a class's treated patients share cohort, cell, practice and engagement
+    select distinct
+        class_seq,
+        g,
+        stratum_sub_icb,
+        stratum_sex,
+        stratum_age_band,
+        stratum_imd_quintile,
+        practice_code,
+        is_engaged
+    from treated
+),
+
 treated_months as (
-    -- the treated patients' panel months of their window, with their cell and practice
+    -- the treated classes' panel months of their window, with their cell and practice
     select
         m.measure,
         t.g,
@@ -29,10 +43,10 @@ treated_months as (
         t.is_engaged,
         m.month_index - t.g as e,
         m.y
-    from {{ ref('int_sdid_treated') }} as t
-    inner join {{ ref('int_sdid_patient_months') }} as m
+    from treated_classes as t
+    inner join {{ ref('int_sdid_class_months') }} as m
         on
-            t.patient_seq = m.patient_seq
+            t.class_seq = m.class_seq
             and m.month_index between t.g - {{ sdid_lead() }} and t.g + 12
 ),
 

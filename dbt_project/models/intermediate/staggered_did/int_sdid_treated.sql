@@ -19,7 +19,7 @@ geography as (
 located as (
     select
         p.patient_key,
-        p.patient_seq,
+        p.class_seq,
         p.ref_month as g,
         r.g_date,
         p.practice_code,
@@ -44,7 +44,7 @@ located as (
 
 select
     patient_key,
-    patient_seq,
+    class_seq,
     g,
     g_date,
     {{ financial_year('g_date') }} as cohort_fy,
