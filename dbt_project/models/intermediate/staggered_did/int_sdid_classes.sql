@@ -10,9 +10,9 @@ select
     class_g_lo as g_lo,
     class_g_hi as g_hi,
     class_ref_month as ref_month,
-    class_ref_month is not null and is_engaged as is_engaged,
+    class_is_engaged as is_engaged,
     count(*) as n_patients
 from {{ ref('int_sdid_patients') }}
 group by
     class_seq, practice_code, sex, year_of_birth, imd_quintile, class_g_lo, class_g_hi, class_ref_month,
-    class_ref_month is not null and is_engaged
+    class_is_engaged

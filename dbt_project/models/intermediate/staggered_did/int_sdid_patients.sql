@@ -97,6 +97,14 @@ classed as (
     from registered as p
     cross join referral_range as rr
     where p.g_lo <= p.g_hi
+),
+
+engaged as (
+    -- the engagement of a kept referral only: a referral cut away is never read
+    select
+        *,
+        class_ref_month is not null and is_engaged as class_is_engaged
+    from classed
 )
 
 select
@@ -106,8 +114,7 @@ select
     + dense_rank() over (
         partition by practice_code
         order by
-            sex, year_of_birth, imd_quintile, class_g_lo, class_g_hi, class_ref_month,
-            class_ref_month is not null and is_engaged
+            sex, year_of_birth, imd_quintile, class_g_lo, class_g_hi, class_ref_month, class_is_engaged
     ) as class_seq,
     practice_code,
     sex,
@@ -120,5 +127,6 @@ select
     is_engaged,
     class_g_lo,
     class_g_hi,
-    class_ref_month
-from classed
+    class_ref_month,
+    class_is_engaged
+from engaged
