@@ -44,36 +44,15 @@ judged as (
         on effects.measure = headline_measures.measure
 ),
 
-shown as (
-    -- the figures as the sentence prints them; fewer/more follows the printed figure, so a value
-    -- that rounds to 0 reads "no difference" rather than "0.0 fewer"
-    select
-        *,
-        round(att, shown_dp) as att_shown,
-        round(att_ci_low, shown_dp) as low_shown,
-        round(att_ci_high, shown_dp) as high_shown
-    from judged
-),
-
 worded as (
+    -- the figures as the sentence prints them (sentence_decimals places); fewer/more follows the
+    -- printed figure, so a value that rounds to 0 reads "no difference" rather than "0.0 fewer"
     select
         *,
-        case
-            when att_shown < 0 then cast(abs(att_shown) as {{ dbt.type_string() }}) || ' fewer'
-            when att_shown > 0 then cast(att_shown as {{ dbt.type_string() }}) || ' more'
-            else 'no more and no fewer'
-        end as att_words,
-        case
-            when low_shown < 0 then cast(abs(low_shown) as {{ dbt.type_string() }}) || ' fewer'
-            when low_shown > 0 then cast(low_shown as {{ dbt.type_string() }}) || ' more'
-            else 'no difference'
-        end as low_words,
-        case
-            when high_shown < 0 then cast(abs(high_shown) as {{ dbt.type_string() }}) || ' fewer'
-            when high_shown > 0 then cast(high_shown as {{ dbt.type_string() }}) || ' more'
-            else 'no difference'
-        end as high_words
-    from shown
+        {{ figure_in_words('att', 'shown_dp', "' fewer'", "' more'", "'no more and no fewer'") }} as att_words,
+        {{ figure_in_words('att_ci_low', 'shown_dp', "' fewer'", "' more'", "'no difference'") }} as low_words,
+        {{ figure_in_words('att_ci_high', 'shown_dp', "' fewer'", "' more'", "'no difference'") }} as high_words
+    from judged
 )
 
 select
