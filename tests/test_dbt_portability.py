@@ -1,6 +1,7 @@
 """The silent traps of Spark (docs/national-scale.md, what differs): SQL that runs there without an
 error and gives wrong numbers. Model and macro SQL may use these only inside a Postgres-only body: a
-`postgres__` macro, or a `default__` one whose `spark__` form exists beside it."""
+`postgres__` macro, or a `default__` one whose `spark__` form exists beside it. Also one construct
+Spark refuses that only the opt-in parity test would otherwise meet: round() to a column's places."""
 
 from __future__ import annotations
 
@@ -52,6 +53,32 @@ def portable_parts(text: str) -> str:
     return MACRO_BLOCK.sub(keep, text)
 
 
+def _call_arguments(code: str, start: int) -> list[str]:
+    """Top-level arguments of the call whose '(' is at code[start]."""
+    args, depth, begin = [], 0, start + 1
+    for i in range(start, len(code)):
+        if code[i] == "(":
+            depth += 1
+        elif code[i] == ")":
+            depth -= 1
+            if depth == 0:
+                return [*args, code[begin:i]]
+        elif code[i] == "," and depth == 1:
+            args.append(code[begin:i])
+            begin = i + 1
+    return args
+
+
+def column_scale_rounds(code: str) -> list[str]:
+    """round(x, <not a literal>): Spark wants a constant scale (a Jinja value, blanked here, is one)."""
+    found = []
+    for match in re.finditer(r"\bround\s*\(", code):
+        args = _call_arguments(code, match.end() - 1)
+        if len(args) == 2 and not re.fullmatch(r"\s*-?\d*\s*", args[1]):
+            found.append(f"round(..., {args[1].strip()}) (Spark refuses a scale that is not a constant)")
+    return found
+
+
 def traps_in(text: str) -> list[str]:
     text = portable_parts(text)
     found = [f"{what} ({why})" for what, rx, why in JINJA_TRAPS if rx.search(text)]
@@ -64,7 +91,7 @@ def traps_in(text: str) -> list[str]:
             found.append(f"{what} ({why})")
     code = STRING.sub("''", sql)
     found += [f"{what} ({why})" for what, rx, why in CODE_TRAPS if rx.search(code)]
-    return found
+    return found + column_scale_rounds(code)
 
 
 def sql_files() -> list[Path]:
@@ -95,6 +122,9 @@ def test_no_silent_spark_trap_outside_postgres_bodies(path: Path) -> None:
     ("{% macro postgres__h() %}cast(x as text){% endmacro %}", None),
     ("select * from t where code rlike '^[0-9]{4}' -- a ~ b", None),
     ("{{ 'int_' ~ name }} {#- x::y -#}", None),
+    ("select round(att, shown_dp) from t", "round(..., shown_dp)"),
+    ("select round(cast(f(a, b) as {{ t() }}), d.places) from t", "round(..., d.places)"),
+    ("select round(round(x, 10), {{ places }}), round(f(a, b), 2), round(y) from t", None),
 ])
 def test_the_guard_finds_each_trap(snippet: str, trap: str | None) -> None:
     found = traps_in(snippet)
