@@ -53,6 +53,14 @@ designs as (
     {%- endfor %}
 )
 
+{%- set bound_value -%}
+    case
+        when bounds.bound in ('outer_low', 'lower') then designs.ci_low_pct
+        when bounds.bound in ('upper', 'outer_high') then designs.ci_high_pct
+        else designs.estimate_pct
+    end
+{%- endset %}
+
 select
     {%- for c in area_columns %}
         designs.{{ c }},
@@ -62,15 +70,11 @@ select
     designs.design_label,
     designs.design_axis_label,
     designs.n_people,
-    round(cast(designs.estimate_pct as {{ type_exact_decimal() }}), 1) as estimate_pct,
-    round(cast(designs.ci_low_pct as {{ type_exact_decimal() }}), 1) as ci_low_pct,
-    round(cast(designs.ci_high_pct as {{ type_exact_decimal() }}), 1) as ci_high_pct,
+    {{ round_published('designs.estimate_pct', 1) }} as estimate_pct,
+    {{ round_published('designs.ci_low_pct', 1) }} as ci_low_pct,
+    {{ round_published('designs.ci_high_pct', 1) }} as ci_high_pct,
     bounds.bound,
     bounds.bound_order,
-    round(cast(case
-        when bounds.bound in ('outer_low', 'lower') then designs.ci_low_pct
-        when bounds.bound in ('upper', 'outer_high') then designs.ci_high_pct
-        else designs.estimate_pct
-    end as {{ type_exact_decimal() }}), 1) as bound_pct
+    {{ round_published(bound_value, 1) }} as bound_pct
 from designs
 cross join {{ ref('ref_interval_rows') }} as bounds

@@ -28,10 +28,10 @@ rounded as (
         *,
         coalesce(n_treated >= {{ below }}, false) as is_published,
         {{ sdid_published_count('n_treated') }} as n_treated_rounded,
-        {{ sdid_published_count('cast(round(treated_base_mean * 12 * n_treated) as ' ~ dbt.type_bigint() ~ ')') }}
-            as base_events_rounded,
-        {{ sdid_published_count('cast(round(engaged_share * n_treated) as ' ~ dbt.type_bigint() ~ ')') }}
-            as engaged_rounded
+        {{ sdid_published_count('cast(' ~ round_half_even('treated_base_mean * 12 * n_treated') ~ ' as '
+            ~ dbt.type_bigint() ~ ')') }} as base_events_rounded,
+        {{ sdid_published_count('cast(' ~ round_half_even('engaged_share * n_treated') ~ ' as '
+            ~ dbt.type_bigint() ~ ')') }} as engaged_rounded
     from mart
 )
 
@@ -54,12 +54,12 @@ select
             then round(cast(base_events_rounded as {{ type_exact_decimal() }}) / (12 * n_treated_rounded), 2)
     end as treated_base_mean,
     {%- for c in ['att', 'att_se', 'att_ci_low', 'att_ci_high', 'band_low', 'band_high'] %}
-        case when is_published then round(cast({{ c }} as {{ type_exact_decimal() }}), 2) end as {{ c }},
+        case when is_published then {{ round_published(c, 2) }} end as {{ c }},
     {%- endfor %}
     {%- for c in ['att_pct', 'att_pct_ci_low', 'att_pct_ci_high'] %}
-        case when is_published then round(cast({{ c }} as {{ type_exact_decimal() }}), 1) end as {{ c }},
+        case when is_published then {{ round_published(c, 1) }} end as {{ c }},
     {%- endfor %}
-    case when is_published then round(cast(pretrend_p as {{ type_exact_decimal() }}), 3) end as pretrend_p,
+    case when is_published then {{ round_published('pretrend_p', 3) }} end as pretrend_p,
     case
         when is_published and engaged_share is not null
             then round(cast(engaged_rounded as {{ type_exact_decimal() }}) / n_treated_rounded, 3)
