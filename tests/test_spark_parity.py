@@ -36,17 +36,6 @@ OUTPUT = Path(__file__).resolve().parents[1] / "test-output"
 
 # `<layer>.<table>.<column>` -> (relative bound, why). Empty: every derived value holds 1e-9.
 LOOSER: dict[str, tuple[float, str]] = {}
-# Tables whose counts and keys are equal but whose derived values are not yet (measured at 3,000
-# patients: the DiD marts agree to 3e-15, but their published roundings differ by one unit of the
-# last place where a value lies on a rounding boundary, e.g. -0.025 to 2 places: Postgres casts a
-# double to numeric with 15 significant digits, Spark with 17; see docs/national-scale.md, what is
-# not yet equal): compared in full by the strict xfail test below, which fails the suite as soon as
-# they agree, so this list is then emptied.
-DERIVED_GAPS = frozenset({
-    "published.mart_demand_reduction", "published.mart_demand_reduction_by_area",
-    "published.mart_staggered_did", "published.mart_staggered_did_by_area", "published.mart_effect_designs",
-    "published.mart_cost_consequences",
-})
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +101,6 @@ def test_marts_and_published_tables_equal_on_both_engines(spark_build: tuple[Pat
                 problems.append(f"{name}: not built on Spark")
                 continue
             result = parity.compare_table(name, columns, parity.postgres_rows(conn, name), parity.spark_rows(out, name))
-            if name in DERIVED_GAPS:
-                result.worst = {}  # counts and keys only here; derived values in the xfail test
             if not result.pg_rows:
                 problems.append(f"{name}: no rows (the parity ICB is too small to compare it)")
             problems += result.problems(bounds)
@@ -139,17 +126,3 @@ def parity_sources() -> list[str]:
     from spw.ingest import contract
 
     return list(contract.SOURCES)
-
-
-@pytest.mark.xfail(strict=True, reason="issue 15: published DiD roundings differ at rounding boundaries")
-def test_did_estimates_equal_on_both_engines(spark_build: tuple[Path, Path, str]) -> None:
-    out, _, _ = spark_build
-    bounds = {k: v[0] for k, v in LOOSER.items()}
-    problems = []
-    with db.connect("warehouse", "spw_transformer") as conn:
-        tables = parity.postgres_tables(conn)
-        for name in sorted(DERIVED_GAPS):
-            result = parity.compare_table(name, tables[name], parity.postgres_rows(conn, name),
-                                          parity.spark_rows(out, name))
-            problems += result.problems(bounds)
-    assert not problems, "\n".join(problems)
