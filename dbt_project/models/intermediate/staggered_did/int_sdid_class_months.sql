@@ -25,15 +25,19 @@ cohort_range as (
     from {{ ref('int_sdid_treated') }}
 ),
 
-patients as (
-    -- the months of the cohorts' windows the patient can be in
+patients as {{ inlined_cte() }} (
+    -- the months of the cohorts' windows the patient can be in, and the data cut-off: joined here, once
+    -- per patient; inlined, so the join to each source keeps the statistics of the patients' key and
+    -- hashes the patients, not the millions of events
     select
         p.patient_key,
         p.class_seq,
         greatest(p.g_lo, r.g_min) - {{ sdid_lead() }} as first_month,
-        least(p.g_hi, r.g_max) + 12 as last_month
+        least(p.g_hi, r.g_max) + 12 as last_month,
+        c.cutoff_date as panel_cutoff_date
     from {{ ref('int_sdid_patients') }} as p
     cross join cohort_range as r
+    cross join {{ ref('int_data_cutoff') }} as c
     where p.g_lo <= r.g_max and p.g_hi >= r.g_min
 ),
 -- noqa: disable=LT02
@@ -57,11 +61,9 @@ patients as (
                 end) as y_{{ m.measure }}{{ ',' if not loop.last }}
             {%- endfor %}
         from {{ s.name }} as a
-        -- a subquery, not a CTE read three times: a materialised CTE would keep the grouping serial
-        cross join (select cutoff_date as panel_cutoff_date from {{ ref('int_data_cutoff') }}) as c
         inner join patients as p on a.patient_key = p.patient_key
         where
-            a.{{ s.date }} <= c.panel_cutoff_date
+            a.{{ s.date }} <= p.panel_cutoff_date
             and {{ sdid_month('a.' ~ s.date) }} between p.first_month and p.last_month
         group by p.class_seq, {{ sdid_month('a.' ~ s.date) }}
     ),

@@ -6,7 +6,6 @@
 --   ct_*: controls' influence, sum over the cells served of -(n_gc / m_gcm) * (own change - cell mean change)
 -- weight_scope 'cell' weighs a control by all treated of the cell (any area holding the cell's
 -- sub-ICB); a PCN code weighs it by the treated of that PCN only (PCN rows of the mart).
-{%- set base = sdid_base_range() %}
 with cells as (
     select * from {{ ref('int_sdid_cells') }}
     where is_usable
@@ -14,40 +13,6 @@ with cells as (
 
 treated as (
     select * from {{ ref('int_sdid_treated') }}
-),
-
-treated_classes as (
-    -- a class's treated patients share cohort, cell, practice and engagement
-    select distinct
-        class_seq,
-        g,
-        stratum_sub_icb,
-        stratum_sex,
-        stratum_age_band,
-        stratum_imd_quintile,
-        practice_code,
-        is_engaged
-    from treated
-),
-
-treated_months as (
-    -- the treated classes' panel months of their window, with their cell and practice
-    select
-        m.measure,
-        t.g,
-        t.stratum_sub_icb,
-        t.stratum_sex,
-        t.stratum_age_band,
-        t.stratum_imd_quintile,
-        t.practice_code,
-        t.is_engaged,
-        m.month_index - t.g as e,
-        m.y
-    from treated_classes as t
-    inner join {{ ref('int_sdid_class_months') }} as m
-        on
-            t.class_seq = m.class_seq
-            and m.month_index between t.g - {{ sdid_lead() }} and t.g + 12
 ),
 
 treated_counts as (
@@ -65,28 +30,7 @@ treated_counts as (
 ),
 
 treated_event_sums as (
-    -- per measure, cell and practice: the treated patients' counts by event month and base-block
-    -- means; a cell-practice with no event of a measure has no row (its sums are 0)
-    select
-        measure,
-        g,
-        stratum_sub_icb,
-        stratum_sex,
-        stratum_age_band,
-        stratum_imd_quintile,
-        practice_code,
-        {%- for ev in sdid_events() %}
-            sum(case when e = {{ ev.e }} then y else 0 end) as ty_{{ ev.col }},
-        {%- endfor %}
-        cast(sum(case when e between {{ base[0] }} and {{ base[1] }} then y else 0 end) as {{ type_double() }})
-        / {{ base[1] - base[0] + 1 }} as base_sum,
-        cast(
-            sum(case when is_engaged and e between {{ base[0] }} and {{ base[1] }} then y else 0 end)
-            as {{ type_double() }}
-        )
-        / {{ base[1] - base[0] + 1 }} as engaged_base_sum
-    from treated_months
-    group by measure, g, stratum_sub_icb, stratum_sex, stratum_age_band, stratum_imd_quintile, practice_code
+    select * from {{ ref('int_sdid_treated_sums') }}
 ),
 
 treated_psi as (
