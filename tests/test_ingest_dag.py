@@ -213,8 +213,9 @@ for task in dag.tasks:
         for value in ("True", "False"):
             task.full_refresh = value  # what Airflow renders the template to
             flags[task.task_id][value] = "--full-refresh" in task.add_cmd_flags()
+commands = {t.task_id: [*t.base_cmd, *(t.select or [])] for t in dag.tasks if t.task_id.startswith("dbt_")}
 out = {"errors": {k: str(v)[:300] for k, v in bag.import_errors.items()}, "default": param.value,
-       "schema": param.schema.get("type"), "flags": flags}
+       "schema": param.schema.get("type"), "flags": flags, "commands": commands}
 print("PROBE" + json.dumps(out))
 """
 
@@ -238,6 +239,8 @@ def test_transform_dag_full_refresh_param(pg_server: str) -> None:
                                   "dbt_build_published"}
     for flags in info["flags"].values():
         assert flags == {"template": "{{ params.full_refresh }}", "True": True, "False": False}
+    # the code lists are built, not only loaded: their own data tests run before any model reads them
+    assert info["commands"]["dbt_seed_reference"] == ["build", "resource_type:seed"]
 
 
 def test_scheduled_dag_run_waits_for_the_run_lock(warehouse: str, tmp_path: Path) -> None:

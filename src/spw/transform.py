@@ -40,7 +40,7 @@ def settings() -> DbtSettings:
 def layer_tasks() -> list:
     """Cosmos operators for each layer, chained in order. Imported inside a DAG context."""
     from cosmos.config import ProfileConfig
-    from cosmos.operators.local import DbtBuildLocalOperator, DbtSeedLocalOperator
+    from cosmos.operators.local import DbtBuildLocalOperator
 
     s = settings()
     profile = ProfileConfig(profile_name="spw", target_name="warehouse", profiles_yml_filepath=s.profiles_yml)
@@ -59,7 +59,8 @@ def layer_tasks() -> list:
     tasks = []
     for task_id, selector in LAYERS:
         if selector.startswith("resource_type:seed"):
-            tasks.append(DbtSeedLocalOperator(task_id=task_id, full_refresh=False, **common))
+            # `build`, not `seed`: the code lists' own data tests run before any model reads them
+            tasks.append(DbtBuildLocalOperator(task_id=task_id, select=[selector], full_refresh=False, **common))
         else:
             # Every model is rebuilt in full; the DAG param full_refresh (spw run --full-refresh) is
             # passed on so that an incremental model, should one be added, can be rebuilt from scratch.
