@@ -11,22 +11,29 @@
 {%- endmacro %}
 
 
+{#- `expr` as an exact decimal rounded to 10 decimals, before any published rounding. A value the
+    arithmetic meant to lie on a rounding boundary (-0.025, 2.5) arrives as a double a few ulps off
+    it, and engines turn a double into a decimal with different digits (Postgres 15 significant,
+    Spark 17), which would put it on either side. 10 places is far below anything published and far
+    above double error for values under 10^4; the engines can then differ only for a value within
+    1e-15 relative of 0.00000000005 below a boundary. -#}
+{% macro snapped_decimal(expr) -%}
+    round(cast({{ expr }} as {{ type_exact_decimal() }}), 10)
+{%- endmacro %}
+
+
 {#- `expr` as an exact decimal rounded to `places` decimals (half away from zero), the same on every
-    engine. A double is first rounded to 10 decimals: a value the arithmetic meant to lie on a rounding
-    boundary (-0.025, 2.5) arrives a few ulps off it, and engines turn a double into a decimal with
-    different digits (Postgres 15 significant, Spark 17), which would put it on either side. 10 places
-    is far below anything published and far above double error for values under 10^4; the engines
-    can then differ only for a value within 1e-15 relative of 0.00000000005 below a boundary. -#}
+    engine (snapped_decimal first). -#}
 {% macro round_published(expr, places) -%}
-    round(round(cast({{ expr }} as {{ type_exact_decimal() }}), 10), {{ places }})
+    round({{ snapped_decimal(expr) }}, {{ places }})
 {%- endmacro %}
 
 
 {#- `expr` rounded to a whole number, ties to even (what Postgres's round() of a double does here),
-    after the first rounding to 10 decimals of round_published, so that a value meant to end in .5
-    is a tie on every engine (Spark's round() of a double breaks ties away from zero). Exact decimal. -#}
+    after snapped_decimal, so that a value meant to end in .5 is a tie on every engine (Spark's
+    round() of a double breaks ties away from zero). Exact decimal. -#}
 {% macro round_half_even(expr) -%}
-    {%- set snapped = 'round(cast(' ~ expr ~ ' as ' ~ type_exact_decimal() ~ '), 10)' -%}
+    {%- set snapped = snapped_decimal(expr) -%}
     case
         when {{ snapped }} - floor({{ snapped }}) = 0.5 then 2 * round({{ snapped }} / 2)
         else round({{ snapped }})
@@ -37,7 +44,7 @@
 {#- `expr` rounded to the nearest multiple of round_to (numeric), for totals that are not counts of
     people or events (sums of scores, sums of controls' means): rounded, never suppressed. -#}
 {% macro round_total(expr) -%}
-    (round(round(cast({{ expr }} as {{ type_exact_decimal() }}), 10) / {{ var('round_to') }}) * {{ var('round_to') }})
+    (round({{ snapped_decimal(expr) }} / {{ var('round_to') }}) * {{ var('round_to') }})
 {%- endmacro %}
 
 
