@@ -2,20 +2,23 @@
 own scan, contract validation and pseudonymisation (src/spw/ingest): the same rows are loaded or
 rejected, for the same reasons, as on Postgres.
 
-What differs is only how rows are stored: raw.<source> is rewritten as a Parquet table once per
-source per run (latest delivery wins in memory, by record key), and audit.file_loads /
-audit.rejected_rows get the run's rows appended. One file is still all or nothing: a rejected file
-adds only its ledger row and row errors. Sized for an ICB's deliveries (every row passes through
-this process); national datasets are mapped in staging instead (docs/national-scale.md).
+What differs is only how rows are stored. Each loaded file's valid rows are written, typed, to a CSV
+file in a staging folder as the file is read (one file's rows at a time in memory, never a source's);
+then raw.<source> is rewritten once per source per run by Spark: the table's rows and the run's files
+together, the latest delivery winning by record key. audit.file_loads / audit.rejected_rows get the
+run's rows appended. One file is still all or nothing: a rejected file adds only its ledger row and
+row errors. Every row passes through this process, as through the Postgres loader; national datasets
+are mapped in staging instead (docs/national-scale.md).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,6 +32,7 @@ from spw.ingest.rejects import threshold_reason
 from spw.ingest.scan import CHUNK, scan_file
 from spw.ingest.validate import RowValidator, StructuralError, plan_header
 from spw.spark.raw_tables import REJECTED_ROWS_COLUMNS, ddl_schema, ensure_schemas, table_columns
+from spw.spark.session import spark_dir
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -127,28 +131,85 @@ def load_landing(spark: SparkSession, landing: Path, run_id: str, today: date | 
     results: list[LoadResult] = []
     rejected_rows: list[tuple[Any, ...]] = []
     known_patients = {r.patient_key for r in spark.table("raw.patients").select(c.PATIENT_KEY).collect()}
-    for source in c.SOURCES.values():
-        files = delivery_files(landing / source.name)
-        current: dict[tuple[Any, ...], dict[str, Any]] | None = None
-        for path in files:
-            result, found = _load_file(source, path, today, pseudonymiser, known_patients, loaded, run_id,
-                                       max_invalid_fraction)
-            results.append(result)
-            rejected_rows += [(source.name, result.file_name, result.sha256, line, col, rule, value)
-                              for line, col, rule, value in (found.errors if found else [])]
-            if result.status != "loaded" or found is None:
-                continue
-            if current is None:
-                current = _current_rows(spark, source)
-            stamp = {"file_name": result.file_name, "file_sha256": result.sha256, "loaded_at": result.started_at}
-            current.update({k: {**row, **stamp} for k, row in found.rows.items()})
-            loaded.add(result.sha256)
-            if source.name == "patients":
-                known_patients.update(row[c.PATIENT_KEY] for row in found.rows.values())
-        if current is not None:
-            _write_raw(spark, source, list(current.values()))
+    stage = spark_dir() / "load-stage" / run_id
+    try:
+        for source in c.SOURCES.values():
+            deliveries: list[Delivery] = []
+            for path in delivery_files(landing / source.name):
+                result, found = _load_file(source, path, today, pseudonymiser, known_patients, loaded, run_id,
+                                           max_invalid_fraction)
+                results.append(result)
+                rejected_rows += [(source.name, result.file_name, result.sha256, line, col, rule, value)
+                                  for line, col, rule, value in (found.errors if found else [])]
+                if result.status != "loaded" or found is None:
+                    continue
+                delivery = Delivery(len(deliveries) + 1, result.file_name, result.sha256, result.started_at)
+                _write_stage(source, stage / source.name / f"{delivery.ordinal:06d}.csv", delivery, found)
+                deliveries.append(delivery)
+                loaded.add(result.sha256)
+                if source.name == "patients":
+                    known_patients.update(row[c.PATIENT_KEY] for row in found.rows.values())
+            if deliveries:
+                _merge_raw(spark, source, stage / source.name, deliveries)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
     _append_audit(spark, results, rejected_rows)
     return results
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A loaded file of this run: its order among the source's files (later wins) and its lineage."""
+
+    ordinal: int
+    file_name: str
+    sha256: str
+    loaded_at: datetime
+
+
+def _csv_value(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        return format(value, "f")  # never an exponent, which Spark's decimal parser refuses
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _write_stage(source: c.Source, path: Path, delivery: Delivery, found: FileRows) -> None:
+    """The file's valid rows as CSV (data columns of raw.<source>, then the delivery's ordinal)."""
+    names = [n for n, _ in table_columns()[f"raw.{source.name}"][:-3]]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        for row in found.rows.values():
+            writer.writerow([*(_csv_value(row.get(n)) for n in names), delivery.ordinal])
+
+
+def _merge_raw(spark: SparkSession, source: c.Source, folder: Path, deliveries: list[Delivery]) -> None:
+    """raw.<source> replaced by its rows and this run's, the latest delivery of a record key kept (the
+    table's rows count as delivery 0). Written aside first: Spark cannot overwrite a table in the
+    statement that reads it."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    columns = table_columns()[f"raw.{source.name}"]
+    data = ddl_schema(columns[:-3])
+    # unquoted empty fields are NULL (the loader keeps no empty strings); quotes doubled, as csv writes
+    new = spark.read.schema(f"{data}, `_delivery` int").csv(
+        str(folder), header=False, multiLine=True, escape='"', mode="FAILFAST")
+    stamps = spark.createDataFrame(
+        [(d.ordinal, d.file_name, d.sha256, d.loaded_at) for d in deliveries],
+        "`_delivery` int, `file_name` string, `file_sha256` string, `loaded_at` timestamp")
+    merged = spark.table(f"raw.{source.name}").withColumn("_delivery", F.lit(0)).unionByName(
+        new.join(F.broadcast(stamps), "_delivery"))
+    latest = Window.partitionBy(*source.key).orderBy(F.col("_delivery").desc())
+    rows = merged.withColumn("_rank", F.row_number().over(latest)).where("_rank = 1").select(
+        *[n for n, _ in columns])
+    rows.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{source.name}__next")
+    spark.sql(f"drop table if exists raw.{source.name}")
+    spark.sql(f"alter table raw.{source.name}__next rename to raw.{source.name}")
 
 
 def _load_file(source: c.Source, path: Path, today: date, pseudonymiser: Pseudonymiser, known: set[str],
@@ -183,21 +244,6 @@ def _load_file(source: c.Source, path: Path, today: date, pseudonymiser: Pseudon
 def _ensure_tables(spark: SparkSession) -> None:
     for name, columns in table_columns().items():
         spark.sql(f"create table if not exists {name} ({ddl_schema(columns)}) using parquet")
-
-
-def _current_rows(spark: SparkSession, source: c.Source) -> dict[tuple[Any, ...], dict[str, Any]]:
-    rows = [r.asDict() for r in spark.table(f"raw.{source.name}").collect()]
-    return {tuple(r[k] for k in source.key): r for r in rows}
-
-
-def _write_raw(spark: SparkSession, source: c.Source, rows: list[dict[str, Any]]) -> None:
-    """raw.<source> replaced by its new contents (written aside first: Spark cannot overwrite a table
-    in the statement that reads it, and the rows above were read from it)."""
-    columns = table_columns()[f"raw.{source.name}"]
-    frame = spark.createDataFrame([tuple(r.get(n) for n, _ in columns) for r in rows], ddl_schema(columns))
-    frame.write.mode("overwrite").format("parquet").saveAsTable(f"raw.{source.name}__next")
-    spark.sql(f"drop table if exists raw.{source.name}")
-    spark.sql(f"alter table raw.{source.name}__next rename to raw.{source.name}")
 
 
 def _append_audit(spark: SparkSession, results: list[LoadResult], rejected: list[tuple[Any, ...]]) -> None:

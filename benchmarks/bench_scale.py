@@ -1,0 +1,310 @@
+"""Scaling curve (issue 15 item 5): the same landing folders built on Postgres and on Spark, per model.
+
+    SPW_VENVS=... python benchmarks/bench_scale.py run --engine postgres --patients 15000 --workdir DIR
+    SPW_VENVS=... python benchmarks/bench_scale.py run --engine spark --patients 15000 --workdir DIR
+    python benchmarks/bench_scale.py report --workdir DIR [--out docs/scale.md]
+
+`run` builds one size on one engine (generating `DIR/landing-<n>` with seed 1 first if it is not
+there) and writes `DIR/results/<engine>-<n>.json`; run it for 15,000, 150,000 and 1,500,000 patients on
+both engines, then `report` reads every result and prints the tables (and draws `docs/img/scale.png`).
+
+- *Postgres*: its own cluster in `DIR/pg` (state folder), the warehouse emptied first; the loader
+  (`spw.ingest.loader`, COPY) then `dbt build` of models and seeds (tests are left out on both engines:
+  Spark's parity run leaves them to Postgres). Peak memory: the cluster's processes' RSS, summed,
+  sampled every second. Spill: the warehouse's `temp_bytes` (pg_stat_database) over the build.
+- *Spark*: `python -m spw.spark.build --landing` (what `spw run --engine spark` runs: the loader's
+  validation and pseudonymisation, Parquet raw tables, then dbt in the same JVM) in a fresh
+  `DIR/spark-<n>`, with `SPARK_CONF_DIR` pointing at a spark-defaults.conf that turns on Spark's event
+  log. Peak memory: the process tree's RSS, summed (JVM heap included, so it follows the heap size set);
+  spill and peak execution memory: the event log's task metrics. Then `spw.spark.plans` writes the
+  physical plans of the slowest models and counts the shapes that do not scale out.
+
+Per model, with three sizes a factor 10 apart, time t(n) = a + b * n**k gives k = log10((t3 - t2) /
+(t2 - t1)): the exponent of the data-proportional part, free of the fixed per-statement cost a.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+from bench_pipeline import SOURCES, load_code  # noqa: E402
+
+VENVS = Path(os.environ.get("SPW_VENVS") or REPO / ".spw" / "venvs")
+DBT_ARGS = ["build", "--exclude-resource-type", "test", "--exclude-resource-type", "unit_test"]
+# one Spark configuration at every size, so the curve shows data, not settings: 16 shuffle partitions
+# (adaptive execution merges small ones back), a 10 GB driver (local mode: the driver is the executor)
+SPARK_ENV = {"SPW_SPARK_SHUFFLE_PARTITIONS": "16", "SPW_SPARK_DRIVER_MEMORY": "10g", "SPW_SPARK_CORES": "2"}
+PLANNED_MODELS = 6
+
+
+class TreeSampler(threading.Thread):
+    """Peak summed RSS (MiB) of a process and all its descendants but this one, sampled every second."""
+
+    def __init__(self, root: int) -> None:
+        super().__init__(daemon=True)
+        self.root, self.peak, self.done = root, 0.0, threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(1.0):
+            total = 0
+            for pid in descendants(self.root) - {os.getpid()}:
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+                    total += int(next(x for x in status if x.startswith("VmRSS:")).split()[1])
+                except (OSError, StopIteration, ValueError):
+                    continue
+            self.peak = max(self.peak, total / 1024)
+
+    def stop(self) -> float:
+        self.done.set()
+        self.join()
+        return round(self.peak, 1)
+
+
+def descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(proc.name))
+    found, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        found.add(pid)
+        todo += children.get(pid, [])
+    return found
+
+
+def ensure_landing(workdir: Path, patients: int, seed: int) -> Path:
+    landing = workdir / f"landing-{patients}"
+    if not (landing / "patients").is_dir():
+        subprocess.run([str(VENVS / "airflow" / "bin" / "spw"), "synth", "--out", str(landing),
+                        "--patients", str(patients), "--seed", str(seed)], check=True)
+    return landing
+
+
+def model_times(run_results: Path) -> dict[str, float]:
+    results = json.loads(run_results.read_text())["results"]
+    return {r["unique_id"].split(".", 2)[-1]: round(r["execution_time"], 2) for r in results
+            if r["unique_id"].startswith(("model.", "seed."))}
+
+
+def timed(argv: list[str], env: dict[str, str], log: Path) -> tuple[float, int]:
+    began = time.perf_counter()
+    with open(log, "w") as out:
+        rc = subprocess.run(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT).returncode
+    return round(time.perf_counter() - began, 1), rc
+
+
+def run_postgres(workdir: Path, patients: int, landing: Path) -> dict:
+    home = workdir / "pg"
+    env = {**os.environ, "SPW_HOME": str(home), "SPW_VENVS": str(VENVS), "PYTHONPATH": str(REPO / "src")}
+    py = str(VENVS / "airflow" / "bin" / "python")
+    setup = ("from spw import db, pg\nfrom spw.secrets import ensure_pseudonymisation_key\n"
+             "ensure_pseudonymisation_key(); pg.start()\n"
+             "with db.connect('postgres', autocommit=True) as conn:\n"
+             "    conn.execute(\"select pg_terminate_backend(pid) from pg_stat_activity where datname = "
+             "'warehouse' and pid <> pg_backend_pid()\")\n"
+             "    conn.execute('drop database if exists warehouse')\n"
+             "    conn.execute('create database warehouse')\n"
+             "db.bootstrap()\n")
+    subprocess.run([py, "-c", setup], env=env, check=True, cwd=REPO)
+    temp_sql = ("from spw import db\nwith db.connect('postgres') as conn:\n"
+                "    print(conn.execute(\"select temp_bytes from pg_stat_database where datname = 'warehouse'\")"
+                ".fetchone()[0])\n")
+
+    def temp_bytes() -> int:
+        return int(subprocess.run([py, "-c", temp_sql], env=env, check=True, capture_output=True, text=True,
+                                  cwd=REPO).stdout.strip())
+
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    postmaster = int(next(home.rglob("postmaster.pid")).read_text().split()[0])
+    sampler = TreeSampler(postmaster)
+    sampler.start()
+    load_s, rc = timed([py, "-c", load_code(landing)], env, logs / f"postgres-{patients}-load.log")
+    load_peak = sampler.stop()
+    if rc:
+        raise SystemExit(f"load failed (log {logs})")
+    target = workdir / f"pg-target-{patients}"
+    before = temp_bytes()
+    sampler = TreeSampler(postmaster)
+    sampler.start()
+    build_s, rc = timed([py, "-m", "spw.dbtrun", *DBT_ARGS, "--target-path", str(target)], env,
+                        logs / f"postgres-{patients}-build.log")
+    build_peak = sampler.stop()
+    spill = temp_bytes() - before
+    stratum_sql = ("from spw import db\nwith db.connect('warehouse') as conn:\n"
+                   "    print(*conn.execute('select max(ring_size), count(distinct ring_rank) from "
+                   "intermediate.int_match_ring').fetchone())\n"
+                   "    print(conn.execute('select count(*) from raw.gp_appointments').fetchone()[0])\n")
+    out = subprocess.run([py, "-c", stratum_sql], env=env, check=True, capture_output=True, text=True,
+                         cwd=REPO).stdout.split()
+    return {"engine": "postgres", "patients": patients, "ok": rc == 0, "load_s": load_s, "build_s": build_s,
+            "load_peak_rss_mib": load_peak, "build_peak_rss_mib": build_peak, "spill_mib": round(spill / 2**20, 1),
+            "largest_stratum": int(out[0]), "gp_appointments": int(out[2]),
+            "models": model_times(target / "run_results.json")}
+
+
+def spark_events(folder: Path) -> dict[str, float]:
+    """Spill and peak execution memory summed/maxed over every task of the event log(s)."""
+    disk = memory = peak = 0
+    tasks = 0
+    for log in folder.iterdir():
+        with open(log) as f:
+            for line in f:
+                if '"SparkListenerTaskEnd"' not in line:
+                    continue
+                metrics = json.loads(line).get("Task Metrics") or {}
+                tasks += 1
+                disk += metrics.get("Disk Bytes Spilled", 0)
+                memory += metrics.get("Memory Bytes Spilled", 0)
+                peak = max(peak, metrics.get("Peak Execution Memory", 0))
+    return {"tasks": tasks, "disk_spill_mib": round(disk / 2**20, 1), "memory_spill_mib": round(memory / 2**20, 1),
+            "peak_task_execution_mib": round(peak / 2**20, 1)}
+
+
+def run_spark(workdir: Path, patients: int, landing: Path) -> dict:
+    spark_dir, events = workdir / f"spark-{patients}", workdir / f"spark-events-{patients}"
+    conf = workdir / "spark-conf"
+    for d in (spark_dir, events):
+        shutil.rmtree(d, ignore_errors=True)
+        d.mkdir(parents=True)
+    conf.mkdir(exist_ok=True)
+    (conf / "spark-defaults.conf").write_text(
+        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{events}\n")
+    env = {**os.environ, **SPARK_ENV, "SPW_SPARK_DIR": str(spark_dir), "SPARK_CONF_DIR": str(conf),
+           "SPW_HOME": str(workdir / "spark-home"), "PYTHONPATH": str(REPO / "src")}
+    logs = workdir / "logs"
+    logs.mkdir(exist_ok=True)
+    py = str(VENVS / "spark" / "bin" / "python")
+    sampler = TreeSampler(os.getpid())
+    sampler.start()
+    log = logs / f"spark-{patients}.log"
+    wall, rc = timed([py, "-m", "spw.spark.build", "--landing", str(landing), *DBT_ARGS], env, log)
+    peak = sampler.stop()
+    steps = {m.group(2): float(m.group(1)) for m in re.finditer(r"\[\s*([\d.]+)s\] (\S+ ?\S*)", log.read_text())}
+    loaded_at = next((v for k, v in steps.items() if k.startswith("landing")), 0.0)
+    models = model_times(spark_dir / "target" / "run_results.json")
+    slowest = sorted((m for m in models if not m.startswith(("stg_", "pub_"))), key=lambda m: -models[m])
+    plans = workdir / f"spark-plans-{patients}"
+    with open(logs / f"spark-{patients}-plans.log", "w") as plan_log:
+        subprocess.run([py, "-m", "spw.spark.plans", "--out", str(plans), *slowest[:PLANNED_MODELS]], env=env,
+                       cwd=REPO, stdout=plan_log, stderr=subprocess.STDOUT)
+    found = json.loads((plans / "plans.json").read_text()) if (plans / "plans.json").exists() else {}
+    return {"engine": "spark", "patients": patients, "ok": rc == 0, "load_s": loaded_at,
+            "build_s": round(wall - loaded_at, 1), "wall_s": wall, "peak_rss_mib": peak,
+            **spark_events(events), "plans": found, "models": models, "settings": SPARK_ENV}
+
+
+def exponent(t: list[float]) -> float | None:
+    """k of t(n) = a + b n**k from three sizes a factor 10 apart; None unless time grows at each step."""
+    if len(t) != 3 or not (t[2] - t[1] > 0 and t[1] - t[0] > 0):
+        return None
+    return round(math.log10((t[2] - t[1]) / (t[1] - t[0])), 2)
+
+
+def report(workdir: Path, out: Path | None) -> str:
+    results = {(r["engine"], r["patients"]): r for r in
+               (json.loads(p.read_text()) for p in sorted((workdir / "results").glob("*.json")))}
+    sizes = sorted({n for _, n in results})
+    lines = [f"Machine: {platform.platform()}, {os.cpu_count()} cores, "
+             f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB.", "",
+             "| engine | patients | GP appointments | load s | build s | peak memory MiB | spill MiB |"
+             " largest matching stratum |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for (engine, n), r in sorted(results.items()):
+        memory = r.get("build_peak_rss_mib") or r.get("peak_rss_mib")
+        spill = r.get("spill_mib", r.get("disk_spill_mib"))
+        appts = results.get(("postgres", n), {}).get("gp_appointments", "")
+        stratum = results.get(("postgres", n), {}).get("largest_stratum", "")
+        lines.append(f"| {engine} | {n:,} | {appts:,} | {r['load_s']} | {r['build_s']} | {memory:,} | {spill:,} |"
+                     f" {stratum:,} |" if appts != "" else
+                     f"| {engine} | {n:,} | | {r['load_s']} | {r['build_s']} | {memory:,} | {spill:,} | |")
+    lines += ["", "Per model (seconds at each size; k = exponent of the data-proportional part):", ""]
+    for engine in ("postgres", "spark"):
+        runs = [results[(engine, n)] for n in sizes if (engine, n) in results]
+        if not runs:
+            continue
+        names = sorted(runs[-1]["models"], key=lambda m: -runs[-1]["models"][m])[:15]
+        lines += [f"**{engine}**", "", "| model | " + " | ".join(f"{r['patients']:,}" for r in runs) + " | k |",
+                  "|---|" + "---:|" * (len(runs) + 1)]
+        for m in names:
+            t = [r["models"].get(m, 0.0) for r in runs]
+            k = exponent(t)
+            lines.append(f"| `{m}` | " + " | ".join(f"{x:.1f}" for x in t) + f" | {'' if k is None else k} |")
+        total = [sum(r["models"].values()) for r in runs]
+        lines.append("| all models (sum) | " + " | ".join(f"{x:.0f}" for x in total) +
+                     f" | {exponent(total) or ''} |")
+        lines.append("")
+    text = "\n".join(lines)
+    if out:
+        draw(results, sizes, out)
+    return text
+
+
+def draw(results: dict, sizes: list[int], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for engine, marker in (("postgres", "o"), ("spark", "s")):
+        pts = [(n, results[(engine, n)]["build_s"] + results[(engine, n)]["load_s"]) for n in sizes
+               if (engine, n) in results]
+        if pts:
+            ax.plot(*zip(*pts, strict=True), marker=marker, label=f"{engine}: load + build")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("synthetic patients (one ICB)")
+    ax.set_ylabel("seconds (2 cores)")
+    ax.set_title("Warehouse load and build time by size, same landing folders")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--engine", choices=["postgres", "spark"], required=True)
+    run.add_argument("--patients", type=int, required=True)
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--workdir", type=Path, required=True)
+    rep = sub.add_parser("report")
+    rep.add_argument("--workdir", type=Path, required=True)
+    rep.add_argument("--chart", type=Path, help="write the chart here (PNG)")
+    args = ap.parse_args()
+    if args.command == "report":
+        print(report(args.workdir, args.chart))
+        return
+    landing = ensure_landing(args.workdir, args.patients, args.seed)
+    began = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    result = (run_postgres if args.engine == "postgres" else run_spark)(args.workdir, args.patients, landing)
+    result.update(began=began, ended=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+                  load_average=os.getloadavg()[0], sources=list(SOURCES))
+    (args.workdir / "results").mkdir(exist_ok=True)
+    (args.workdir / "results" / f"{args.engine}-{args.patients}.json").write_text(json.dumps(result, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("models", "plans")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
