@@ -48,6 +48,8 @@ DBT_ARGS = ["build", "--exclude-resource-type", "test", "--exclude-resource-type
 # (adaptive execution merges small ones back), a 10 GB driver (local mode: the driver is the executor)
 SPARK_ENV = {"SPW_SPARK_SHUFFLE_PARTITIONS": "16", "SPW_SPARK_DRIVER_MEMORY": "10g", "SPW_SPARK_CORES": "2"}
 PLANNED_MODELS = 6
+# both engines pseudonymise with one key, so their raw tables hold the same patient keys
+os.environ.setdefault("SPW_PSEUDO_KEY", "bench-scale-synthetic-only")
 
 
 class TreeSampler(threading.Thread):
@@ -105,10 +107,22 @@ def model_times(run_results: Path) -> dict[str, float]:
             if r["unique_id"].startswith(("model.", "seed."))}
 
 
+def cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot (/proc/stat)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+BUSY: dict[str, float] = {}  # log name -> share of the machine's CPU time busy during the stage
+
+
 def timed(argv: list[str], env: dict[str, str], log: Path) -> tuple[float, int]:
-    began = time.perf_counter()
+    began, ticks = time.perf_counter(), cpu_ticks()
     with open(log, "w") as out:
         rc = subprocess.run(argv, env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT).returncode
+    busy, total = (b - a for a, b in zip(ticks, cpu_ticks(), strict=True))
+    BUSY[log.stem] = round(busy / max(total, 1), 3)
     return round(time.perf_counter() - began, 1), rc
 
 
@@ -300,7 +314,7 @@ def main() -> None:
     began = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
     result = (run_postgres if args.engine == "postgres" else run_spark)(args.workdir, args.patients, landing)
     result.update(began=began, ended=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
-                  load_average=os.getloadavg()[0], sources=list(SOURCES))
+                  load_average=os.getloadavg()[0], sources=list(SOURCES), cpu_busy=BUSY)
     (args.workdir / "results").mkdir(exist_ok=True)
     (args.workdir / "results" / f"{args.engine}-{args.patients}.json").write_text(json.dumps(result, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k not in ("models", "plans")}, indent=1))

@@ -143,3 +143,39 @@ def test_seed_column_types_name_a_type_per_engine() -> None:
             for column, kind in (seed.get("config", {}).get("column_types") or {}).items():
                 assert not re.fullmatch(r"numeric|text|double precision|timestamptz|timestamp with time zone|float",
                                         str(kind).strip()), f"{path.name}: {seed['name']}.{column}: {kind}"
+
+
+# A window with no PARTITION BY runs in one task on Spark, whatever the cluster (issue 15 item 5).
+# Allowed only over rows whose number does not grow with patients or events: model -> what it numbers.
+SINGLE_PARTITION_WINDOWS = {
+    "int_equity_people": "the cohort financial years (one row each)",
+    "int_sdid_patients": "the practices (one row each)",
+    "int_sdid_bootstrap": "the bootstrap groups (measures x areas x cohort years)",
+}
+
+
+def unpartitioned_windows(sql: str) -> int:
+    """How many `over (...)` clauses of the SQL (Jinja removed) have no PARTITION BY."""
+    code = STRING.sub("''", SQL_COMMENT.sub("", JINJA_TAG.sub(" ", JINJA_COMMENT.sub("", sql))))
+    count = 0
+    for match in re.finditer(r"\bover\s*\(", code, re.I):
+        args = _call_arguments(code, match.end() - 1)
+        if not re.search(r"\bpartition\s+by\b", ",".join(args), re.I):
+            count += 1
+    return count
+
+
+def test_windows_without_a_partition_only_over_bounded_rows() -> None:
+    found = {p.stem: n for p in (DBT / "models").rglob("*.sql") if (n := unpartitioned_windows(p.read_text()))}
+    assert set(found) == set(SINGLE_PARTITION_WINDOWS), found
+    assert all(n == 1 for n in found.values()), found
+
+
+@pytest.mark.parametrize("snippet, count", [
+    ("select row_number() over (order by a) from t", 1),
+    ("select row_number() over (partition by p order by a), lead(x) over () from t", 1),
+    ("select sum(x) over (\n    partition by p\n    order by d\n) from t", 0),
+    ("select 'over (order by a)' from t -- over (order by b)", 0),
+])
+def test_the_window_guard_counts(snippet: str, count: int) -> None:
+    assert unpartitioned_windows(snippet) == count

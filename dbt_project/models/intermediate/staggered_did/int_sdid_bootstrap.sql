@@ -13,41 +13,45 @@ multipliers as (
     select * from {{ ref('int_sdid_multipliers') }}
 ),
 
-numbered as (
-    -- an integer id per group, its practice count and treated total, by window: the practice x draw
-    -- product is then summed by (group_id, draw), not by four text keys, and no join on those keys
-    -- collapses the planner's row estimates
+group_sizes as (
+    -- groups with at least 20 practices
     select
-        *,
-        dense_rank() over (order by measure, geography_level, geography_code, cohort_fy) as group_id,
-        count(*) over (partition by measure, geography_level, geography_code, cohort_fy) as n_practices,
-        sum(n_treated) over (partition by measure, geography_level, geography_code, cohort_fy) as group_treated
-    from group_practices
-),
-
-members as (
-    -- groups with at least 20 practices, only the columns the draws need
-    select
-        group_id,
-        practice_code,
-        {%- for ev in events %}
-            psi_{{ ev.col }},
-        {%- endfor %}
-        psi_share
-    from numbered
-    where n_practices >= 20
-),
-
-groups as (
-    select distinct
-        group_id,
         measure,
         geography_level,
         geography_code,
         cohort_fy,
-        group_treated as n_treated
-    from numbered
-    where n_practices >= 20
+        sum(n_treated) as n_treated
+    from group_practices
+    group by measure, geography_level, geography_code, cohort_fy
+    having count(*) >= 20
+),
+
+groups as (
+    -- an integer id per group: the practice x draw product is then summed by (group_id, draw), not by
+    -- four text keys. Numbered over the groups alone (measures x areas x cohort years), not over their
+    -- practices, so the one window without a partition sorts a list bounded by the geography
+    select
+        *,
+        row_number() over (order by measure, geography_level, geography_code, cohort_fy) as group_id
+    from group_sizes
+),
+
+members as (
+    -- the groups' practices, only the columns the draws need
+    select
+        g.group_id,
+        gp.practice_code,
+        {%- for ev in events %}
+            gp.psi_{{ ev.col }},
+        {%- endfor %}
+        gp.psi_share
+    from group_practices as gp
+    inner join groups as g
+        on
+            gp.measure = g.measure
+            and gp.geography_level = g.geography_level
+            and gp.geography_code = g.geography_code
+            and gp.cohort_fy = g.cohort_fy
 ),
 
 totals as (

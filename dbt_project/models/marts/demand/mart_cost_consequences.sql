@@ -156,7 +156,9 @@ did_rows as (
         d.cohort_fy,
         d.population,
         -- ties to even on both engines (Spark's round() of a double breaks them away from zero)
-        cast({{ round_half_even('d.n_treated * coalesce(d.engaged_share, 1)') }} as {{ dbt.type_bigint() }}) as n_people,
+        cast(
+            {{ round_half_even('d.n_treated * coalesce(d.engaged_share, 1)') }} as {{ dbt.type_bigint() }}
+        ) as n_people,
         d.n_treated as n_referred,
         d.n_measures,
         d.cost_avoided_per_person,
