@@ -147,6 +147,12 @@
     and {{ a }}.stratum_age_band = {{ b }}.stratum_age_band and {{ a }}.stratum_imd_quintile = {{ b }}.stratum_imd_quintile)
 {%- endmacro %}
 
+{#- Join condition: two relations hold the same estimate group (measure, area and cohort year). -#}
+{% macro sdid_same_group(a, b) -%}
+    ({{ a }}.measure = {{ b }}.measure and {{ a }}.geography_level = {{ b }}.geography_level
+    and {{ a }}.geography_code = {{ b }}.geography_code and {{ a }}.cohort_fy = {{ b }}.cohort_fy)
+{%- endmacro %}
+
 {#- Join condition: the practice's sub-ICB is the cell's (always true in package-compatible mode). -#}
 {% macro sdid_in_cell_area(cell, practice) -%}
     {%- if sdid_mode() == 'package_compatible' -%}

@@ -46,12 +46,7 @@ members as (
         {%- endfor %}
         gp.psi_share
     from group_practices as gp
-    inner join groups as g
-        on
-            gp.measure = g.measure
-            and gp.geography_level = g.geography_level
-            and gp.geography_code = g.geography_code
-            and gp.cohort_fy = g.cohort_fy
+    inner join groups as g on {{ sdid_same_group('gp', 'g') }}
 ),
 
 totals as (

@@ -75,12 +75,7 @@ practice_terms as (
         / nullif(g.engaged_share, 0)
         - g.att * gp.psi_share / nullif(g.engaged_share * g.engaged_share, 0) as psi_engaged_att
     from group_practices as gp
-    inner join groups as g
-        on
-            gp.measure = g.measure
-            and gp.geography_level = g.geography_level
-            and gp.geography_code = g.geography_code
-            and gp.cohort_fy = g.cohort_fy
+    inner join groups as g on {{ sdid_same_group('gp', 'g') }}
 ),
 
 analytic as (
