@@ -180,16 +180,18 @@ def spark_events(folder: Path) -> dict[str, float]:
     """Spill and peak execution memory summed/maxed over every task of the event log(s)."""
     disk = memory = peak = 0
     tasks = 0
-    for log in folder.iterdir():
-        with open(log) as f:
-            for line in f:
-                if '"SparkListenerTaskEnd"' not in line:
-                    continue
-                metrics = json.loads(line).get("Task Metrics") or {}
-                tasks += 1
-                disk += metrics.get("Disk Bytes Spilled", 0)
-                memory += metrics.get("Memory Bytes Spilled", 0)
-                peak = max(peak, metrics.get("Peak Execution Memory", 0))
+    for log in sorted(x for x in folder.rglob("*") if x.is_file() and not x.name.startswith((".", "app"))):
+        # Spark 4 rolls the log into a folder of zstd files unless told otherwise (spark-defaults below)
+        text = (subprocess.run(["zstd", "-dc", str(log)], check=True, capture_output=True, text=True).stdout
+                if log.suffix == ".zstd" else log.read_text())
+        for line in text.splitlines():
+            if '"SparkListenerTaskEnd"' not in line:
+                continue
+            metrics = json.loads(line).get("Task Metrics") or {}
+            tasks += 1
+            disk += metrics.get("Disk Bytes Spilled", 0)
+            memory += metrics.get("Memory Bytes Spilled", 0)
+            peak = max(peak, metrics.get("Peak Execution Memory", 0))
     return {"tasks": tasks, "disk_spill_mib": round(disk / 2**20, 1), "memory_spill_mib": round(memory / 2**20, 1),
             "peak_task_execution_mib": round(peak / 2**20, 1)}
 
@@ -202,7 +204,8 @@ def run_spark(workdir: Path, patients: int, landing: Path) -> dict:
         d.mkdir(parents=True)
     conf.mkdir(exist_ok=True)
     (conf / "spark-defaults.conf").write_text(
-        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{events}\n")
+        f"spark.eventLog.enabled true\nspark.eventLog.dir file://{events}\n"
+        "spark.eventLog.compress false\nspark.eventLog.rolling.enabled false\n")
     env = {**os.environ, **SPARK_ENV, "SPW_SPARK_DIR": str(spark_dir), "SPARK_CONF_DIR": str(conf),
            "SPW_HOME": str(workdir / "spark-home"), "PYTHONPATH": str(REPO / "src")}
     logs = workdir / "logs"
@@ -232,6 +235,34 @@ def exponent(t: list[float]) -> float | None:
     if len(t) != 3 or not (t[2] - t[1] > 0 and t[1] - t[0] > 0):
         return None
     return round(math.log10((t[2] - t[1]) / (t[1] - t[0])), 2)
+
+
+# The projection's cluster and assumptions (docs/scale.md): Databricks, 8 workers x 16 cores; a stage's
+# data-proportional work spreads over the cores at half efficiency (shuffles, skew, stragglers);
+# the fixed per-statement part stays as measured on one machine.
+NATIONAL_PATIENTS = 60_000_000
+CLUSTER_CORES = 128
+LOCAL_CORES = 2
+EFFICIENCY = 0.5
+
+
+def split_fixed_and_data(t: list[float]) -> tuple[float, float, float]:
+    """(fixed a, data part at the largest size, k) from three sizes a factor 10 apart. Where time does
+    not grow at each step (noise at small sizes), the growth from the smallest size is taken as the data
+    part and as linear (k = 1), which overstates a fixed cost's growth rather than hiding a data one."""
+    k = exponent(t)
+    if k is None:
+        data = max(t[2] - t[0], 0.0)
+        return t[2] - data, data, 1.0
+    r = 10 ** k
+    data = (t[2] - t[1]) * r / (r - 1) if r != 1 else t[2] - t[0]
+    return t[2] - data, data, k
+
+
+def project(t: list[float], largest: int) -> float:
+    """Seconds at NATIONAL_PATIENTS on CLUSTER_CORES from one model's times at three sizes."""
+    fixed, data, k = split_fixed_and_data(t)
+    return fixed + data * (NATIONAL_PATIENTS / largest) ** k / (CLUSTER_CORES / LOCAL_CORES * EFFICIENCY)
 
 
 def report(workdir: Path, out: Path | None) -> str:
@@ -266,10 +297,28 @@ def report(workdir: Path, out: Path | None) -> str:
         lines.append("| all models (sum) | " + " | ".join(f"{x:.0f}" for x in total) +
                      f" | {exponent(total) or ''} |")
         lines.append("")
+        if engine == "spark" and len(runs) == 3:
+            lines += projection(runs)
     text = "\n".join(lines)
     if out:
         draw(results, sizes, out)
     return text
+
+
+def projection(runs: list[dict]) -> list[str]:
+    """Every model projected to 60M patients on the stated cluster, the 10 longest shown."""
+    largest = runs[-1]["patients"]
+    rows = []
+    for m in runs[-1]["models"]:
+        t = [r["models"].get(m, 0.0) for r in runs]
+        fixed, data, k = split_fixed_and_data(t)
+        rows.append((project(t, largest), m, fixed, data, k))
+    rows.sort(reverse=True)
+    total = sum(r[0] for r in rows)
+    return [f"Projection to {NATIONAL_PATIENTS:,} patients on {CLUSTER_CORES} cores at {EFFICIENCY:.0%} "
+            f"efficiency (model times summed: {total / 60:.0f} min; the 10 longest):", "",
+            "| model | fixed s | data s at 1.5M | k | projected s |", "|---|---:|---:|---:|---:|",
+            *[f"| `{m}` | {a:.1f} | {d:.1f} | {k:.2f} | {p:.0f} |" for p, m, a, d, k in rows[:10]], ""]
 
 
 def draw(results: dict, sizes: list[int], out: Path) -> None:
