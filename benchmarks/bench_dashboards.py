@@ -81,8 +81,12 @@ BROWSER_CONNECTIONS = 6
 # Re-recorded 2026-12-07 after readers got spw_reader instead of Gamma (dashboards/security/roles.yaml):
 # the same requests without the drill lookups, which the frontend sends only for a login that may drill
 # (see Browser.drills); of the demo logins only the analyst (Gamma) still may.
+# Re-recorded 2026-12-07 after the regional and ICB dashboards got tabs (scripts/record_dashboard_requests.py
+# --tabs): an open asks for the first tab's charts only, and for the values of the filters in scope of
+# at least one of them; a further tab's charts (and newly in-scope filters) when a reader opens it
+# (DashboardOpen.tabs, measured by --parts opens; readers here open dashboards, not further tabs).
 # Left out: static files (cached by the browser), the colour-scheme PUT that readers are refused (403)
-# and the event-log beacon sent seconds later.
+# and the event-log beacon (POST /superset/log/, 1 or 2 per open, sent seconds later).
 DASHBOARD_COLUMNS = ("id,slug,url,dashboard_title,published,css,theme,json_metadata,position_json,certified_by,"
                      "certification_details,changed_by_name,changed_by,changed_on,created_by,charts,owners,roles,"
                      "tags,changed_on_delta_humanized,created_on_delta_humanized,is_managed_externally,uuid")
@@ -571,8 +575,9 @@ def render(results: list[LevelResult], readers: list[ReaderResult], sizes: dict[
             f"Each reader logs in through the login form and then, for {reader_seconds:.0f} s, opens one of "
             "the four dashboards at random, sending the requests Superset 6.1's frontend sends to open it "
             "(recorded from Chromium): the page; the dashboard, its charts, its datasets and its favourite "
-            "status; then at once a chart-data request per chart, the filter state, a chart-data request "
-            "per native filter's values and, for a login that may drill (of the demo logins the analyst "
+            "status; then at once a chart-data request per chart shown (a dashboard with tabs: its first tab's), "
+            "the filter state, a chart-data request per native filter in scope of them for its values and, "
+            "for a login that may drill (of the demo logins the analyst "
             "only: the readers' `spw_reader` role holds no drill permission), a drill lookup (`drill_info`) "
             f"per dataset, at most {BROWSER_CONNECTIONS} at a time (a browser's limit per host). Requests per "
             f"open: {_describe_opens(opens)}. Then the reader reads for a think time drawn uniformly from "
