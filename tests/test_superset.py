@@ -550,6 +550,24 @@ def test_dashboard_datasets_are_kept_per_role_set_and_the_access_check_still_run
         admin.delete(f"/api/v1/security/users/{created['id']}")
 
 
+def test_dashboard_datasets_kept_answer_follows_an_edit(superset: str, admin: SupersetClient,
+                                                       passwords: dict[str, str]) -> None:
+    """A dataset edited after its dashboard's datasets answer was kept shows on the very next request
+    (the key holds the datasets' latest change), and so does putting it back."""
+    region = _client(superset, passwords, "region_y60")
+    url = f"{superset}/api/v1/dashboard/data-quality/datasets"
+    before = [region.session.get(url, timeout=60).json()["result"] for _ in range(2)][-1]
+    dataset = before[0]["id"]
+    assert before[0]["cache_timeout"] is None
+    admin.put(f"/api/v1/dataset/{dataset}", {"cache_timeout": 4321})
+    try:
+        after = region.session.get(url, timeout=60).json()["result"]
+        assert next(d for d in after if d["id"] == dataset)["cache_timeout"] == 4321
+    finally:
+        admin.put(f"/api/v1/dataset/{dataset}", {"cache_timeout": None})
+    assert region.session.get(url, timeout=60).json()["result"] == before
+
+
 # Ad-hoc columns a regional login may send to /api/v1/chart/data (Superset checks no function list
 # there): each would read every region of the published tables through SQL given as a string.
 AD_HOC_SQL = {
