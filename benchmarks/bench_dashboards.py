@@ -28,8 +28,13 @@ time the server used per request (Superset's gunicorn processes and the local Po
 everything. Results are printed and written to the "Dashboards" section of docs/benchmarks.md;
 nothing else in that file is touched.
 
+*Opens* (`--parts opens`, printed only): what one open of each dashboard costs the server, one request
+at a time with the result cache warm, by kind of request (chart-data, `.../datasets`, page, ...). It
+measures CPU time, so it stands on a busy machine where latency does not.
+
     SPW_HOME=... python benchmarks/bench_dashboards.py [--requests 300] [--runs 3] [--no-write]
-        [--parts stress readers] [--readers 10 50] [--reader-seconds 180]
+        [--parts stress readers opens] [--readers 10 50] [--reader-seconds 180]
+        [--open-user region_y60] [--open-repeats 5]
 
 Needs a built warehouse in $SPW_HOME (`make demo`). Uses the running Superset, or starts one (and
 imports the bundle, roles and RLS) and stops it afterwards.
@@ -76,8 +81,12 @@ BROWSER_CONNECTIONS = 6
 # Re-recorded 2026-12-07 after readers got spw_reader instead of Gamma (dashboards/security/roles.yaml):
 # the same requests without the drill lookups, which the frontend sends only for a login that may drill
 # (see Browser.drills); of the demo logins only the analyst (Gamma) still may.
+# Re-recorded 2026-12-07 after the regional and ICB dashboards got tabs (scripts/record_dashboard_requests.py
+# --tabs): an open asks for the first tab's charts only, and for the values of the filters in scope of
+# at least one of them; a further tab's charts (and newly in-scope filters) when a reader opens it
+# (DashboardOpen.tabs, measured by --parts opens; readers here open dashboards, not further tabs).
 # Left out: static files (cached by the browser), the colour-scheme PUT that readers are refused (403)
-# and the event-log beacon sent seconds later.
+# and the event-log beacon (POST /superset/log/, 1 or 2 per open, sent seconds later).
 DASHBOARD_COLUMNS = ("id,slug,url,dashboard_title,published,css,theme,json_metadata,position_json,certified_by,"
                      "certification_details,changed_by_name,changed_by,changed_on,created_by,charts,owners,roles,"
                      "tags,changed_on_delta_humanized,created_on_delta_humanized,is_managed_externally,uuid")
@@ -214,6 +223,9 @@ class DashboardOpen:
     page: Call
     metadata: tuple[Call, ...]  # sent together, before any data
     data: tuple[Call, ...]  # sent at once, queued on the browser's connections
+    # What each further tab sends when a reader first clicks it (its charts, and the values of filters
+    # that come into scope with it); not part of an open. Empty for a dashboard without tabs.
+    tabs: tuple[tuple[Call, ...], ...] = ()
 
 
 def filter_values_body(column: str, dataset_id: int, ascending: bool, force: bool) -> dict[str, Any]:
@@ -239,21 +251,38 @@ def dashboard_opens(admin, bundle_dir: Path, force: bool) -> list[DashboardOpen]
     opens = []
     for dash in queries.bundle_dashboards(bundle_dir):
         slug, did = dash["slug"], dash_ids[dash["slug"]]
-        chart_calls: list[Call] = []
-        datasets: list[int] = []
-        for node in dash["position"].values():
-            if isinstance(node, dict) and node.get("type") == "CHART":
-                c = charts[node["meta"]["uuid"]]
-                form_data = quote(json.dumps({"slice_id": slices[c.uuid]}, separators=(",", ":")))
-                chart_calls.append(Call("chart", "POST", f"/api/v1/chart/data?form_data={form_data}&dashboard_id={did}",
-                                        queries.chart_data_body(c.params, ds[c.dataset_uuid], force=force)))
-                if ds[c.dataset_uuid] not in datasets:
-                    datasets.append(ds[c.dataset_uuid])
-        filters = [Call("filter", "POST", "/api/v1/chart/data",
+        tabs = queries.dashboard_tabs(dash)
+        native = [f for f in dash["metadata"].get("native_filter_configuration", [])
+                  if f.get("filterType") == "filter_select"]
+
+        def chart_call(node: dict, did: int = did) -> Call:
+            c = charts[node["meta"]["uuid"]]
+            form_data = quote(json.dumps({"slice_id": slices[c.uuid]}, separators=(",", ":")))
+            return Call("chart", "POST", f"/api/v1/chart/data?form_data={form_data}&dashboard_id={did}",
+                        queries.chart_data_body(c.params, ds[c.dataset_uuid], force=force))
+
+        def filter_call(f: dict) -> Call:
+            return Call("filter", "POST", "/api/v1/chart/data",
                         filter_values_body(f["targets"][0]["column"]["name"], ds[f["targets"][0]["datasetUuid"]],
                                            f.get("controlValues", {}).get("sortAscending", True), force))
-                   for f in dash["metadata"].get("native_filter_configuration", [])
-                   if f.get("filterType") == "filter_select"]
+
+        # Superset 6.1 asks for the data of the charts shown (the first tab's) and for the values of the
+        # filters in scope of at least one of them; a further tab's charts, and the values of filters
+        # that come into scope with it, when a reader first opens that tab (recorded in Chromium,
+        # scripts/record_dashboard_requests.py --tabs).
+        loaded: set[str] = set()
+        per_tab: list[tuple[Call, ...]] = []
+        for _, nodes in tabs:
+            shown = {n["meta"]["chartId"] for n in nodes}
+            new = [f for f in native if f["id"] not in loaded and shown - set(f["scope"]["excluded"])]
+            loaded |= {f["id"] for f in new}
+            per_tab.append((*(chart_call(n) for n in nodes), *(filter_call(f) for f in new)))
+        datasets: list[int] = []
+        for node in tabs[0][1]:
+            if ds[charts[node["meta"]["uuid"]].dataset_uuid] not in datasets:
+                datasets.append(ds[charts[node["meta"]["uuid"]].dataset_uuid])
+        first_charts = [c for c in per_tab[0] if c.kind == "chart"]
+        first_filters = [c for c in per_tab[0] if c.kind == "filter"]
         state = {f["id"]: {"id": f["id"], "extraFormData": {}, "filterState": {}, "ownState": {}}
                  for f in dash["metadata"].get("native_filter_configuration", [])}
         opens.append(DashboardOpen(
@@ -263,10 +292,11 @@ def dashboard_opens(admin, bundle_dir: Path, force: bool) -> list[DashboardOpen]
              Call("metadata", "GET", f"/api/v1/dashboard/{slug}/charts"),
              Call("metadata", "GET", f"/api/v1/dashboard/{slug}/datasets"),
              Call("metadata", "GET", f"/api/v1/dashboard/favorite_status/?q=!({did})")),
-            (*chart_calls,
+            (*first_charts,
              Call("other", "POST", f"/api/v1/dashboard/{did}/filter_state?tab_id=1", {"value": json.dumps(state)}),
              *[Call("drill", "GET", f"/api/v1/dataset/{i}/drill_info/?q=(dashboard_id:{did})") for i in datasets],
-             *filters)))
+             *first_filters),
+            tuple(per_tab[1:])))
     return opens
 
 
@@ -410,6 +440,68 @@ def run_readers(browsers: list[Browser], opens: list[DashboardOpen], users: int,
                         retries=sum(b.retries for b in browsers) - retries0)
 
 
+# ---------------------------------------------------------------- opens: what one open costs the server
+
+
+def call_label(call: Call) -> str:
+    """What a call is, for the cost of an open: chart, filter, drill, datasets, page, ..."""
+    if call.kind in ("chart", "filter", "drill", "page"):
+        return call.kind
+    if call.kind == "metadata":
+        for part in ("/datasets", "/charts", "favorite_status"):
+            if part in call.path:
+                return part.strip("/").replace("favorite_status", "favourite")
+        return "dashboard"
+    return "filter state" if "filter_state" in call.path else "other"
+
+
+def open_costs(browser: Browser, opens: list[DashboardOpen], repeats: int) -> dict[str, dict[str, list[float]]]:
+    """One reader opens each dashboard `repeats` times, one request at a time, after one open to warm
+    the result cache: server CPU ms of each request (gunicorn and Postgres, from /proc), by slug and label.
+    /proc counts in clock ticks (10 ms), so a single figure is coarse; the mean over many is not."""
+    roots = _server_roots()
+    costs: dict[str, dict[str, list[float]]] = {}
+    for dash in opens:
+        calls = [dash.page, *dash.metadata, *[c for c in dash.data if c.kind != "drill" or browser.drills]]
+        further = [c for tab in dash.tabs for c in tab]
+        for c in (*calls, *further):  # warm: results cached, connections open
+            browser.send(c)
+        for name, sent in ((dash.slug, calls), (f"{dash.slug} further tabs", further)):
+            per = costs.setdefault(name, {}) if sent else {}
+            for _ in range(repeats):
+                for c in sent:
+                    cpu0 = server_cpu_seconds(roots)
+                    _, _, ok = browser.send(c)
+                    if not ok:
+                        raise SystemExit(f"{dash.slug}: {c.method} {c.path[:80]} failed")
+                    per.setdefault(call_label(c), []).append((server_cpu_seconds(roots) - cpu0) * 1000)
+    return costs
+
+
+def render_open_costs(costs: dict[str, dict[str, list[float]]], user: str, repeats: int) -> str:
+    labels = ("chart", "filter", "drill", "datasets", "page", "dashboard", "charts", "favourite", "filter state")
+    head = ("| dashboard | requests per open | " + " | ".join(f"`{x}`" if x != "chart" else "chart-data (charts)"
+                                                   for x in labels) + " | CPU per open |")
+    lines = [f"Server CPU per open, one request at a time, result cache warm, `{user}`, {repeats} opens per "
+             f"dashboard ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, load {os.getloadavg()[0]:.1f}); each cell: "
+             "requests per open x mean ms", "", head, "|---|" + "---:|" * (len(labels) + 2)]
+    total, every = 0.0, 0.0
+    opens = [slug for slug in costs if not slug.endswith(" further tabs")]
+    for slug, per in costs.items():
+        n = {k: len(v) // repeats for k, v in per.items()}
+        ms = {k: statistics.fmean(v) for k, v in per.items()}
+        per_open = sum(sum(v) for v in per.values()) / repeats / 1000
+        every += per_open
+        total += 0 if slug.endswith(" further tabs") else per_open
+        cells = [f"{n[k]} x {ms[k]:.0f}" if k in per else "" for k in labels]
+        name = f"`{slug.removesuffix(' further tabs')}`" + (", every further tab once" if slug not in opens else "")
+        lines.append(f"| {name} | {sum(n.values())} | " + " | ".join(cells) + f" | {per_open:.2f} s |")
+    lines += ["", f"Mean over the {len(opens)} dashboards: {total / max(1, len(opens)):.2f} s of server CPU per open"
+              + (f"; {every / max(1, len(opens)):.2f} s for a reader who also opens every further tab."
+                 if len(costs) > len(opens) else ".")]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------- sizes
 
 
@@ -483,8 +575,9 @@ def render(results: list[LevelResult], readers: list[ReaderResult], sizes: dict[
             f"Each reader logs in through the login form and then, for {reader_seconds:.0f} s, opens one of "
             "the four dashboards at random, sending the requests Superset 6.1's frontend sends to open it "
             "(recorded from Chromium): the page; the dashboard, its charts, its datasets and its favourite "
-            "status; then at once a chart-data request per chart, the filter state, a chart-data request "
-            "per native filter's values and, for a login that may drill (of the demo logins the analyst "
+            "status; then at once a chart-data request per chart shown (a dashboard with tabs: its first tab's), "
+            "the filter state, a chart-data request per native filter in scope of them for its values and, "
+            "for a login that may drill (of the demo logins the analyst "
             "only: the readers' `spw_reader` role holds no drill permission), a drill lookup (`drill_info`) "
             f"per dataset, at most {BROWSER_CONNECTIONS} at a time (a browser's limit per host). Requests per "
             f"open: {_describe_opens(opens)}. Then the reader reads for a think time drawn uniformly from "
@@ -598,7 +691,9 @@ def _readers(browsers: list[Browser], admin, bundle_dir: Path, args: argparse.Na
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--parts", nargs="*", choices=("stress", "readers"), default=["stress", "readers"])
+    parser.add_argument("--parts", nargs="*", choices=("stress", "readers", "opens"), default=["stress", "readers"])
+    parser.add_argument("--open-user", default="region_y60", help="login for --parts opens")
+    parser.add_argument("--open-repeats", type=int, default=5, help="opens per dashboard for --parts opens")
     parser.add_argument("--requests", type=int, default=300, help="requests per stress level (bounded)")
     parser.add_argument("--levels", type=int, nargs="*", default=list(LEVELS), help="stress users per level")
     parser.add_argument("--readers", type=int, nargs="*", default=list(READER_LEVELS), help="readers per level")
@@ -630,6 +725,15 @@ def main(argv: list[str] | None = None) -> int:
             # 127.0.0.11, .12, ...: each reader its own client address, so no login waits on another's
             browsers = [Browser(url, USERS[i % len(USERS)], passwords[USERS[i % len(USERS)]], f"127.0.0.{11 + i}")
                         for i in range(max(args.readers))]
+        if "opens" in args.parts:
+            one = Browser(url, args.open_user, passwords[args.open_user], "127.0.0.9")
+            try:
+                costs = open_costs(one, dashboard_opens(admin, bundle.bundle_dir(), force=False), args.open_repeats)
+            finally:
+                one.close()
+            print(render_open_costs(costs, args.open_user, args.open_repeats), flush=True)
+            if args.parts == ["opens"]:
+                return 0
         results: list[LevelResult] = []
         readers: list[ReaderResult] = []
         for run in range(1, args.runs + 1):

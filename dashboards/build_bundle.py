@@ -255,27 +255,41 @@ def dashboard_yaml(dash: d.Dashboard, charts: dict[str, d.Chart], chart_ids: dic
         "GRID_ID": {"id": "GRID_ID", "type": "GRID", "children": [], "parents": ["ROOT_ID"]},
         "HEADER_ID": {"id": "HEADER_ID", "type": "HEADER", "meta": {"text": dash.title}},
     }
-    for r, row in enumerate(dash.rows):
+    # Tabs at the top (Superset's top-level tabs): ROOT -> TABS -> TAB -> ROW; otherwise GRID -> ROW.
+    if dash.tabs:
+        tabs_id = f"TABS-{dash.key}"
+        position["ROOT_ID"]["children"] = [tabs_id]
+        position[tabs_id] = {"id": tabs_id, "type": "TABS", "children": [], "parents": ["ROOT_ID"]}
+        placed = []
+        for tab in dash.tabs:
+            tab_id = f"TAB-{dash.key}-{tab.key}"
+            position[tabs_id]["children"].append(tab_id)
+            position[tab_id] = {"id": tab_id, "type": "TAB", "children": [], "parents": ["ROOT_ID", tabs_id],
+                                "meta": {"text": tab.title, "defaultText": "Tab title", "placeholder": "Tab title"}}
+            placed += [(row, tab_id, ["ROOT_ID", tabs_id, tab_id]) for row in tab.rows]
+    else:
+        placed = [(row, "GRID_ID", ["ROOT_ID", "GRID_ID"]) for row in dash.rows]
+    for r, (row, holder, parents) in enumerate(placed):
         row_id = f"ROW-{dash.key}-{r}"
-        position["GRID_ID"]["children"].append(row_id)
-        position[row_id] = {"id": row_id, "type": "ROW", "children": [], "parents": ["ROOT_ID", "GRID_ID"],
+        position[holder]["children"].append(row_id)
+        position[row_id] = {"id": row_id, "type": "ROW", "children": [], "parents": parents,
                             "meta": {"background": "BACKGROUND_TRANSPARENT"}}
         for item in row:
             if isinstance(item, d.Markdown):
                 node_id = f"MARKDOWN-{dash.key}-{item.key}"
                 position[node_id] = {"id": node_id, "type": "MARKDOWN", "children": [],
-                                     "parents": ["ROOT_ID", "GRID_ID", row_id],
+                                     "parents": [*parents, row_id],
                                      "meta": {"code": item.text, "width": item.width, "height": item.height}}
             else:
                 key, width = item
                 c = charts[key]
                 node_id = f"CHART-{key}"
                 position[node_id] = {"id": node_id, "type": "CHART", "children": [],
-                                     "parents": ["ROOT_ID", "GRID_ID", row_id],
+                                     "parents": [*parents, row_id],
                                      "meta": {"chartId": chart_ids[key], "uuid": stable_uuid("chart", key),
                                               "sliceName": c.title, "width": width, "height": c.height}}
             position[row_id]["children"].append(node_id)
-    in_dash = [item[0] for row in dash.rows for item in row if not isinstance(item, d.Markdown)]
+    in_dash = [item[0] for row in dash.all_rows for item in row if not isinstance(item, d.Markdown)]
     # categories of the box plots (event months, designs) and run-chart series keep the same colour
     # wherever they appear
     label_colors = d.label_colours() if any(charts[k].viz in ("box_plot", "mixed_timeseries")
@@ -371,7 +385,7 @@ def validate(columns: dict[str, set[str]]) -> list[str]:
         for m in (*c.metrics, *c.metrics_b):
             if m not in metric_names:
                 problems.append(f"chart {c.key}: metric {m} not in {c.dataset}")
-    placed = [item[0] for dash in d.DASHBOARDS for row in dash.rows for item in row
+    placed = [item[0] for dash in d.DASHBOARDS for row in dash.all_rows for item in row
               if not isinstance(item, d.Markdown)]
     keys = {c.key for c in d.CHARTS}
     problems += [f"dashboard names unknown chart {k}" for k in placed if k not in keys]

@@ -136,14 +136,31 @@ class Filter:
     level: str | None = None  # geography level of the filter's codes (charts above it are out of scope)
 
 
+Row = tuple[tuple[str, int] | Markdown, ...]
+
+
+@dataclass(frozen=True)
+class Tab:
+    """A tab of a dashboard. Superset asks for a chart's data only when its tab is shown, so an open
+    queries the first tab's charts alone; the others are queried when a reader opens their tab."""
+    key: str
+    title: str
+    rows: tuple[Row, ...]
+
+
 @dataclass(frozen=True)
 class Dashboard:
     key: str
     slug: str
     title: str
     description: str
-    rows: tuple[tuple[tuple[str, int] | Markdown, ...], ...]
+    rows: tuple[Row, ...] = ()  # a dashboard without tabs
     filters: tuple[Filter, ...] = ()
+    tabs: tuple[Tab, ...] = ()  # or its tabs, in order (then `rows` is empty)
+
+    @property
+    def all_rows(self) -> tuple[Row, ...]:
+        return tuple(row for tab in self.tabs for row in tab.rows) if self.tabs else self.rows
 
 
 # ---------------------------------------------------------------- labels in NHS terms
@@ -882,24 +899,33 @@ DASHBOARDS = (
     Dashboard(
         "regional_steering", "regional-steering-group", "Social prescribing: regional steering group",
         "Link-worker rollout, demand reduction, wellbeing and equity for an NHS England region.",
-        rows=(
-            (Markdown("intro", "## Regional steering group\nWhat social prescribing changed first (the primary "
-                      "estimate, then how it unfolds month by month and how three designs compare), then "
-                      "link-worker workforce and referrals. " + SUPPRESSION_NOTE, height=16),),
-            ((REGION_EFFECTS[0].key, 12),),
-            tuple((c.key, 4) for c in REGION_EFFECTS[1:4]),
-            tuple((c.key, 4) for c in REGION_EFFECTS[4:7]),
-            ((REGION_EFFECTS[7].key, 12),),
-            ((REGION_COSTS.key, 8), COST_NOTE),
-            ((REGION_RUN_CHARTS[0].key, 6), (REGION_RUN_CHARTS[1].key, 6)),
-            ((REGION_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
-            (("wte_vs_entitlement_by_pcn", 8), ("progress_pct", 4)),
-            (("progress_vs_ambition", 12),),
-            (("pathway_referral_source", 6), ("pathway_referral_reason", 6)),
-            (("pathway_activity", 6), ("pathway_outcome", 6)),
-            (("demand_before_after_did", 12),),
-            (("wellbeing_change", 12),),
-            (("equity_table", 7), ("equity_deprivation", 5)),
+        tabs=(
+            Tab("effect", "What changed", (
+                (Markdown("intro", "## Regional steering group\nWhat social prescribing changed: the primary "
+                          "estimate, then how it unfolds month by month and how three designs compare. The "
+                          "other tabs hold what it is worth and the run charts, the link-worker workforce and "
+                          "referrals, and outcomes and equity. " + SUPPRESSION_NOTE, height=16),),
+                ((REGION_EFFECTS[0].key, 12),),
+                tuple((c.key, 4) for c in REGION_EFFECTS[1:4]),
+                tuple((c.key, 4) for c in REGION_EFFECTS[4:7]),
+                ((REGION_EFFECTS[7].key, 12),),
+            )),
+            Tab("worth", "What it is worth and referrals over time", (
+                ((REGION_COSTS.key, 8), COST_NOTE),
+                ((REGION_RUN_CHARTS[0].key, 6), (REGION_RUN_CHARTS[1].key, 6)),
+                ((REGION_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
+            )),
+            Tab("rollout", "Link workers and referrals", (
+                (("wte_vs_entitlement_by_pcn", 8), ("progress_pct", 4)),
+                (("progress_vs_ambition", 12),),
+                (("pathway_referral_source", 6), ("pathway_referral_reason", 6)),
+                (("pathway_activity", 6), ("pathway_outcome", 6)),
+            )),
+            Tab("outcomes", "Outcomes and equity", (
+                (("demand_before_after_did", 12),),
+                (("wellbeing_change", 12),),
+                (("equity_table", 7), ("equity_deprivation", 5)),
+            )),
         ),
         filters=(REGION, ICB, SUB_ICB, PCN, FY),
     ),
@@ -907,21 +933,28 @@ DASHBOARDS = (
         "icb_analyst", "icb-analyst", "Social prescribing: ICB analyst",
         "Sub-ICB and PCN detail, cohort attrition, replication of the Gloucestershire and Rotherham "
         "evaluations, and costs.",
-        rows=(
-            (Markdown("intro", "## ICB analyst\nDetail below ICB level. Choose cohort year, population "
-                      "(referred or engaged), subgroup and window in the filter bar. " + SUPPRESSION_NOTE,
-                      height=16),),
-            ((ICB_EFFECTS[0].key, 12),),
-            tuple((c.key, 4) for c in ICB_EFFECTS[1:4]),
-            tuple((c.key, 4) for c in ICB_EFFECTS[4:7]),
-            ((ICB_EFFECTS[7].key, 12),),
-            ((ICB_COSTS.key, 8), COST_NOTE),
-            ((ICB_RUN_CHARTS[0].key, 6), (ICB_RUN_CHARTS[1].key, 6)),
-            ((ICB_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
-            (("demand_local", 12),),
-            (("cohort_attrition", 6), ("costs", 6)),
-            (("replication_gloucestershire", 6), ("replication_rotherham", 6)),
-            (("pcn_rollout_table", 12),),
+        tabs=(
+            Tab("effect", "What changed", (
+                (Markdown("intro", "## ICB analyst\nThe primary estimate first; detail below ICB level, cohort "
+                          "attrition, the replications and costs on the other tabs. Choose cohort year, "
+                          "population (referred or engaged), subgroup and window in the filter bar. "
+                          + SUPPRESSION_NOTE, height=16),),
+                ((ICB_EFFECTS[0].key, 12),),
+                tuple((c.key, 4) for c in ICB_EFFECTS[1:4]),
+                tuple((c.key, 4) for c in ICB_EFFECTS[4:7]),
+                ((ICB_EFFECTS[7].key, 12),),
+            )),
+            Tab("worth", "What it is worth and referrals over time", (
+                ((ICB_COSTS.key, 8), COST_NOTE),
+                ((ICB_RUN_CHARTS[0].key, 6), (ICB_RUN_CHARTS[1].key, 6)),
+                ((ICB_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
+            )),
+            Tab("detail", "Local detail, replications and costs", (
+                (("demand_local", 12),),
+                (("cohort_attrition", 6), ("costs", 6)),
+                (("replication_gloucestershire", 6), ("replication_rotherham", 6)),
+                (("pcn_rollout_table", 12),),
+            )),
         ),
         filters=(REGION, ICB, SUB_ICB, PCN, FY,
                  Filter("Population", "population_label", DEMAND, "Referred or engaged", multi=False),

@@ -2,7 +2,8 @@
 
 Opens every dashboard in headless Chromium as the Midlands steering group (`region_y60`) and as NHS
 England (`nhse`), waits until every chart has rendered, saves `docs/img/<slug>.png` and
-`docs/img/<slug>-nhs-england.png`, and runs axe-core on each page as the browser tests do (fails on a
+`docs/img/<slug>-nhs-england.png` (a dashboard with tabs: its first tab; `<slug>[-nhs-england]-tab<N>.png`
+the others), and runs axe-core on each page as the browser tests do (fails on a
 serious or critical violation in what the project configures).
 
     SPW_HOME=... .spw/venvs/airflow/bin/python scripts/dashboard_screenshots.py
@@ -45,10 +46,13 @@ def main(argv: list[str] | None = None) -> int:
             for dash in queries.bundle_dashboards(REPO / "dashboards" / "bundle"):
                 if args.slug and dash["slug"] not in args.slug:
                     continue
-                n = sum(1 for node in dash["position"].values()
-                        if isinstance(node, dict) and node.get("type") == "CHART")
-                result = check_dashboard(driver, url, dash["slug"], n, OUT / f"{dash['slug']}{suffix}.png")
-                ours = [f"{f.rule} ({f.impact}) at {f.targets[:2]}" for f in run_axe(driver)
+                tabs = queries.dashboard_tabs(dash)
+                n = sum(len(c) for _, c in tabs)
+                found: list = []
+                result = check_dashboard(driver, url, dash["slug"], n, OUT / f"{dash['slug']}{suffix}.png",
+                                         tabs=[(t, len(c)) for t, c in tabs] if tabs[0][0] else None,
+                                         on_tab=lambda _i, _t, found=found, d=driver: found.extend(run_axe(d)))
+                ours = [f"{f.rule} ({f.impact}) at {f.targets[:2]}" for f in found
                         if f.in_project_scope and f.impact in ("serious", "critical")]
                 print(f"{user} {dash['slug']}: {result.charts_rendered}/{n} charts, {result.seconds:.0f} s, "
                       f"errors {result.errors or 'none'}, axe (ours, serious/critical) {ours or 'none'}")

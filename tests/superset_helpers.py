@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,29 +114,74 @@ _ERROR_WORDS = ("Unexpected error", "error occurred", "Error:", "Traceback", "do
 
 
 def check_dashboard(driver, base_url: str, slug: str, charts_expected: int, out: Path,
-                    timeout: float = 120.0) -> DashboardCheck:
-    """Open a dashboard, wait until every chart has finished loading, collect errors, screenshot."""
+                    timeout: float = 120.0, tabs: list[tuple[str, int]] | None = None,
+                    on_tab: Callable[[int, str], None] | None = None) -> DashboardCheck:
+    """Open a dashboard, wait until every chart has finished loading, collect errors, screenshot.
+
+    With `tabs` ((title, charts) of each top-level tab, queries.dashboard_tabs), each tab is opened in
+    turn, as a reader clicks it (Superset asks for a tab's charts only then), and checked the same way:
+    every chart of the tab rendered; `out` is the first tab's screenshot, `<out>-tab<N>.png` the others'.
+    `on_tab(index, title)` runs while each tab is shown (axe-core, page text)."""
     from selenium.webdriver.common.by import By
 
     began = time.monotonic()
     driver.get(f"{base_url}/superset/dashboard/{slug}/")
-    deadline = began + timeout
+    errors: list[str] = []
+    rendered = 0
+    for i, (title, expected) in enumerate(tabs or [("", charts_expected)]):
+        if i:
+            _open_tab(driver, title, began + timeout)
+        holders = _wait_for_charts(driver, expected, began + timeout, visible_only=bool(tabs))
+        for h in holders:
+            name = _title(h)
+            for sel in _ERROR_SELECTORS:
+                errors += [f"{name}: {e.text[:200]}" for e in h.find_elements(By.CSS_SELECTOR, sel) if e.is_displayed()]
+            errors += [f"{name}: {w}" for w in _ERROR_WORDS if w in h.text]
+            if not _finished(h):
+                errors.append(f"{name}: still loading after {timeout:.0f}s")
+        got = sum(1 for h in holders if h.find_elements(By.CSS_SELECTOR, _RENDERED) or "No results" in h.text)
+        if tabs and got != expected:
+            errors.append(f"tab {title!r}: {got} of {expected} charts rendered")
+        rendered += got
+        _screenshot(driver, out if not i else out.with_name(f"{out.stem}-tab{i + 1}{out.suffix}"))
+        if on_tab is not None:
+            on_tab(i, title)
+    return DashboardCheck(slug, charts_expected, rendered, sorted(set(errors)), out, time.monotonic() - began)
+
+
+def _wait_for_charts(driver, expected: int, deadline: float, visible_only: bool) -> list:
+    """The chart holders (of the shown tab) once `expected` of them have finished, or at the deadline."""
+    from selenium.webdriver.common.by import By
+
     holders: list = []
     while time.monotonic() < deadline:
         holders = driver.find_elements(By.CSS_SELECTOR, ".dashboard-chart")
-        if len(holders) >= charts_expected and all(_finished(h) for h in holders):
+        if visible_only:
+            holders = [h for h in holders if h.is_displayed()]
+        if len(holders) >= expected and all(_finished(h) for h in holders):
             break
         _scroll_all_into_view(driver, holders)
         time.sleep(1.0)
-    errors = []
-    for h in holders:
-        title = _title(h)
-        for sel in _ERROR_SELECTORS:
-            errors += [f"{title}: {e.text[:200]}" for e in h.find_elements(By.CSS_SELECTOR, sel) if e.is_displayed()]
-        errors += [f"{title}: {w}" for w in _ERROR_WORDS if w in h.text]
-        if not _finished(h):
-            errors.append(f"{title}: still loading after {timeout:.0f}s")
-    rendered = sum(1 for h in holders if h.find_elements(By.CSS_SELECTOR, _RENDERED) or "No results" in h.text)
+    return holders
+
+
+def _open_tab(driver, title: str, deadline: float) -> None:
+    """Click the dashboard tab called `title`, as a reader does."""
+    from selenium.webdriver.common.by import By
+
+    xpath = f"//*[@role='tab'][normalize-space()='{title}']"
+    while time.monotonic() < deadline:
+        found = driver.find_elements(By.XPATH, xpath)
+        if found:
+            driver.execute_script("window.scrollTo(0, 0)")
+            driver.execute_script("arguments[0].click()", found[0])
+            time.sleep(1.0)
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"no dashboard tab {title!r}")
+
+
+def _screenshot(driver, out: Path) -> None:
     driver.execute_script("window.scrollTo(0, 0)")
     height = driver.execute_script("return Math.max(document.body.scrollHeight, 1200)")
     driver.set_window_size(1600, min(int(height) + 200, 9000))
@@ -144,7 +189,6 @@ def check_dashboard(driver, base_url: str, slug: str, charts_expected: int, out:
     out.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(out))
     driver.set_window_size(1600, 1200)
-    return DashboardCheck(slug, charts_expected, rendered, sorted(set(errors)), out, time.monotonic() - began)
 
 
 def _title(chart) -> str:

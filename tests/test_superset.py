@@ -514,6 +514,60 @@ def test_security_catalogue_holds_every_permission_of_the_metadata_db(superset: 
     assert named and not named - pairs, sorted(named - pairs)
 
 
+def test_dashboard_datasets_are_kept_per_role_set_and_the_access_check_still_runs(
+        superset: str, admin: SupersetClient, passwords: dict[str, str]) -> None:
+    """`/api/v1/dashboard/<slug>/datasets` is kept per dashboard version and role set
+    (superset_hooks/dashboard_datasets.py): every login that may open a dashboard, whatever its region,
+    gets exactly the answer Superset builds (the kept one the second time), which holds no rows; a login
+    that may not open the dashboards is refused although others' answers are kept."""
+    users = ("region_y60", "region_y56", "nhse", "analyst", "norole")
+    apis = {u: _client(superset, passwords, u) for u in users}
+    kept = 0
+    for dash in queries.bundle_dashboards(BUNDLE):
+        url = f"{superset}/api/v1/dashboard/{dash['slug']}/datasets"
+        answers = []
+        for user, api in apis.items():
+            for _ in range(2):
+                resp = api.session.get(url, timeout=60)
+                assert resp.status_code == 200, f"{user} {dash['slug']}: HTTP {resp.status_code} {resp.text[:200]}"
+                answers.append(resp.json()["result"])
+        assert answers[0] and all(a == answers[0] for a in answers), f"{dash['slug']}: answers differ"
+        text = json.dumps(answers[0])
+        assert not re.search(r'"Y5[0-9]"|"Y6[0-9]"', text), f"{dash['slug']}: a region's code in the answer"
+        kept += 1
+    assert kept == 4
+    cat = security._catalogue(admin, bundle.bundle_tables(BUNDLE))
+    outsider = {"username": "spw_test_no_dashboards", "first_name": "No", "last_name": "dashboards",
+                "email": "spw_test_no_dashboards@spw.invalid", "active": True, "password": "Only-for-this-test-42",
+                "roles": [cat.roles["spw_reader"]]}  # may use the app, reads no dataset: opens no dashboard
+    created = admin.post("/api/v1/security/users/", outsider)
+    try:
+        api = SupersetClient(superset, outsider["username"], outsider["password"])
+        for dash in queries.bundle_dashboards(BUNDLE):
+            resp = api.session.get(f"{superset}/api/v1/dashboard/{dash['slug']}/datasets", timeout=60)
+            assert resp.status_code in (403, 404), f"{dash['slug']}: HTTP {resp.status_code} {resp.text[:200]}"
+    finally:
+        admin.delete(f"/api/v1/security/users/{created['id']}")
+
+
+def test_dashboard_datasets_kept_answer_follows_an_edit(superset: str, admin: SupersetClient,
+                                                       passwords: dict[str, str]) -> None:
+    """A dataset edited after its dashboard's datasets answer was kept shows on the very next request
+    (the key holds the datasets' latest change), and so does putting it back."""
+    region = _client(superset, passwords, "region_y60")
+    url = f"{superset}/api/v1/dashboard/data-quality/datasets"
+    before = [region.session.get(url, timeout=60).json()["result"] for _ in range(2)][-1]
+    dataset = before[0]["id"]
+    assert before[0]["cache_timeout"] is None
+    admin.put(f"/api/v1/dataset/{dataset}", {"cache_timeout": 4321})
+    try:
+        after = region.session.get(url, timeout=60).json()["result"]
+        assert next(d for d in after if d["id"] == dataset)["cache_timeout"] == 4321
+    finally:
+        admin.put(f"/api/v1/dataset/{dataset}", {"cache_timeout": None})
+    assert region.session.get(url, timeout=60).json()["result"] == before
+
+
 # Ad-hoc columns a regional login may send to /api/v1/chart/data (Superset checks no function list
 # there): each would read every region of the published tables through SQL given as a string.
 AD_HOC_SQL = {
@@ -685,11 +739,19 @@ def _open_dashboards(superset: str, user: str, password: str, slugs: set[str] | 
         for dash in queries.bundle_dashboards(BUNDLE):
             if slugs is not None and dash["slug"] not in slugs:
                 continue
-            n = sum(1 for node in dash["position"].values() if isinstance(node, dict) and node.get("type") == "CHART")
-            results.append(check_dashboard(driver, superset, dash["slug"], n,
-                                           OUTPUT / f"{dash['slug']}{suffix}.png"))
-            findings[dash["slug"]] = run_axe(driver)
-            texts[dash["slug"]] = driver.find_element(By.TAG_NAME, "body").text
+            tabs = queries.dashboard_tabs(dash)
+            found, text = [], []
+
+            def on_tab(_i: int, _title: str, found: list = found, text: list = text) -> None:
+                found.extend(run_axe(driver))  # every tab: inactive tabs are not in the page's tree
+                text.append(driver.find_element(By.TAG_NAME, "body").text)
+
+            results.append(check_dashboard(driver, superset, dash["slug"], sum(len(c) for _, c in tabs),
+                                           OUTPUT / f"{dash['slug']}{suffix}.png",
+                                           tabs=[(t, len(c)) for t, c in tabs] if tabs[0][0] else None,
+                                           on_tab=on_tab))
+            findings[dash["slug"]] = found
+            texts[dash["slug"]] = "\n".join(text)
     finally:
         driver.quit()
     report = {slug: [vars(f) for f in fs] for slug, fs in findings.items()}

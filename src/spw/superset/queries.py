@@ -35,6 +35,19 @@ def bundle_dashboards(bundle: Path) -> list[dict[str, Any]]:
     return [yaml.safe_load(p.read_text()) for p in sorted((bundle / "dashboards").glob("*.yaml"))]
 
 
+def dashboard_tabs(dash: dict[str, Any]) -> list[tuple[str, list[dict[str, Any]]]]:
+    """(title, chart nodes in layout order) of each top-level tab of a bundle dashboard, in order; one
+    untitled entry holding every chart when the dashboard has no tabs. Superset 6.1 asks for a chart's
+    data only when its tab is shown, so opening a dashboard queries the first entry's charts."""
+    position = dash["position"]
+    charts = [n for n in position.values() if isinstance(n, dict) and n.get("type") == "CHART"]
+    top = position["ROOT_ID"]["children"]
+    if not top or position[top[0]]["type"] != "TABS":
+        return [("", charts)]
+    return [(position[tab]["meta"]["text"], [n for n in charts if tab in n["parents"]])
+            for tab in position[top[0]]["children"]]
+
+
 def query_for(params: dict[str, Any], extra_filters: list[dict[str, Any]] | None = None,
               row_limit: int | None = None) -> dict[str, Any]:
     """One query object equivalent to what the chart asks for (fixed filters included)."""

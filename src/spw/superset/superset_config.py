@@ -178,14 +178,19 @@ RATELIMIT_STORAGE_URI = _REDIS or "memory://"
 # an installed package.
 sys.path.append(os.path.dirname(os.path.abspath(__file__)))
 
-from superset_hooks import connections, sql_guard, warehouse_logins  # noqa: E402
+from superset_hooks import connections, dashboard_datasets, sql_guard, warehouse_logins  # noqa: E402
 from superset_hooks.event_log import RequestEventLogger  # noqa: E402
 from superset_hooks.security_manager import RequestCachedSecurityManager  # noqa: E402
 
 # Per-request cost (docs/benchmarks.md#dashboards): one audit row per request, permissions read once
-# per request.
+# per request, a dashboard's datasets built once per version and role set.
 EVENT_LOGGER = RequestEventLogger()
 CUSTOM_SECURITY_MANAGER = RequestCachedSecurityManager
+
+
+def FLASK_APP_MUTATOR(app: Any) -> None:  # noqa: N802
+    """A dashboard's datasets answer kept per dashboard version and role set (superset_hooks/dashboard_datasets.py)."""
+    dashboard_datasets.install()
 
 # Functions no query may call: Superset's default list plus every function that runs SQL given as a
 # string; checked in SQL Lab by Superset and in chart queries by the mutator.

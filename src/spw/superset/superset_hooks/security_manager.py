@@ -1,20 +1,55 @@
-"""Superset's security manager: permission look-ups cached per request; form logins rate-limited.
+"""Superset's security manager: permission look-ups kept per role set for a few seconds; form logins
+rate-limited.
 
-Every permission check was its own metadata query (9 per chart-data request).
+Every permission check was its own metadata query (9 per chart-data request), and every dashboard API
+call read the names of the datasets, schemas, catalogs and databases the user may read in 4 more.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from flask import g, has_request_context
 from superset.security import SupersetSecurityManager
 
+# How long a role set's permissions are kept per process (SPW_SUPERSET_PERMISSION_SECONDS): a grant or
+# revocation applies to every request within this many seconds. 0: read once per request.
+PERMISSION_SECONDS = float(os.environ.get("SPW_SUPERSET_PERMISSION_SECONDS", "10"))
+_MAX_KEPT = 1024
+_kept: dict[tuple, tuple[float, Any]] = {}
+_kept_lock = threading.Lock()
+
+
+def _keep(key: tuple, build: Callable[[], Any]) -> Any:
+    """`build()` kept under `key` for PERMISSION_SECONDS in this process, and within a request anyway."""
+    per_request: dict[tuple, Any] = g.setdefault("spw_permissions", {})
+    if key in per_request:
+        return per_request[key]
+    now = time.monotonic()
+    hit = _kept.get(key)
+    if hit is not None and now - hit[0] < PERMISSION_SECONDS:
+        value = hit[1]
+    else:
+        value = build()
+        if PERMISSION_SECONDS > 0:
+            with _kept_lock:
+                if len(_kept) >= _MAX_KEPT:
+                    _kept.clear()
+                _kept[key] = (now, value)
+    per_request[key] = value
+    return value
+
 
 class RequestCachedSecurityManager(SupersetSecurityManager):
-    """Reads the (permission, view) pairs of the user's roles once per request, not once per check.
+    """Reads the (permission, view) pairs of a role set once, not once per check, and keeps them for
+    PERMISSION_SECONDS (10) per process; likewise the names of what the user's roles may read.
 
-    The cache lives in flask.g, so a grant or revocation applies from the next request on.
+    Entries are per role set (and group set), never per user name: users with the same roles hold the
+    same permissions. A grant or revocation applies within PERMISSION_SECONDS.
     """
 
     def register_views(self) -> None:
@@ -28,11 +63,19 @@ class RequestCachedSecurityManager(SupersetSecurityManager):
     def exist_permission_on_roles(self, view_name: str, permission_name: str, role_ids: list[int]) -> bool:
         if not has_request_context():  # CLI commands (superset init) change roles as they go
             return super().exist_permission_on_roles(view_name, permission_name, role_ids)
-        cache: dict[tuple[int, ...], set[tuple[str, str]]] = g.setdefault("spw_role_permissions", {})
         key = tuple(sorted(role_ids))
-        if key not in cache:
-            cache[key] = self._permissions_of(key)
-        return (permission_name, view_name) in cache[key]
+        return (permission_name, view_name) in _keep(("pairs", key), lambda: self._permissions_of(key))
+
+    def user_view_menu_names(self, permission_name: str) -> set[str]:
+        # datasource_access, schema_access, catalog_access and database_access: 4 queries on every
+        # dashboard API call (its access filter). The answer depends on the user's roles and groups only.
+        user = g.get("user") if has_request_context() else None
+        if user is None or user.is_anonymous:
+            return super().user_view_menu_names(permission_name)
+        key = ("views", permission_name, tuple(sorted(r.id for r in user.roles)),
+               tuple(sorted(gr.id for gr in getattr(user, "groups", None) or ())))
+        return set(_keep(key, lambda: frozenset(super(RequestCachedSecurityManager, self)
+                                                .user_view_menu_names(permission_name))))
 
     _public: tuple[float, set[tuple[str, str]]] = (0.0, set())
 
