@@ -180,10 +180,14 @@ def spark_events(folder: Path) -> dict[str, float]:
     """Spill and peak execution memory summed/maxed over every task of the event log(s)."""
     disk = memory = peak = 0
     tasks = 0
+    time.sleep(5)  # a JVM that has just stopped may still be renaming its `.inprogress` log
     for log in sorted(x for x in folder.rglob("*") if x.is_file() and not x.name.startswith((".", "app"))):
         # Spark 4 rolls the log into a folder of zstd files unless told otherwise (spark-defaults below)
-        text = (subprocess.run(["zstd", "-dc", str(log)], check=True, capture_output=True, text=True).stdout
-                if log.suffix == ".zstd" else log.read_text())
+        try:
+            text = (subprocess.run(["zstd", "-dc", str(log)], check=True, capture_output=True, text=True).stdout
+                    if log.suffix == ".zstd" else log.read_text())
+        except FileNotFoundError:  # renamed since listed: read under its new name
+            return spark_events(folder)
         for line in text.splitlines():
             if '"SparkListenerTaskEnd"' not in line:
                 continue
@@ -194,6 +198,47 @@ def spark_events(folder: Path) -> dict[str, float]:
             peak = max(peak, metrics.get("Peak Execution Memory", 0))
     return {"tasks": tasks, "disk_spill_mib": round(disk / 2**20, 1), "memory_spill_mib": round(memory / 2**20, 1),
             "peak_task_execution_mib": round(peak / 2**20, 1)}
+
+
+CTAS = re.compile(r"CreateDataSourceTableAsSelectCommand\nArguments: `\w+`\.`(\w+)`\.`(\w+)`")
+
+
+def event_lines(folder: Path):  # noqa: ANN201 - an iterator of decoded JSON events
+    for log in sorted(x for x in folder.rglob("*") if x.is_file() and not x.name.startswith((".", "app"))):
+        text = (subprocess.run(["zstd", "-dc", str(log)], check=True, capture_output=True, text=True).stdout
+                if log.suffix == ".zstd" else log.read_text())
+        for line in text.splitlines():
+            if '"SparkListenerTaskEnd"' in line or '"SparkListenerJobStart"' in line or "SQLExecutionStart" in line:
+                yield json.loads(line)
+
+
+def spark_model_work(folder: Path) -> dict[str, float]:
+    """Task seconds (executor run time summed over tasks) per table a statement created, from the event
+    log: unlike a model's wall time, this does not count waiting for the cores while a statement of the
+    other dbt thread holds them (one local JVM serves both threads, and its scheduler is first in, first
+    out)."""
+    table_of: dict[int, str] = {}
+    stage_root: dict[int, int] = {}
+    work: dict[str, float] = {}
+    for event in event_lines(folder):
+        kind = event["Event"]
+        if kind.endswith("SQLExecutionStart"):
+            found = CTAS.search(event.get("physicalPlanDescription", ""))
+            if found:
+                name = found.group(2).removesuffix("__dbt_tmp")
+                table_of[int(event["executionId"])] = name
+                table_of[int(event.get("rootExecutionId", event["executionId"]))] = name
+        elif kind == "SparkListenerJobStart":
+            props = event.get("Properties") or {}
+            root = props.get("spark.sql.execution.root.id") or props.get("spark.sql.execution.id")
+            if root is not None:
+                stage_root.update({stage: int(root) for stage in event["Stage IDs"]})
+        else:
+            name = table_of.get(stage_root.get(event["Stage ID"], -1))
+            if name:
+                run = (event.get("Task Metrics") or {}).get("Executor Run Time", 0) / 1000
+                work[name] = round(work.get(name, 0.0) + run, 2)
+    return work
 
 
 def run_spark(workdir: Path, patients: int, landing: Path) -> dict:
@@ -227,7 +272,8 @@ def run_spark(workdir: Path, patients: int, landing: Path) -> dict:
     found = json.loads((plans / "plans.json").read_text()) if (plans / "plans.json").exists() else {}
     return {"engine": "spark", "patients": patients, "ok": rc == 0, "load_s": loaded_at,
             "build_s": round(wall - loaded_at, 1), "wall_s": wall, "peak_rss_mib": peak,
-            **spark_events(events), "plans": found, "models": models, "settings": SPARK_ENV}
+            **spark_events(events), "plans": found, "models": models, "task_seconds": spark_model_work(events),
+            "settings": SPARK_ENV}
 
 
 def exponent(t: list[float]) -> float | None:
@@ -273,44 +319,48 @@ def report(workdir: Path, out: Path | None) -> str:
              f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB.", "",
              "| engine | patients | GP appointments | load s | build s | peak memory MiB | spill MiB |"
              " largest matching stratum |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    def num(v: object) -> str:
+        return "not recorded" if v is None else f"{v:,}" if isinstance(v, int | float) else str(v)
+
     for (engine, n), r in sorted(results.items()):
-        memory = r.get("build_peak_rss_mib") or r.get("peak_rss_mib")
+        memory = r.get("build_peak_rss_mib", r.get("peak_rss_mib"))
         spill = r.get("spill_mib", r.get("disk_spill_mib"))
-        appts = results.get(("postgres", n), {}).get("gp_appointments", "")
-        stratum = results.get(("postgres", n), {}).get("largest_stratum", "")
-        lines.append(f"| {engine} | {n:,} | {appts:,} | {r['load_s']} | {r['build_s']} | {memory:,} | {spill:,} |"
-                     f" {stratum:,} |" if appts != "" else
-                     f"| {engine} | {n:,} | | {r['load_s']} | {r['build_s']} | {memory:,} | {spill:,} | |")
+        pg = results.get(("postgres", n), {})
+        lines.append(f"| {engine} | {n:,} | {num(pg.get('gp_appointments', ''))} | {r['load_s']} | {r['build_s']} |"
+                     f" {num(memory)} | {num(spill)} | {num(pg.get('largest_stratum', ''))} |")
     lines += ["", "Per model (seconds at each size; k = exponent of the data-proportional part):", ""]
     for engine in ("postgres", "spark"):
         runs = [results[(engine, n)] for n in sizes if (engine, n) in results]
         if not runs:
             continue
-        names = sorted(runs[-1]["models"], key=lambda m: -runs[-1]["models"][m])[:15]
-        lines += [f"**{engine}**", "", "| model | " + " | ".join(f"{r['patients']:,}" for r in runs) + " | k |",
+        # Spark: task seconds (the model's own work); Postgres: the model's wall time (one backend each)
+        key = "task_seconds" if all("task_seconds" in r for r in runs) else "models"
+        names = sorted(runs[-1][key], key=lambda m: -runs[-1][key][m])[:15]
+        lines += [f"**{engine}** ({'task seconds' if key == 'task_seconds' else 'seconds'})", "",
+                  "| model | " + " | ".join(f"{r['patients']:,}" for r in runs) + " | k |",
                   "|---|" + "---:|" * (len(runs) + 1)]
         for m in names:
-            t = [r["models"].get(m, 0.0) for r in runs]
+            t = [r[key].get(m, 0.0) for r in runs]
             k = exponent(t)
             lines.append(f"| `{m}` | " + " | ".join(f"{x:.1f}" for x in t) + f" | {'' if k is None else k} |")
-        total = [sum(r["models"].values()) for r in runs]
+        total = [sum(r[key].values()) for r in runs]
         lines.append("| all models (sum) | " + " | ".join(f"{x:.0f}" for x in total) +
                      f" | {exponent(total) or ''} |")
         lines.append("")
         if engine == "spark" and len(runs) == 3:
-            lines += projection(runs)
+            lines += projection(runs, key)
     text = "\n".join(lines)
     if out:
         draw(results, sizes, out)
     return text
 
 
-def projection(runs: list[dict]) -> list[str]:
+def projection(runs: list[dict], key: str) -> list[str]:
     """Every model projected to 60M patients on the stated cluster, the 10 longest shown."""
     largest = runs[-1]["patients"]
     rows = []
-    for m in runs[-1]["models"]:
-        t = [r["models"].get(m, 0.0) for r in runs]
+    for m in runs[-1][key]:
+        t = [r[key].get(m, 0.0) for r in runs]
         fixed, data, k = split_fixed_and_data(t)
         rows.append((project(t, largest), m, fixed, data, k))
     rows.sort(reverse=True)
