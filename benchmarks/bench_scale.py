@@ -283,12 +283,11 @@ def exponent(t: list[float]) -> float | None:
     return round(math.log10((t[2] - t[1]) / (t[1] - t[0])), 2)
 
 
-# The projection's cluster and assumptions (docs/scale.md): Databricks, 8 workers x 16 cores; a stage's
-# data-proportional work spreads over the cores at half efficiency (shuffles, skew, stragglers);
-# the fixed per-statement part stays as measured on one machine.
+# The projection's cluster and assumptions (docs/scale.md): Databricks, 8 workers x 16 cores; the task
+# work spreads over the cores at half efficiency (shuffles, skew, stragglers); the build's fixed cost
+# (planning, small tasks, commits) stays as measured on one machine.
 NATIONAL_PATIENTS = 60_000_000
 CLUSTER_CORES = 128
-LOCAL_CORES = 2
 EFFICIENCY = 0.5
 
 
@@ -305,10 +304,17 @@ def split_fixed_and_data(t: list[float]) -> tuple[float, float, float]:
     return t[2] - data, data, k
 
 
+# Growing one ICB grows every group the models join within (practices, matching strata, sub-ICBs); the
+# nation adds groups. Its sub-ICBs hold about 3 times the patients of this ICB's at 1.5M (60M / 106
+# against 1.5M / 8), so growth above linear (k > 1) applies to that factor, not to the whole 40.
+GROUP_GROWTH = 3.0
+
+
 def project(t: list[float], largest: int) -> float:
-    """Seconds at NATIONAL_PATIENTS on CLUSTER_CORES from one model's times at three sizes."""
+    """Task (core) seconds at NATIONAL_PATIENTS from one model's task seconds at three sizes: the data
+    part times the number of ICB-sized units, times the within-group growth to the power k - 1."""
     fixed, data, k = split_fixed_and_data(t)
-    return fixed + data * (NATIONAL_PATIENTS / largest) ** k / (CLUSTER_CORES / LOCAL_CORES * EFFICIENCY)
+    return fixed + data * (NATIONAL_PATIENTS / largest) * GROUP_GROWTH ** (k - 1)
 
 
 def report(workdir: Path, out: Path | None) -> str:
@@ -349,6 +355,8 @@ def report(workdir: Path, out: Path | None) -> str:
         lines.append("")
         if engine == "spark" and len(runs) == 3:
             lines += projection(runs, key)
+    lines += plan_table(workdir, max(n for e, n in results if e == "spark")) if any(
+        e == "spark" for e, _ in results) else []
     text = "\n".join(lines)
     if out:
         draw(results, sizes, out)
@@ -356,7 +364,7 @@ def report(workdir: Path, out: Path | None) -> str:
 
 
 def projection(runs: list[dict], key: str) -> list[str]:
-    """Every model projected to 60M patients on the stated cluster, the 10 longest shown."""
+    """Every model's work projected to 60M patients, then spread over the stated cluster."""
     largest = runs[-1]["patients"]
     rows = []
     for m in runs[-1][key]:
@@ -365,10 +373,28 @@ def projection(runs: list[dict], key: str) -> list[str]:
         rows.append((project(t, largest), m, fixed, data, k))
     rows.sort(reverse=True)
     total = sum(r[0] for r in rows)
-    return [f"Projection to {NATIONAL_PATIENTS:,} patients on {CLUSTER_CORES} cores at {EFFICIENCY:.0%} "
-            f"efficiency (model times summed: {total / 60:.0f} min; the 10 longest):", "",
-            "| model | fixed s | data s at 1.5M | k | projected s |", "|---|---:|---:|---:|---:|",
-            *[f"| `{m}` | {a:.1f} | {d:.1f} | {k:.2f} | {p:.0f} |" for p, m, a, d, k in rows[:10]], ""]
+    # what a build costs whatever the data: the smallest size's wall time over its 2 dbt threads
+    overhead = runs[0]["build_s"]
+    wall = total / (CLUSTER_CORES * EFFICIENCY)
+    return [f"Projection to {NATIONAL_PATIENTS:,} patients: {total / 3600:,.0f} core-hours of tasks; on "
+            f"{CLUSTER_CORES} cores at {EFFICIENCY:.0%} efficiency {wall / 60:,.0f} min, plus the build's fixed "
+            f"cost (the smallest size's build, {overhead / 60:.0f} min on this machine). The 10 largest:", "",
+            "| model | fixed task s | data task s at 1.5M | k | task s at 60M |", "|---|---:|---:|---:|---:|",
+            *[f"| `{m}` | {a:.1f} | {d:.1f} | {k:.2f} | {p:,.0f} |" for p, m, a, d, k in rows[:10]], ""]
+
+
+def plan_table(workdir: Path, patients: int) -> list[str]:
+    """The plan shapes of the slowest Spark models at one size (spw.spark.plans, read from the saved plans)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from spw.spark.plans import NOT_SCALABLE, plan_findings
+
+    shapes = [*NOT_SCALABLE, "unpartitioned window"]
+    lines = [f"Spark plans of the slowest models at {patients:,} patients (operators counted):", "",
+             "| model | " + " | ".join(shapes) + " |", "|---|" + "---:|" * len(shapes)]
+    for plan in sorted((workdir / f"spark-plans-{patients}").glob("*.txt")):
+        found = plan_findings(plan.read_text())
+        lines.append(f"| `{plan.stem}` | " + " | ".join(str(found[x]) for x in shapes) + " |")
+    return [*lines, ""]
 
 
 def draw(results: dict, sizes: list[int], out: Path) -> None:

@@ -179,3 +179,22 @@ def test_windows_without_a_partition_only_over_bounded_rows() -> None:
 ])
 def test_the_window_guard_counts(snippet: str, count: int) -> None:
     assert unpartitioned_windows(snippet) == count
+
+
+@pytest.mark.parametrize("plan, shape, count", [
+    ("(4) Window\nInput [2]: [a#1, b#2]\nArguments: [row_number() windowspecdefinition(a#1 ASC NULLS FIRST)], "
+     "[a#1 ASC NULLS FIRST]\n", "unpartitioned window", 1),
+    ("(5) Window\nInput [2]: [a#1, b#2]\nArguments: [count(1) windowspecdefinition(a#1)], [a#1]\n",
+     "unpartitioned window", 0),
+    ("(5) Window\nInput [2]: [a#1, b#2]\nArguments: [rank(b#2)], [a#1], [b#2 ASC NULLS FIRST]\n",
+     "unpartitioned window", 0),
+    ("(7) Exchange\nInput [2]: [min#1, max#2]\nArguments: SinglePartition, ENSURE_REQUIREMENTS\n",
+     "single-partition exchange", 1),
+    ("(8) BroadcastNestedLoopJoin\nJoin type: Cross\n(9) CartesianProduct\nJoin condition: None\n",
+     "cartesian product", 1),
+])
+def test_spark_plan_shapes_are_counted(plan: str, shape: str, count: int) -> None:
+    """What benchmarks/bench_scale.py reports about the heaviest models' Spark plans (docs/scale.md)."""
+    from spw.spark.plans import plan_findings
+
+    assert plan_findings(plan)[shape] == count
