@@ -895,6 +895,26 @@ SUB_ICB = Filter("Sub-ICB location", "sub_icb_name", PCN_MONTH, parents=("icb_na
 PCN = Filter("PCN", "pcn_name", PCN_MONTH, parents=("sub_icb_name",), level="pcn")
 FY = Filter("Financial year", "financial_year", PCN_MONTH)
 
+
+def effect_rows(effects: tuple) -> tuple:
+    """The "What changed" tab's rows: the headline, two rows of three, the table (regional and ICB alike)."""
+    return (
+        ((effects[0].key, 12),),
+        tuple((c.key, 4) for c in effects[1:4]),
+        tuple((c.key, 4) for c in effects[4:7]),
+        ((effects[7].key, 12),),
+    )
+
+
+def worth_tab(costs: object, run_charts: tuple) -> Tab:
+    """The cost consequences and the three run charts, each with its note (regional and ICB alike)."""
+    return Tab("worth", "What it is worth and referrals over time", (
+        ((costs.key, 8), COST_NOTE),
+        ((run_charts[0].key, 6), (run_charts[1].key, 6)),
+        ((run_charts[2].key, 6), RUN_CHART_NOTE),
+    ))
+
+
 DASHBOARDS = (
     Dashboard(
         "regional_steering", "regional-steering-group", "Social prescribing: regional steering group",
@@ -905,16 +925,9 @@ DASHBOARDS = (
                           "estimate, then how it unfolds month by month and how three designs compare. The "
                           "other tabs hold what it is worth and the run charts, the link-worker workforce and "
                           "referrals, and outcomes and equity. " + SUPPRESSION_NOTE, height=16),),
-                ((REGION_EFFECTS[0].key, 12),),
-                tuple((c.key, 4) for c in REGION_EFFECTS[1:4]),
-                tuple((c.key, 4) for c in REGION_EFFECTS[4:7]),
-                ((REGION_EFFECTS[7].key, 12),),
+                *effect_rows(REGION_EFFECTS),
             )),
-            Tab("worth", "What it is worth and referrals over time", (
-                ((REGION_COSTS.key, 8), COST_NOTE),
-                ((REGION_RUN_CHARTS[0].key, 6), (REGION_RUN_CHARTS[1].key, 6)),
-                ((REGION_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
-            )),
+            worth_tab(REGION_COSTS, REGION_RUN_CHARTS),
             Tab("rollout", "Link workers and referrals", (
                 (("wte_vs_entitlement_by_pcn", 8), ("progress_pct", 4)),
                 (("progress_vs_ambition", 12),),
@@ -939,16 +952,9 @@ DASHBOARDS = (
                           "attrition, the replications and costs on the other tabs. Choose cohort year, "
                           "population (referred or engaged), subgroup and window in the filter bar. "
                           + SUPPRESSION_NOTE, height=16),),
-                ((ICB_EFFECTS[0].key, 12),),
-                tuple((c.key, 4) for c in ICB_EFFECTS[1:4]),
-                tuple((c.key, 4) for c in ICB_EFFECTS[4:7]),
-                ((ICB_EFFECTS[7].key, 12),),
+                *effect_rows(ICB_EFFECTS),
             )),
-            Tab("worth", "What it is worth and referrals over time", (
-                ((ICB_COSTS.key, 8), COST_NOTE),
-                ((ICB_RUN_CHARTS[0].key, 6), (ICB_RUN_CHARTS[1].key, 6)),
-                ((ICB_RUN_CHARTS[2].key, 6), RUN_CHART_NOTE),
-            )),
+            worth_tab(ICB_COSTS, ICB_RUN_CHARTS),
             Tab("detail", "Local detail, replications and costs", (
                 (("demand_local", 12),),
                 (("cohort_attrition", 6), ("costs", 6)),

@@ -24,26 +24,11 @@ from urllib.parse import urlsplit
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from superset_helpers import _open_tab, _wait_for_charts, login  # noqa: E402
+from superset_helpers import _open_tab, _wait_for_charts, browser, login  # noqa: E402
 
 from spw.superset import queries, security, server  # noqa: E402
 
 SETTLE_SECONDS = 4.0  # after the last chart has rendered: late requests (filter state, ...) are counted
-
-
-def browser_with_network_log():
-    import tempfile
-
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-dev-shm-usage", "--window-size=1600,1200", "--hide-scrollbars",
-                f"--user-data-dir={tempfile.mkdtemp(prefix='spw-chromium-')}"):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    return webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
 
 
 def requests_sent(driver, base_url: str) -> list[tuple[str, str, int | None]]:
@@ -79,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     url = server.base_url()
     passwords = json.loads(security.users_file().read_text())
-    driver = browser_with_network_log()
+    driver = browser(network_log=True)
     try:
         login(driver, url, args.user, passwords[args.user])
         for dash in queries.bundle_dashboards(REPO / "dashboards" / "bundle"):

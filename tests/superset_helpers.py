@@ -82,7 +82,8 @@ class DashboardCheck:
     seconds: float
 
 
-def browser():
+def browser(network_log: bool = False):
+    """Headless Chromium; `network_log` also records every request (Chrome's performance log)."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -91,6 +92,8 @@ def browser():
                 "--disable-dev-shm-usage", "--window-size=1600,1200", "--hide-scrollbars",
                 f"--user-data-dir={tempfile.mkdtemp(prefix='spw-chromium-')}"):
         opts.add_argument(arg)
+    if network_log:
+        opts.set_capability("goog:loggingPrefs", {"performance": "ALL"})
     return webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
 
 
