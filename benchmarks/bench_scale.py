@@ -176,40 +176,36 @@ def run_postgres(workdir: Path, patients: int, landing: Path) -> dict:
             "models": model_times(target / "run_results.json")}
 
 
-def spark_events(folder: Path) -> dict[str, float]:
-    """Spill and peak execution memory summed/maxed over every task of the event log(s)."""
-    disk = memory = peak = 0
-    tasks = 0
-    time.sleep(5)  # a JVM that has just stopped may still be renaming its `.inprogress` log
-    for log in sorted(x for x in folder.rglob("*") if x.is_file() and not x.name.startswith((".", "app"))):
-        # Spark 4 rolls the log into a folder of zstd files unless told otherwise (spark-defaults below)
-        try:
-            text = (subprocess.run(["zstd", "-dc", str(log)], check=True, capture_output=True, text=True).stdout
-                    if log.suffix == ".zstd" else log.read_text())
-        except FileNotFoundError:  # renamed since listed: read under its new name
-            return spark_events(folder)
-        for line in text.splitlines():
-            if '"SparkListenerTaskEnd"' not in line:
-                continue
-            metrics = json.loads(line).get("Task Metrics") or {}
-            tasks += 1
-            disk += metrics.get("Disk Bytes Spilled", 0)
-            memory += metrics.get("Memory Bytes Spilled", 0)
-            peak = max(peak, metrics.get("Peak Execution Memory", 0))
-    return {"tasks": tasks, "disk_spill_mib": round(disk / 2**20, 1), "memory_spill_mib": round(memory / 2**20, 1),
-            "peak_task_execution_mib": round(peak / 2**20, 1)}
-
-
 CTAS = re.compile(r"CreateDataSourceTableAsSelectCommand\nArguments: `\w+`\.`(\w+)`\.`(\w+)`")
 
 
 def event_lines(folder: Path):  # noqa: ANN201 - an iterator of decoded JSON events
     for log in sorted(x for x in folder.rglob("*") if x.is_file() and not x.name.startswith((".", "app"))):
+        # Spark 4 rolls the log into a folder of zstd files unless told otherwise (spark-defaults below)
         text = (subprocess.run(["zstd", "-dc", str(log)], check=True, capture_output=True, text=True).stdout
                 if log.suffix == ".zstd" else log.read_text())
         for line in text.splitlines():
             if '"SparkListenerTaskEnd"' in line or '"SparkListenerJobStart"' in line or "SQLExecutionStart" in line:
                 yield json.loads(line)
+
+
+def spark_events(folder: Path) -> dict[str, float]:
+    """Spill and peak execution memory summed/maxed over every task of the event log(s)."""
+    disk = memory = peak = 0
+    tasks = 0
+    time.sleep(5)  # a JVM that has just stopped may still be renaming its `.inprogress` log
+    try:
+        events = [e for e in event_lines(folder) if e["Event"] == "SparkListenerTaskEnd"]
+    except FileNotFoundError:  # renamed since listed: read under its new name
+        return spark_events(folder)
+    for event in events:
+        metrics = event.get("Task Metrics") or {}
+        tasks += 1
+        disk += metrics.get("Disk Bytes Spilled", 0)
+        memory += metrics.get("Memory Bytes Spilled", 0)
+        peak = max(peak, metrics.get("Peak Execution Memory", 0))
+    return {"tasks": tasks, "disk_spill_mib": round(disk / 2**20, 1), "memory_spill_mib": round(memory / 2**20, 1),
+            "peak_task_execution_mib": round(peak / 2**20, 1)}
 
 
 def spark_model_work(folder: Path) -> dict[str, float]:
